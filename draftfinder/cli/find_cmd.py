@@ -1,0 +1,135 @@
+"""``draftfinder [find] TARGET``: the manual's command line (§5), plus --models-dir, --hardware, --format,
+--offline, --max-k and --test-string."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import config as cfgmod
+from .. import constants
+from ..errors import NoCompatibleDraftsError, UsageError
+
+HELP = "find, check and rank draft models for TARGET (Hub id, local folder, .gguf file or zoo:NAME)"
+
+# CLI flag dest -> config key (dotted for sections). Only flags the user typed override the config file.
+_OVERRIDES = {
+    "target_model": "target_model",
+    "top_n": "top_n",
+    "max_candidates": "max_candidates",
+    "task": "task",
+    "token": "token",
+    "verbose": "verbose",
+    "export": "export",
+    "hardware": "hardware",
+    "models_dir": "models_dirs",
+    "offline": "offline",
+    "lenient_tokenization": "lenient_tokenization",
+    "show_test_details": "show_test_details",
+    "max_k": "max_k",
+    "test_string": "test_strings",
+    "format": "output.format",
+}
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target_model", nargs="?", metavar="TARGET_MODEL",
+                   help="Hugging Face model id (e.g. Qwen/Qwen2.5-7B), local folder, .gguf file or zoo:NAME")
+    g = p.add_argument_group("search")
+    g.add_argument("--top-n", type=int, default=None, help="number of recommendations to show (default 5)")
+    g.add_argument("--max-candidates", type=int, default=None, help="max candidates to evaluate (default 100)")
+    g.add_argument("--task", choices=["general", "code", "chat", "summarization"], default=None,
+                   help="task type; shifts the acceptance estimate (default general)")
+    g.add_argument("--models-dir", action="append", default=None, metavar="DIR",
+                   help="also consider the HF folders and .gguf files under DIR (repeatable)")
+    g.add_argument("--offline", action="store_true", default=None,
+                   help="no network: use local files, the HF cache, the zoo and the built-in catalog")
+    a = p.add_argument_group("authentication")
+    a.add_argument("--token", default=None, help="Hugging Face token (or set HF_TOKEN); never printed or exported")
+    e = p.add_argument_group("estimates")
+    e.add_argument("--hardware", default=None,
+                   help="hardware profile for the latency model: cpu, rtx4090, a100-80gb, h100, m4-max "
+                        f"(default {constants.DEFAULT_HARDWARE})")
+    e.add_argument("--max-k", type=int, default=None, help="largest K considered (default 16)")
+    c = p.add_argument_group("compatibility")
+    c.add_argument("--lenient-tokenization", action="store_true", default=None,
+                   help="allow minor tokenization differences (never a different vocabulary)")
+    c.add_argument("--test-string", action="append", default=None, metavar="TEXT",
+                   help="extra tokenization test string (repeatable)")
+    o = p.add_argument_group("output")
+    o.add_argument("--verbose", "-v", action="store_true", default=None, help="detailed logging on stderr")
+    o.add_argument("--show-test-details", action="store_true", default=None,
+                   help="show ids and tokens of tokenization test failures")
+    o.add_argument("--export", default=None, metavar="FILE", help="write the results as JSON to FILE")
+    o.add_argument("--format", choices=["table", "json", "yaml"], default=None, help="stdout format (default table)")
+    o.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    f = p.add_argument_group("configuration")
+    f.add_argument("--config", default=None, metavar="FILE", help="load settings from a YAML/JSON file")
+    f.add_argument("--generate-config", choices=["yaml", "json"], default=None,
+                   help="print a config template and exit")
+
+
+def build_config(args: argparse.Namespace) -> cfgmod.FinderConfig:
+    """Defaults < config file < flags typed on the command line."""
+    cfg = cfgmod.load_config(args.config) if args.config else cfgmod.FinderConfig()
+    overrides = {key: getattr(args, dest) for dest, key in _OVERRIDES.items() if getattr(args, dest, None) is not None}
+    cfg = cfgmod.merge_cli(cfg, overrides)
+    if cfg.token is None:
+        cfg.token = constants.env_token()
+    if constants.hub_offline():
+        cfg.offline = True
+    return cfg
+
+
+def _progress_printer(quiet: bool):
+    if quiet:
+        return None
+    if sys.stderr.isatty():
+        from ..report.progress import BarProgress
+
+        return BarProgress("Evaluating candidates")
+    def line(i: int, n: int, name: str) -> None:
+        sys.stderr.write(f"  [{i}/{n}] checking {name}\n")
+        sys.stderr.flush()
+    return line
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.generate_config:
+        sys.stdout.write(cfgmod.template(args.generate_config) + ("\n" if args.generate_config == "json" else ""))
+        return 0
+    cfg = build_config(args)
+    if not cfg.target_model:
+        raise UsageError("no target model given",
+                         hint="pass one, e.g. `draftfinder Qwen/Qwen2.5-7B-Instruct --top-n 5`, or set target_model in --config")
+    from ..errors import register_secret
+    from ..finder import DraftModelFinder
+    from ..report.export import write_json
+    from ..report.output import emit
+    from ..report.table import render_find
+
+    register_secret(cfg.token)
+    log = (lambda m: (sys.stderr.write(m + "\n"), sys.stderr.flush())) if cfg.verbose else None
+    progress = _progress_printer(args.quiet or cfg.verbose)
+    finder = DraftModelFinder(cfg.target_model, config=cfg, log=log, progress=progress)
+    try:
+        result = finder.find()
+    except NoCompatibleDraftsError:
+        if cfg.export and finder.result is not None:
+            write_json(cfg.export, finder.result.to_dict(cfg.top_n))
+            sys.stderr.write(f"Results (rejections) exported to {cfg.export}\n")
+        if cfg.verbose and finder.result is not None:
+            for r in finder.result.rejected:
+                sys.stderr.write(f"  ✗ {r.model_id} [{r.stage}]: {'; '.join(r.reasons)}\n")
+        raise
+    finally:
+        if progress is not None and hasattr(progress, "close"):
+            progress.close()
+    data = result.to_dict(cfg.top_n)
+    emit(data, cfg.output.format, table=lambda d: render_find(
+        d, verbose=cfg.verbose, show_warnings=cfg.output.show_warnings, show_memory=cfg.output.show_memory_info,
+        show_compat=cfg.output.show_compatibility_details, show_test_details=cfg.show_test_details))
+    if cfg.export:
+        path = write_json(cfg.export, data)
+        sys.stderr.write(f"Results exported to {path}\n")
+    return 0

@@ -1,0 +1,80 @@
+"""Ready-to-paste usage for each engine, filled with the recommended draft and K (manual §3.3, §7.6).
+
+Flag names are those of the engines' current docs: transformers assisted generation
+(``assistant_model``, ``num_assistant_tokens`` with ``num_assistant_tokens_schedule="constant"`` so K is not
+re-tuned by its heuristic; ``tokenizer``/``assistant_tokenizer`` for Universal Assisted Decoding), vLLM
+(``--speculative-config`` with ``"method": "draft_model"``), llama-server (``-md`` plus ``--draft-max``;
+builds from 2026 renamed it ``--spec-draft-n-max`` and need ``--spec-type draft-simple`` to draft at all).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Dict
+
+from ..schema import DraftModelCandidate, ModelInfo
+
+
+def _load_kwargs(info: ModelInfo) -> str:
+    if info.gguf_file and info.path:
+        folder = info.path.rsplit("/", 1)[0] if info.path.endswith(".gguf") else info.path
+        return f'"{folder}", gguf_file="{info.gguf_file}"'
+    return f'"{info.path or info.model_id}"'
+
+
+def transformers_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
+    mode = cand.compatibility.engines.get("transformers")
+    uad = mode is not None and mode.mode == "universal-assisted-decoding"
+    lines = [
+        "import torch",
+        "from transformers import AutoModelForCausalLM, AutoTokenizer",
+        "",
+        f"tokenizer = AutoTokenizer.from_pretrained({_load_kwargs(target)})",
+        f"target = AutoModelForCausalLM.from_pretrained({_load_kwargs(target)}, dtype=\"auto\", device_map=\"auto\")",
+        f"draft = AutoModelForCausalLM.from_pretrained({_load_kwargs(cand.model_info)}, dtype=\"auto\", device_map=\"auto\")",
+    ]
+    if uad:
+        lines.append(f"draft_tokenizer = AutoTokenizer.from_pretrained({_load_kwargs(cand.model_info)})")
+    lines += [
+        "",
+        'inputs = tokenizer("The future of AI is", return_tensors="pt").to(target.device)',
+        "outputs = target.generate(",
+        "    **inputs,",
+        "    assistant_model=draft,",
+        f"    num_assistant_tokens={cand.recommended_k},",
+        '    num_assistant_tokens_schedule="constant",',
+    ]
+    if uad:
+        lines += ["    tokenizer=tokenizer,", "    assistant_tokenizer=draft_tokenizer,  # config vocab sizes differ"]
+    lines += [
+        "    do_sample=False,",
+        "    max_new_tokens=100,",
+        ")",
+        f"# Estimated speedup: ~{cand.estimated_speedup:.2f}x at K={cand.recommended_k} "
+        f"(estimated for {cand.hardware}; verify with: draftfinder measure)",
+    ]
+    return "\n".join(lines)
+
+
+def vllm_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
+    spec = {"model": cand.model_id, "num_speculative_tokens": cand.recommended_k, "method": "draft_model"}
+    return f"vllm serve {target.model_id} \\\n  --speculative-config '{json.dumps(spec)}'"
+
+
+def llamacpp_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
+    t = target.path if (target.path or "").endswith(".gguf") else f"{target.model_id.split('/')[-1]}.gguf"
+    d = cand.model_info.path if (cand.model_info.path or "").endswith(".gguf") else f"{cand.model_id.split('/')[-1]}.gguf"
+    k = cand.recommended_k
+    return (f"llama-server -m {t} -md {d} -np 1 --draft-max {k} --draft-min 0\n"
+            f"# newer builds: llama-server -m {t} -md {d} -np 1 --spec-type draft-simple --spec-draft-n-max {k}")
+
+
+def usage_snippets(target: ModelInfo, cand: DraftModelCandidate) -> Dict[str, str]:
+    """Snippets for the engines that accept this pair (all three when no verdict is known)."""
+    makers = {"transformers": transformers_snippet, "vllm": vllm_snippet, "llama.cpp": llamacpp_snippet}
+    out = {}
+    for engine, make in makers.items():
+        verdict = cand.compatibility.engines.get(engine)
+        if verdict is None or verdict.compatible:
+            out[engine] = make(target, cand)
+    return out

