@@ -15,13 +15,12 @@ Exact numbers (GGUF spec, ggml ``GGML_QUANT_SIZES``)::
 
 from __future__ import annotations
 
-import os
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Union
 
 from .errors import MissingDependencyError, ModelFileError
 

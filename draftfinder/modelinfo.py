@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from . import family as fam
+from .constants import ESTIMATED, EXACT
 from .errors import ModelFileError
 from .schema import ModelInfo, QuantizationType
 from .sources.base import ModelRecord
 
 MIB = 1024 * 1024
+_HUB_NAMED = {"hub", "hf-cache", "catalog"}        # sources whose model_id is a Hub id (owner/name)
 
 DTYPE_BITS = {"float32": 32, "float": 32, "fp32": 32, "float16": 16, "half": 16, "fp16": 16, "bfloat16": 16,
               "bf16": 16, "float64": 64, "float8_e4m3fn": 8, "float8_e5m2": 8, "int8": 8, "uint8": 8}
@@ -69,10 +71,11 @@ class Dims:
     tied: bool
 
 
-# Default of ``tie_word_embeddings`` when the config omits it (transformers' per-model defaults).
-_TIED_DEFAULT = {"gpt2": True, "opt": True, "bloom": True, "gpt_neo": True, "gemma": True, "gemma2": True,
-                 "gemma3": True, "gemma3_text": True, "qwen3": False, "gpt_neox": False, "phi": False,
-                 "gptj": False}
+# Model types whose config class defaults ``tie_word_embeddings`` to False (PretrainedConfig's default is True).
+_UNTIED_BY_DEFAULT = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi3", "phi",
+                      "gpt_neox", "gptj"}
+# Model types with their own lm_head formula (bias or untied default handled in count_from_config).
+_OWN_LM_HEAD = {"gpt_neox", "gptj", "phi"}
 
 
 def dims_of(config: Mapping[str, Any], where: str = "config.json") -> Dims:
@@ -101,8 +104,7 @@ def dims_of(config: Mapping[str, Any], where: str = "config.json") -> Dims:
         inter = 4 * hidden
     tied = c.get("tie_word_embeddings", config.get("tie_word_embeddings"))
     if tied is None:
-        tied = _TIED_DEFAULT.get(model_type, True if model_type not in ("llama", "mistral", "qwen2", "phi3",
-                                                                          "mixtral") else False)
+        tied = model_type not in _UNTIED_BY_DEFAULT
     return Dims(model_type=model_type, vocab_size=vocab, hidden_size=hidden, num_layers=layers, num_heads=heads,
                 num_kv_heads=kv, head_dim=head_dim, intermediate_size=int(inter) if inter else None,
                 max_positions=_get(c, "max_position_embeddings", "n_positions", "n_ctx", "seq_length"),
@@ -196,7 +198,7 @@ def count_from_config(config: Mapping[str, Any], where: str = "config.json") -> 
     else:
         _llama_style(out, d, c)
         return out
-    if mt != "gpt_neox" and mt not in ("gptj", "phi") and not d.tied:
+    if mt not in _OWN_LM_HEAD and not d.tied:
         out.lm_head = V * H
     return out
 
@@ -253,14 +255,15 @@ class QuantInfo:
     double_quant: bool = False
 
 
+# Name markers, used only when the config has no quantization_config (e.g. catalog or partial Hub data).
 _NAME_QUANT = [
     (re.compile(r"gptq", re.I), QuantizationType.GPTQ, 4),
     (re.compile(r"awq", re.I), QuantizationType.AWQ, 4),
     (re.compile(r"gguf|ggml", re.I), QuantizationType.GGUF, None),
-    (re.compile(r"bnb[-_]?4bit|4bit", re.I), QuantizationType.BNB_4BIT, 4),
-    (re.compile(r"bnb[-_]?8bit|8bit", re.I), QuantizationType.BNB_8BIT, 8),
-    (re.compile(r"int4|w4a16", re.I), QuantizationType.INT4, 4),
-    (re.compile(r"int8|w8a8|fp8", re.I), QuantizationType.INT8, 8),
+    (re.compile(r"bnb[-_]?4bit", re.I), QuantizationType.BNB_4BIT, 4),
+    (re.compile(r"bnb[-_]?8bit", re.I), QuantizationType.BNB_8BIT, 8),
+    (re.compile(r"(^|[-_.])(4bit|int4|w4a16)($|[-_.])", re.I), QuantizationType.INT4, 4),
+    (re.compile(r"(^|[-_.])(8bit|int8|w8a8|fp8)($|[-_.])", re.I), QuantizationType.INT8, 8),
 ]
 
 
@@ -462,15 +465,15 @@ class ModelAnalyzer:
 
         dtype = meta.file_type if meta else dtype_of(config)
         if meta is not None:
-            weight_bytes, memory_source = float(meta.tensor_bytes), "exact"
+            weight_bytes, memory_source = float(meta.tensor_bytes), EXACT
         elif record.weights_bytes:
-            weight_bytes, memory_source = float(record.weights_bytes), "exact"
+            weight_bytes, memory_source = float(record.weights_bytes), EXACT
         elif record.catalog and record.catalog.get("weights_bytes"):
-            weight_bytes, memory_source = float(record.catalog["weights_bytes"]), "exact"
+            weight_bytes, memory_source = float(record.catalog["weights_bytes"]), EXACT
         else:
             scale = num_params / parts.total if parts.total else 1.0
             weight_bytes = estimate_weight_bytes(parts, quant, dtype) * scale
-            memory_source = "estimated"
+            memory_source = ESTIMATED
 
         names = tuple(n for n in (
             meta.basename if meta else None, meta.name if meta else None,
@@ -526,7 +529,7 @@ class ModelAnalyzer:
             tie_word_embeddings=dims.tied,
             path=str(record.gguf_path or record.local_dir) if (record.gguf_path or record.local_dir) else None,
             gguf_file=Path(record.gguf_path).name if record.gguf_path else None,
-            author=record.author or (fam.org_of(record.model_id)),
+            author=record.author or (fam.org_of(record.model_id) if record.source in _HUB_NAMED else None),
             gated=record.gated,
             downloads=record.downloads,
         )
@@ -568,7 +571,8 @@ class ModelAnalyzer:
             model_family=fam.family_from_name(base) if base else None, base_model_id=base,
             source=record.source, parameters_source="adapter-safetensors" if n else "unknown",
             parameters_exact=bool(n), path=str(record.local_dir) if record.local_dir else None,
-            author=record.author or fam.org_of(record.model_id), gated=record.gated, downloads=record.downloads,
+            author=record.author or (fam.org_of(record.model_id) if record.source in _HUB_NAMED else None),
+            gated=record.gated, downloads=record.downloads,
         )
 
 

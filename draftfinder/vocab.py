@@ -12,7 +12,9 @@ The hashes, all SHA-256:
   (ids below ``tok.vocab_size``). Block 0 leaves out ids below ``HEAD_IDS`` (5), which are stored literally
   in ``head_tokens`` — so llama.cpp's rule, which compares token text from id 5 on
   (``SPEC_VOCAB_CHECK_START_TOKEN_ID`` in ``common/speculative.cpp``), can be evaluated from facts alone.
-  Ids at or above the base size are added tokens, stored literally in ``added_tokens``.
+  Ids at or above the base size are added tokens, stored literally in ``added_tokens`` (added tokens that
+  re-flag base ids, like Llama's ``<s>`` or Gemma's ``<unusedN>``, are covered by the block hashes and by
+  ``added_tokens_hash``).
 - ``merges_hash``: the BPE merge list (or the Unigram scores) — same vocabulary with different merges
   tokenizes differently.
 - ``fingerprint``: everything that decides how text becomes ids and back: tokens ordered by id, the model
@@ -42,7 +44,7 @@ from .sources.base import ModelRecord
 BLOCK_SIZE = 4096          # ids per block hash: ~37 hashes for Qwen2.5's 151,643-entry base vocabulary
 HEAD_IDS = 5               # ids stored literally; = llama.cpp SPEC_VOCAB_CHECK_START_TOKEN_ID
 HASH_CHARS = 16            # hex digits kept per block hash (64 bits)
-MAX_ADDED_STORED = 512     # added tokens stored by id; beyond this only their count and hash are kept
+MAX_ADDED_STORED = 512     # tail (ids >= base) tokens stored by id; past this only their count and hash
 FACTS_VERSION = 1          # bump when the hashing changes: facts of different versions are not compared
 
 _MISSING = None            # a hole in the id range (no token has this id)
@@ -103,7 +105,7 @@ def _cached(key: Tuple[str, str], load) -> Any:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """Silence transformers' advisory warnings while loading: the library never prints (STYLE §7)."""
     from transformers.utils import logging as hf_logging
 
@@ -158,7 +160,7 @@ def _load_folder(model_id: str, folder: Path) -> Any:
                 ) from e
     transformers = _import_transformers()
     try:
-        with _quiet():
+        with quiet_transformers():
             return transformers.AutoTokenizer.from_pretrained(
                 str(folder), local_files_only=True, trust_remote_code=False
             )
@@ -216,7 +218,7 @@ def _load_gguf(model_id: str, path: Path) -> Any:
     backend_cls = getattr(transformers, "TokenizersBackend", None) or transformers.PreTrainedTokenizerFast
     tok = None
     first_error: Optional[BaseException] = None
-    with _quiet():
+    with quiet_transformers():
         for load in (
             lambda: backend_cls.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True),
             lambda: transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name,
@@ -259,8 +261,8 @@ class TokenizerFacts:
     add_bos_token: bool = False            # transformers prepends BOS by default (probed: encode with specials)
     add_eos_token: bool = False
     add_special_explicit: bool = False     # the files set add_bos_token/add_eos_token (tokenizer_config or GGUF)
-    added_tokens: Dict[int, str] = field(default_factory=dict)   # id -> text (first MAX_ADDED_STORED)
-    added_tokens_count: int = 0
+    added_tokens: Dict[int, str] = field(default_factory=dict)   # id -> text, ids >= base_vocab_size (the tail)
+    added_tokens_count: int = 0            # all added tokens, also those re-flagging base ids (Llama's <s>)
     added_tokens_hash: str = ""            # over all added tokens with their flags (special, lstrip, …)
     normalizer: Optional[str] = None       # component kinds, e.g. "NFC", "Sequence(Split,ByteLevel)"
     pre_tokenizer: Optional[str] = None
@@ -275,8 +277,9 @@ class TokenizerFacts:
     version: int = FACTS_VERSION
 
     @property
-    def added_tokens_truncated(self) -> bool:
-        return self.added_tokens_count > len(self.added_tokens)
+    def tail_known(self) -> bool:
+        """Whether every id past the base vocabulary is stored (``added_tokens``) — false past 512 of them."""
+        return self.n_tokens - self.base_vocab_size <= MAX_ADDED_STORED
 
     def special(self, role: str) -> Tuple[Optional[str], Optional[int]]:
         """``(text, id)`` of the ``bos``/``eos``/``pad``/``unk`` token."""
@@ -286,7 +289,7 @@ class TokenizerFacts:
         """Text of an id at or above the base vocabulary: ``(known, text)``; text None for a hole."""
         if token_id in self.added_tokens:
             return True, self.added_tokens[token_id]
-        if token_id >= self.n_tokens or not self.added_tokens_truncated:
+        if token_id >= self.n_tokens or self.tail_known:
             return True, _MISSING
         return False, None
 
@@ -517,7 +520,8 @@ def facts_from_tokenizer(tok: Any) -> TokenizerFacts:
         add_bos_token=add_bos,
         add_eos_token=add_eos,
         add_special_explicit=bool(explicit),
-        added_tokens={i: t.content for i, t in added_items[:MAX_ADDED_STORED]},
+        added_tokens={i: t.content for i, t in added_items if i >= base}
+        if n - base <= MAX_ADDED_STORED else {},
         added_tokens_count=len(added_items),
         added_tokens_hash=added_hash,
         normalizer=_kind(norm),

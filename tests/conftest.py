@@ -16,6 +16,11 @@ from pathlib import Path
 
 import pytest
 
+# huggingface_hub builds its user agent once per process from import-time settings: keep it from
+# calling any endpoint (telemetry) before a test's own environment is in place.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
 

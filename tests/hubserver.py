@@ -191,11 +191,12 @@ def _shard(tensors: List[Tuple[str, List[int], int]], dtype: str, total: int) ->
         size += t[2] * width
     n = len(groups)
     names = ["model.safetensors"] if n == 1 else [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
-    shards = [Shard(name, _header(group, dtype), sum(t[2] for t in group) * width) for name, group in zip(names, groups)]
+    shards = [Shard(name, _header(group, dtype), sum(t[2] for t in group) * width)
+              for name, group in zip(names, groups, strict=True)]
     index = None
     if n > 1:
         index = {"metadata": {"total_size": total * width},
-                 "weight_map": {t[0]: name for name, group in zip(names, groups) for t in group}}
+                 "weight_map": {t[0]: name for name, group in zip(names, groups, strict=True) for t in group}}
     return WeightLayout(dtype, total, shards, index)
 
 
@@ -276,11 +277,13 @@ class Repo:
                 out[name] = _real_file(name, json.dumps(self.layout.index, indent=2).encode())
         return dict(sorted(out.items()))
 
+    @property
+    def has_weights(self) -> bool:
+        return self.spec.weights and (self.spec.folder / "config.json").exists()
+
     @cached_property
     def layout(self) -> Optional[WeightLayout]:
-        if not self.spec.weights or not (self.spec.folder / "config.json").exists():
-            return None
-        return weight_layout(self.spec.folder)
+        return weight_layout(self.spec.folder) if self.has_weights else None
 
     @cached_property
     def sha(self) -> str:
@@ -306,7 +309,7 @@ class Repo:
     @property
     def tags(self) -> List[str]:
         tags = [self.spec.library_name]
-        if self.layout is not None:
+        if self.has_weights:
             tags.append("safetensors")
         if self.config.get("model_type"):
             tags.append(self.config["model_type"])
@@ -317,9 +320,10 @@ class Repo:
         return list(dict.fromkeys(tags))
 
     def list_item(self) -> dict:
-        """What ``GET /api/models`` returns per model by default."""
+        """What ``GET /api/models`` returns per model by default (cheap: no weight layout needed)."""
         return {
-            "_id": self.sha[:24], "id": self.spec.repo_id, "likes": self.spec.likes, "trendingScore": 0,
+            "_id": hashlib.sha1(self.spec.repo_id.encode()).hexdigest()[:24], "id": self.spec.repo_id,
+            "likes": self.spec.likes, "trendingScore": 0,
             "private": self.spec.private, "downloads": self.spec.downloads, "tags": self.tags,
             "pipeline_tag": self.spec.pipeline_tag, "library_name": self.spec.library_name,
             "createdAt": self.last_modified, "modelId": self.spec.repo_id,
@@ -418,16 +422,19 @@ class HubServer:
     """A loopback Hub (plus a loopback "CDN" for LFS files); use as a context manager."""
 
     def __init__(self, repos: Union[None, Mapping[str, RepoSpec], Iterable[RepoSpec]] = None, *,
-                 page_size: int = 1000):
+                 page_size: int = 1000, port: int = 0):
         specs = default_repos() if repos is None else repos
         specs = list(specs.values()) if isinstance(specs, Mapping) else list(specs)
         self.repos: Dict[str, Repo] = {s.repo_id: Repo(s) for s in specs}
         self.page_size = page_size
+        self.port = port
         self._aliases = {a: s.repo_id for s in specs for a in s.aliases}
         self._log: List[LoggedRequest] = []
         self._failures: List[_Rule] = []
         self._delays: List[_Rule] = []
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)   # notified when no request is being handled
+        self._inflight = 0
         self._stop = threading.Event()
         self._servers: Dict[str, ThreadingHTTPServer] = {}
         self._threads: List[threading.Thread] = []
@@ -443,7 +450,7 @@ class HubServer:
 
     def start(self) -> None:
         for role in ("hub", "cdn"):
-            server = _Server(("127.0.0.1", 0), _Handler)
+            server = _Server(("127.0.0.1", self.port if role == "hub" else 0), _Handler)
             server.hub, server.role = self, role
             self._servers[role] = server
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -452,7 +459,10 @@ class HubServer:
             self._threads.append(thread)
 
     def stop(self) -> None:
+        """Stop serving. Delayed requests are cut short and answered before the connections are closed."""
         self._stop.set()
+        with self._idle:
+            self._idle.wait_for(lambda: self._inflight == 0, timeout=5)
         for server in self._servers.values():
             server.shutdown()
             server.server_close()
@@ -795,16 +805,44 @@ class _Handler(BaseHTTPRequestHandler):
         token = auth.split(" ", 1)[1].strip() if auth.lower().startswith("bearer ") else None
         entry = LoggedRequest(self.server.role, method, unquote(parts.path), query, bool(auth),
                               self.headers.get("Range"))
+        with hub._lock:
+            hub._inflight += 1
         try:
-            resp = hub._handle(self.server.role, method, parts.path, query, token, self.headers.get("Range"))
-        except Exception as err:  # a bug in the loopback hub: answer 500 with the error, keep serving
-            resp = _error(500, None, f"loopback hub error: {type(err).__name__}: {err}")
-        entry.status = resp.status
-        hub._record(entry)
-        self.send_response(resp.status)
-        for key, value in resp.headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(resp.body) if resp.length is None else resp.length))
-        self.end_headers()
-        if method != "HEAD":
-            self.wfile.write(resp.body)
+            try:
+                resp = hub._handle(self.server.role, method, parts.path, query, token, self.headers.get("Range"))
+            except Exception as err:  # a bug in the loopback hub: answer 500 with the error, keep serving
+                resp = _error(500, None, f"loopback hub error: {type(err).__name__}: {err}")
+            entry.status = resp.status
+            hub._record(entry)
+            self.send_response(resp.status)
+            for key, value in resp.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(resp.body) if resp.length is None else resp.length))
+            self.end_headers()
+            if method != "HEAD":
+                self.wfile.write(resp.body)
+            self.wfile.flush()
+        finally:
+            with hub._idle:
+                hub._inflight -= 1
+                hub._idle.notify_all()
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """``python tests/hubserver.py [--port N]``: serve the fixtures until Ctrl-C (for manual runs and benchmarks
+    in another process: ``HF_ENDPOINT=<printed url> draftfinder ...``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    with HubServer(port=args.port) as hub:
+        print(hub.url, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

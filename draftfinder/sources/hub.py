@@ -68,7 +68,14 @@ _SIDECAR_DIR = "hub-metadata"      # under constants.data_home(): model info kep
 
 
 class HubSource:
-    """Models on the Hugging Face Hub (or any Hub-compatible ``endpoint``)."""
+    """Models on the Hugging Face Hub (or any Hub-compatible ``endpoint``).
+
+    ``token``: explicit token, else ``HF_TOKEN``/``HUGGING_FACE_HUB_TOKEN``, else the saved login; it is
+    registered as a secret (redacted everywhere). ``endpoint``: default ``HF_ENDPOINT``. ``offline``: default
+    ``HF_HUB_OFFLINE``/``DRAFTFINDER_OFFLINE``; when true no HTTP request is made. ``timeout``: seconds per
+    metadata request (default ``HF_HUB_DOWNLOAD_TIMEOUT`` or 10). ``cache_dir``: default the HF cache
+    (``HF_HUB_CACHE``, ``HF_HOME/hub``). All are read here, once.
+    """
 
     name = "hub"
 
@@ -161,7 +168,7 @@ class HubSource:
 
         paths: Dict[str, Path] = {}
         for name in METADATA_FILES:
-            found = self._call(lambda: try_to_load_from_cache(
+            found = self._call(lambda name=name: try_to_load_from_cache(
                 model_id, name, cache_dir=self.cache_dir, revision=revision or DEFAULT_REVISION), model_id,
                 f"'{name}' of '{model_id}'")
             if isinstance(found, str):
@@ -176,7 +183,10 @@ class HubSource:
         return constants.data_home() / _SIDECAR_DIR / ("models--" + model_id.replace("/", "--")) / f"{sha}.json"
 
     def _save_sidecar(self, model_id: str, meta: Dict[str, Any]) -> None:
-        """Keep the Hub's answer beside the cache so an offline resolve returns the same facts (best effort)."""
+        """Keep the Hub's answer (under ``data_home()``) so an offline resolve returns the same facts.
+
+        Best effort: a write failure is logged at debug level and ignored. Holds no token.
+        """
         if not meta.get("sha"):
             return
         path = self._sidecar_path(model_id, meta["sha"])
