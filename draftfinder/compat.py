@@ -196,16 +196,27 @@ def _added_check(t: TokenizerFacts, d: TokenizerFacts) -> Check:
     return Check("added_tokens", False, t.added_tokens_count, d.added_tokens_count, "; ".join(bits), required=False)
 
 
+def _differing_parts(t: TokenizerFacts, d: TokenizerFacts) -> List[str]:
+    """Which parts of two tokenizers differ, named from their stored hashes."""
+    parts = ["merges"] if t.merges_hash != d.merges_hash else []
+    for key, label in (("model", "model settings"), ("normalizer", "normalizer"),
+                       ("pre_tokenizer", "pre-tokenizer"), ("decoder", "decoder")):
+        if t.component_hashes.get(key) != d.component_hashes.get(key):
+            parts.append(label)
+    if t.added_tokens_hash != d.added_tokens_hash:
+        parts.append("added tokens")
+    return parts
+
+
+_TOKENIZATION_PARTS = ("merges", "model settings", "normalizer", "pre-tokenizer")
+
+
 def _fingerprint_check(t: TokenizerFacts, d: TokenizerFacts) -> Check:
     same = bool(t.fingerprint) and t.fingerprint == d.fingerprint
     if same:
         reason = "identical tokenizers: same vocabulary, merges, added tokens, normalizer, pre-tokenizer, decoder"
     else:
-        parts = [name for name, a, b in (
-            ("merges", t.merges_hash, d.merges_hash), ("normalizer", t.normalizer, d.normalizer),
-            ("pre-tokenizer", t.pre_tokenizer, d.pre_tokenizer), ("decoder", t.decoder, d.decoder),
-            ("added tokens", t.added_tokens_hash, d.added_tokens_hash), ("model", t.model_type, d.model_type),
-        ) if a != b]
+        parts = _differing_parts(t, d)
         reason = "tokenizers differ" + (f" in: {', '.join(parts)}" if parts else " in their vocabulary")
     return Check("fingerprint", same, t.fingerprint[:16], d.fingerprint[:16], reason, required=False)
 
@@ -314,6 +325,44 @@ def _assemble(checks: List[Optional[Check]], *, t: TokenizerFacts, d: TokenizerF
     return result
 
 
+def _offline_tokenization_checks(t: TokenizerFacts, d: TokenizerFacts, vocab: Check,
+                                 lenient: bool) -> Tuple[Check, Check, float, float]:
+    """The tokenization and decode checks decided from facts (see ``verify_facts``)."""
+    fp = (t.fingerprint[:16], d.fingerprint[:16])
+    if t.fingerprint and t.fingerprint == d.fingerprint:
+        why = ("identical fingerprint ⇒ identical {} (same vocabulary, merges, added tokens, normalizer, "
+               "pre-tokenizer and decoder); test strings not run: no tokenizer files")
+        return (Check("tokenization", True, *fp, why.format("tokenization")),
+                Check("decode", True, t.decoder, d.decoder, why.format("decoding"), required=not lenient),
+                1.0, 1.0)
+    if not vocab.passed and not vocab.skipped:
+        why = "the vocabularies differ, so text tokenizes differently; test strings not run: no tokenizer files"
+        return (Check("tokenization", False, *fp, why),
+                Check("decode", False, t.decoder, d.decoder, why, required=not lenient), 0.0, 0.0)
+    parts = _differing_parts(t, d)
+    offline = "; load the tokenizer files to run the test strings"
+    if vocab.skipped or any(p in _TOKENIZATION_PARTS for p in parts):
+        what = ", ".join(parts) or "part of the vocabulary"
+        why = f"cannot be verified offline: {what} {'differ' if len(parts) > 1 else 'differs'}{offline}"
+        tokenization = Check("tokenization", False, *fp, why, skipped=True)
+        rate = 0.0
+    else:
+        tokenization = Check("tokenization", True, *fp,
+                             "same token text on the shared ids, same merges, normalizer and pre-tokenizer; they "
+                             f"differ only in {', '.join(parts)}, so text without those tokens tokenizes "
+                             "identically (test strings not run: no tokenizer files)")
+        rate = 1.0
+    if not vocab.skipped and "decoder" not in parts:
+        decode = Check("decode", True, t.decoder, d.decoder,
+                       "same decoder and same token text on the shared ids", required=not lenient)
+        decode_share = 1.0
+    else:
+        decode = Check("decode", False, t.decoder, d.decoder, f"cannot be verified offline: decoder differs{offline}",
+                       required=not lenient, skipped=True)
+        decode_share = 0.0
+    return tokenization, decode, rate, decode_share
+
+
 # ---------------------------------------------------------------------------------------------------
 # public API
 # ---------------------------------------------------------------------------------------------------
@@ -412,34 +461,15 @@ class EnhancedTokenizerChecker:
         Test strings cannot run. Identical fingerprints prove identical tokenization (the fingerprint covers
         vocabulary, merges, added tokens, normalizer, pre-tokenizer and decoder), so the tokenization and
         decode checks pass with that reason. Different vocabularies fail as on the live path (compared per
-        block of ids). Same vocabulary with a different fingerprint cannot be decided: the tokenization and
-        decode checks are skipped — failing in strict mode, a warning in lenient mode.
+        block of ids). The same vocabulary with only different added tokens tokenizes plain text the same
+        (passes). The same vocabulary with different merges, normalizer, pre-tokenizer or model settings
+        cannot be decided offline: the tokenization check is skipped and fails in both modes (load the files).
         """
         lenient = (not strict_tokenization) if lenient is None else bool(lenient)
         t, d = target_facts, draft_facts
         cmp = compare_facts(t, d)
         vocab = _vocab_check(cmp, t, d)
-        same = bool(t.fingerprint) and t.fingerprint == d.fingerprint
-        if same:
-            rate, decode_share = 1.0, 1.0
-            why = ("identical fingerprint ⇒ identical tokenization (same vocabulary, merges, added tokens, "
-                   "normalizer, pre-tokenizer and decoder); test strings not run: no tokenizer files")
-            tokenization = Check("tokenization", True, t.fingerprint[:16], d.fingerprint[:16], why)
-            decode = Check("decode", True, t.decoder, d.decoder, why.replace("tokenization", "decoding", 1),
-                           required=not lenient)
-        elif vocab.passed is False and not vocab.skipped:
-            rate, decode_share = 0.0, 0.0
-            why = "the vocabularies differ, so text tokenizes differently; test strings not run: no tokenizer files"
-            tokenization = Check("tokenization", False, t.fingerprint[:16], d.fingerprint[:16], why)
-            decode = Check("decode", False, t.decoder, d.decoder, why, required=not lenient)
-        else:
-            rate, decode_share = 0.0, 0.0
-            differs = _fingerprint_check(t, d).reason
-            why = (f"cannot be verified offline: {differs}; load the tokenizer files to run the test strings"
-                   + (" — not required in lenient mode" if lenient else ""))
-            tokenization = Check("tokenization", False, t.merges_hash and t.merges_hash[:16],
-                                 d.merges_hash and d.merges_hash[:16], why, required=not lenient, skipped=True)
-            decode = Check("decode", False, t.decoder, d.decoder, why, required=not lenient, skipped=True)
+        tokenization, decode, rate, decode_share = _offline_tokenization_checks(t, d, vocab, lenient)
         checks = [
             vocab,
             _size_check(t, d, vocab.passed, lenient),

@@ -216,6 +216,10 @@ class DraftModelFinder:
         if _same_model(record, target_record):
             return Rejection(ref.model_id, "size", ["this is the target itself"])
         info = ModelAnalyzer.analyze_record(record)
+        if info.is_peft:
+            return Rejection(info.model_id, "size", [
+                f"PEFT adapter (base {info.base_model_id or 'unknown'}): merge it into its base model and "
+                "pass the merged folder, or use the base model as the draft"])
         size_ratio = info.num_parameters / target.num_parameters if target.num_parameters else 1.0
         if size_ratio >= 1.0:
             return Rejection(info.model_id, "size", [f"not smaller than the target (size ratio {size_ratio:.2f})"])
@@ -307,6 +311,7 @@ class DraftModelFinder:
             is_peft=info.is_peft,
         ) + list(compat.warnings)
         provenance: Dict[str, Provenance] = dict(est.provenance)
+        provenance["estimated_speedup"] = provenance.pop("speedup")
         provenance["acceptance_rate_estimate"] = Provenance(alpha.source, alpha.method, alpha.detail)
         provenance["num_parameters"] = Provenance(
             constants.EXACT if info.parameters_exact else constants.ESTIMATED, info.parameters_source)

@@ -91,7 +91,10 @@ class Resolver:
 
     def local_records(self) -> List[ModelRecord]:
         """Every model found under ``models_dirs`` (scanned once)."""
-        return list(dict.fromkeys(self._index().values()))
+        unique: Dict[int, ModelRecord] = {}
+        for record in self._index().values():
+            unique.setdefault(id(record), record)
+        return list(unique.values())
 
     def _index(self) -> Dict[str, ModelRecord]:
         if self._local_index is None:

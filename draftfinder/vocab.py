@@ -269,6 +269,8 @@ class TokenizerFacts:
     decoder: Optional[str] = None
     fingerprint: str = ""                  # sha256 hex of the whole tokenization (see module docstring)
     merges_hash: Optional[str] = None      # sha256 hex of BPE merges / Unigram scores
+    component_hashes: Dict[str, str] = field(default_factory=dict)  # model/normalizer/pre_tokenizer/decoder
+                                                                     # settings, 16 hex each: names what differs
     head_tokens: List[Optional[str]] = field(default_factory=list)   # text of ids 0..HEAD_IDS-1
     block_hashes: List[str] = field(default_factory=list)
     block_size: int = BLOCK_SIZE
@@ -314,6 +316,7 @@ class TokenizerFacts:
         kwargs["added_tokens"] = {int(k): v for k, v in (data.get("added_tokens") or {}).items()}
         kwargs["head_tokens"] = list(data.get("head_tokens") or [])
         kwargs["block_hashes"] = list(data.get("block_hashes") or [])
+        kwargs["component_hashes"] = dict(data.get("component_hashes") or {})
         return cls(**kwargs)
 
 
@@ -343,6 +346,11 @@ def token_texts(tok: Any) -> List[Optional[str]]:
     for text, index in vocab.items():
         texts[index] = text
     return _remember(_TEXTS_CACHE, tok, texts)
+
+
+def _short_hash(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(blob).hexdigest()[:HASH_CHARS]
 
 
 def _encode_texts(texts: Sequence[Optional[str]]) -> bytes:
@@ -528,6 +536,9 @@ def facts_from_tokenizer(tok: Any) -> TokenizerFacts:
         pre_tokenizer=_kind(pre),
         decoder=_kind(dec),
         fingerprint=fp.hexdigest(),
+        component_hashes={name: _short_hash(part) for name, part in (
+            ("model", {"model": model_type, **descriptor}), ("normalizer", norm), ("pre_tokenizer", pre),
+            ("decoder", dec))},
         merges_hash=merges_hash,
         head_tokens=head,
         block_hashes=[d[:HASH_CHARS] for d in block_digests],
@@ -684,13 +695,3 @@ def compare_facts(target: TokenizerFacts, draft: TokenizerFacts, *, start: int =
     out.mismatches = None if block_differs else exact_mismatches
     return out
 
-
-def tokenizers_identical(target: TokenizerFacts, draft: TokenizerFacts) -> Optional[bool]:
-    """True when the two tokenizers tokenize identically (equal fingerprints), False when their
-    vocabularies differ, None when the vocabularies agree but other parts (merges, normalizer…) differ."""
-    if target.fingerprint and target.fingerprint == draft.fingerprint:
-        return True
-    same = compare_facts(target, draft).identical
-    if same is False or target.n_tokens != draft.n_tokens:
-        return False
-    return None

@@ -114,6 +114,7 @@ def build(fixtures: Path) -> dict:
             facts = facts_from_tokenizer(tok).to_dict()
             tokenizers[facts["fingerprint"]] = facts
             entry["tokenizer"] = facts["fingerprint"]
+            entry["tokenizer_vocab_size"] = facts["n_tokens"]
         models[model_id] = entry
         print(f"  {model_id}: {entry['num_parameters']:,} params, family {entry['family']}, "
               f"tokenizer {'yes' if entry['tokenizer'] else 'no'}", file=sys.stderr)
