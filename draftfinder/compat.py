@@ -14,8 +14,11 @@ vocabulary           required   required   every id in the shared range has the 
                                            token — never ``config.vocab_size``, which counts padding rows)
 tokenizer_size       required   required   same number of tokens; lenient also accepts up to
                                            ``LENIENT_MAX_EXTRA_TOKENS`` extra ids at the end of one side
-special_tokens       required   warning    BOS, EOS and UNK equal (text and id); PAD is reported, never
-                                           required (padding is unused when decoding one sequence)
+special_tokens       config     config     BOS, EOS and UNK equal (text and id); required only with
+                                           ``require_special_tokens`` (config ``compatibility.
+                                           require_special_tokens``, default false as in manual §6.3): a base
+                                           draft for an instruct target differs in EOS but not in any id, and
+                                           only llama.cpp refuses it (its verdict says so); PAD never required
 tokenization         required   required   test-string match rate ≥ ``min_match_rate`` (strict) or
                                            ≥ min(min_match_rate, ``LENIENT_MIN_MATCH_RATE``) (lenient)
 decode               required   warning    both tokenizers decode the same ids to the same text
@@ -80,6 +83,8 @@ class _TestRun:
 
 
 def _encode(tok: Any, texts: List[str]) -> List[List[int]]:
+    if not texts:
+        return []
     with quiet_transformers():
         return [list(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
 
@@ -148,7 +153,11 @@ def _size_check(t: TokenizerFacts, d: TokenizerFacts, vocab_passed: bool, lenien
     return Check("tokenizer_size", False, t.n_tokens, d.n_tokens, f"{text}{why}")
 
 
-def _special_check(t: TokenizerFacts, d: TokenizerFacts, lenient: bool) -> Check:
+def _special_check(t: TokenizerFacts, d: TokenizerFacts, lenient: bool, require: bool = False) -> Check:
+    """BOS/EOS/UNK/PAD of both sides. Required only with ``require`` (config
+    ``compatibility.require_special_tokens``, default false as in manual §6.3): when the vocabularies are the
+    same, a different EOS (a base draft for an instruct target) changes no token id, so transformers and vLLM
+    run the pair correctly; llama.cpp refuses it, which its own engine verdict reports."""
     values_t = {role: _fmt_special(t, role) for role in ROLES}
     values_d = {role: _fmt_special(d, role) for role in ROLES}
     diffs = [role for role in ROLES if t.special(role) != d.special(role)]
@@ -160,10 +169,10 @@ def _special_check(t: TokenizerFacts, d: TokenizerFacts, lenient: bool) -> Check
         reason = "; ".join(parts) + " — informational: padding is unused when decoding a single sequence"
     else:
         reason = "; ".join(parts)
-        reason += (" — accepted in lenient mode (the ids still name the same tokens)" if lenient else
-                   " (strict mode: BOS/EOS/UNK must match; e.g. a base draft for an instruct target — use the "
-                   "matching variant or --lenient-tokenization)")
-    return Check("special_tokens", not required_diffs, values_t, values_d, reason, required=not lenient)
+        reason += (" (compatibility.require_special_tokens: true; use the matching base/instruct variant)" if require
+                   else " — not required (compatibility.require_special_tokens: false): the ids still name the "
+                   "same tokens; llama.cpp refuses such a pair (see its verdict)")
+    return Check("special_tokens", not required_diffs, values_t, values_d, reason, required=require)
 
 
 def _add_special_check(t: TokenizerFacts, d: TokenizerFacts) -> Check:
@@ -201,7 +210,8 @@ def _differing_parts(t: TokenizerFacts, d: TokenizerFacts) -> List[str]:
     parts = ["merges"] if t.merges_hash != d.merges_hash else []
     for key, label in (("model", "model settings"), ("normalizer", "normalizer"),
                        ("pre_tokenizer", "pre-tokenizer"), ("decoder", "decoder")):
-        if t.component_hashes.get(key) != d.component_hashes.get(key):
+        a, b = t.component_hashes.get(key), d.component_hashes.get(key)
+        if a is None or b is None or a != b:      # facts stored before component hashes existed: unknown
             parts.append(label)
     if t.added_tokens_hash != d.added_tokens_hash:
         parts.append("added tokens")
@@ -357,7 +367,8 @@ def _offline_tokenization_checks(t: TokenizerFacts, d: TokenizerFacts, vocab: Ch
                        "same decoder and same token text on the shared ids", required=not lenient)
         decode_share = 1.0
     else:
-        decode = Check("decode", False, t.decoder, d.decoder, f"cannot be verified offline: decoder differs{offline}",
+        cause = "part of the vocabulary is unverified" if vocab.skipped else "the decoder differs"
+        decode = Check("decode", False, t.decoder, d.decoder, f"cannot be verified offline: {cause}{offline}",
                        required=not lenient, skipped=True)
         decode_share = 0.0
     return tokenization, decode, rate, decode_share
@@ -391,6 +402,7 @@ class EnhancedTokenizerChecker:
         draft_config: Optional[Dict[str, Any]] = None,
         extra_test_strings: Iterable[Union[str, Tuple[str, str]]] = (),
         lenient: Optional[bool] = None,
+        require_special_tokens: bool = False,
     ) -> CompatibilityResult:
         """Check the draft ``tokenizer2`` against the target ``tokenizer1`` on the real tokenizers.
 
@@ -427,7 +439,7 @@ class EnhancedTokenizerChecker:
         checks = [
             vocab,
             _size_check(t, d, vocab.passed, lenient),
-            _special_check(t, d, lenient),
+            _special_check(t, d, lenient, require_special_tokens),
             tokenization,
             decode,
             _fingerprint_check(t, d),
@@ -455,6 +467,7 @@ class EnhancedTokenizerChecker:
         draft_config: Optional[Dict[str, Any]] = None,
         strict_tokenization: bool = True,
         lenient: Optional[bool] = None,
+        require_special_tokens: bool = False,
     ) -> CompatibilityResult:
         """The offline path (``method="fingerprint"``): compare stored facts, no tokenizer files.
 
@@ -473,7 +486,7 @@ class EnhancedTokenizerChecker:
         checks = [
             vocab,
             _size_check(t, d, vocab.passed, lenient),
-            _special_check(t, d, lenient),
+            _special_check(t, d, lenient, require_special_tokens),
             tokenization,
             decode,
             _fingerprint_check(t, d),

@@ -11,8 +11,9 @@ Each engine checks something different, and none of them checks "same tokenizer"
   ``UniversalSpeculativeDecodingGenerator`` when sampling). ``_assisted_decoding`` requires batch size 1.
 - **vLLM** (``method="draft_model"``) requires equal config vocabulary sizes:
   ``vllm/config/speculative.py``, ``SpeculativeConfig.verify_equal_vocab_size_if_draft_model`` (raises
-  "Target and draft model should have the same vocabulary size"; introduced with V1 draft models,
-  vllm-project/vllm#24322). ``use_heterogeneous_vocab=True`` (vllm-project/vllm#38174, Token-Level
+  "Target and draft model should have the same vocabulary size"; V1 draft models, vllm-project/vllm#24322;
+  V0's ``spec_decode_worker.py`` asserted the same, see vllm-project/vllm#5203 and #7252 about Qwen2's
+  151936 vs 152064). ``use_heterogeneous_vocab=True`` (vllm-project/vllm#38174, Token-Level
   Intersection, greedy drafting only) skips that check and maps tokens through the shared vocabulary.
   Padding-only differences (Qwen2.5 0.5B vs 7B) have an open fix, vllm-project/vllm#42775
   (``allow_draft_model_vocab_padding``), not merged.

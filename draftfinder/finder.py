@@ -243,32 +243,28 @@ class DraftModelFinder:
         return self._estimate(target, info, compat, size_ratio)
 
     def _check(self, target_record, record, target, info, target_tok, draft_tok) -> CompatibilityResult:
+        """Real tokenizers when both sides have files; stored facts when either comes from the catalog."""
         from .compat import EnhancedTokenizerChecker
 
         cfg = self.config
         strict = cfg.compatibility.strict_tokenization_match and not cfg.lenient_tokenization
-        kwargs = dict(target_config=target_record.config, draft_config=record.config)
+        kwargs = dict(target_config=target_record.config, draft_config=record.config,
+                      lenient=cfg.lenient_tokenization,
+                      require_special_tokens=cfg.compatibility.require_special_tokens)
         if target_tok.tokenizer is not None and draft_tok.tokenizer is not None:
-            result = EnhancedTokenizerChecker.verify_compatibility(
+            return EnhancedTokenizerChecker.verify_compatibility(
                 target_tok.tokenizer, draft_tok.tokenizer, target.model_id, info.model_id,
                 strict_tokenization=strict,
                 min_match_rate=cfg.compatibility.min_tokenization_match_rate,
                 extra_test_strings=tuple(cfg.test_strings),
-                lenient=cfg.lenient_tokenization,
                 **kwargs,
             )
-        elif target_tok.facts is not None and draft_tok.facts is not None:
-            result = EnhancedTokenizerChecker.verify_facts(
-                target_tok.facts, draft_tok.facts, target.model_id, info.model_id,
-                strict_tokenization=strict, **kwargs)
-        else:
-            missing = target.model_id if (target_tok.tokenizer is None and target_tok.facts is None) else info.model_id
-            result = _unverifiable(missing, lenient=cfg.lenient_tokenization)
-        if cfg.compatibility.require_special_tokens and not result.special_tokens_match and result.is_compatible:
-            result.is_compatible = False
-            result.incompatibility_reasons.append(
-                "special tokens differ (compatibility.require_special_tokens: true)")
-        return result
+        target_facts, draft_facts = target_tok.get_facts(), draft_tok.get_facts()
+        if target_facts is not None and draft_facts is not None:
+            return EnhancedTokenizerChecker.verify_facts(
+                target_facts, draft_facts, target.model_id, info.model_id, strict_tokenization=strict, **kwargs)
+        missing = target.model_id if target_facts is None else info.model_id
+        return _unverifiable(missing, lenient=cfg.lenient_tokenization)
 
     def _estimate(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult,
                   size_ratio: float) -> DraftModelCandidate:
@@ -348,6 +344,14 @@ class _TokenizerSide:
     tokenizer: Any = None
     facts: Any = None
     problem: Optional[str] = None
+
+    def get_facts(self):
+        """Stored facts, or facts computed from the real tokenizer (to compare with a catalog side)."""
+        if self.facts is None and self.tokenizer is not None:
+            from .vocab import facts_from_tokenizer
+
+            self.facts = facts_from_tokenizer(self.tokenizer)
+        return self.facts
 
     @classmethod
     def for_record(cls, record: ModelRecord, resolver: Resolver) -> "_TokenizerSide":

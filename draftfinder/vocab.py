@@ -230,9 +230,9 @@ def _load_gguf(model_id: str, path: Path) -> Any:
             except Exception as e:
                 first_error = first_error or e
     if tok is None:
-        raise TokenizerLoadError(model_id, f"cannot build a tokenizer from {path} ({_problem(first_error)})",
-                                 hint="transformers may not support this GGUF tokenizer type; upgrade transformers") \
-            from first_error
+        problem = f"cannot build a tokenizer from {path} ({_problem(first_error)})"
+        hint = "transformers may not support this GGUF tokenizer type: upgrade transformers"
+        raise TokenizerLoadError(model_id, problem, hint=hint) from first_error
     object.__setattr__(tok, "_draftfinder_gguf", meta)
     return tok
 
@@ -294,6 +294,16 @@ class TokenizerFacts:
         if token_id >= self.n_tokens or self.tail_known:
             return True, _MISSING
         return False, None
+
+    @property
+    def key(self) -> str:
+        """Hash of the complete facts, roles and flags included: the key to store facts under.
+
+        Not the fingerprint: tokenizers with one fingerprint can still differ in special-token roles
+        (Qwen2.5 base: EOS ``<|endoftext|>``; Instruct: ``<|im_end|>``) or default BOS insertion.
+        """
+        blob = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        return hashlib.sha256(blob).hexdigest()[:24]
 
     def to_dict(self) -> Dict[str, Any]:
         """Compact JSON-ready form (the offline catalog's ``tokenizers`` entries)."""
@@ -454,7 +464,7 @@ def _probe_add_special(tok: Any) -> Tuple[bool, bool]:
 def facts_from_tokenizer(tok: Any) -> TokenizerFacts:
     """Condense a loaded tokenizer into :class:`TokenizerFacts` (cached per tokenizer object).
 
-    About 0.5 s for Qwen2.5's 151,665 tokens, 1 s for Gemma-3's 262,144; most of it is ``get_vocab``.
+    About 0.2 s for Qwen2.5's 151,665 tokens and 0.5 s for Gemma-3's 262,144 (measured on this CPU).
     """
     cached = _FACTS_CACHE.get(id(tok))
     if cached is not None:

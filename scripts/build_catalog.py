@@ -112,8 +112,9 @@ def build(fixtures: Path) -> dict:
         if any((folder / f).exists() for f in TOKENIZER_FILES):
             tok = load_tokenizer(ModelRecord(model_id=model_id, source="local", local_dir=folder))
             facts = facts_from_tokenizer(tok).to_dict()
-            tokenizers[facts["fingerprint"]] = facts
-            entry["tokenizer"] = facts["fingerprint"]
+            key = facts_from_tokenizer(tok).key      # fingerprint + specials: base/instruct EOS differ
+            tokenizers[key] = facts
+            entry["tokenizer"] = key
             entry["tokenizer_vocab_size"] = facts["n_tokens"]
         models[model_id] = entry
         print(f"  {model_id}: {entry['num_parameters']:,} params, family {entry['family']}, "
