@@ -23,6 +23,7 @@ from . import constants
 from .errors import (
     DraftFinderError,
     HubTimeoutError,
+    ModelFileError,
     ModelNotFoundError,
     NetworkError,
     OfflineUnavailableError,
@@ -144,6 +145,8 @@ class Resolver:
             return self.hf_cache.resolve(name)
         except ModelNotFoundError:
             pass
+        except ModelFileError as err:   # an incomplete snapshot (e.g. only the weight index was downloaded)
+            self._note_once(f"skipped the HF cache copy of {name}: {err.message}")
         if self.catalog.has(name):
             if self.offline:
                 self._note_once("offline mode: facts come from the built-in catalog")

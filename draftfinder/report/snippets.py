@@ -51,21 +51,30 @@ def transformers_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
         "    max_new_tokens=100,",
         ")",
         f"# Estimated speedup: ~{cand.estimated_speedup:.2f}x at K={cand.recommended_k} "
-        f"(estimated for {cand.hardware}; verify with: draftfinder measure)",
+        f"(estimated for {cand.hardware}; measure it on your prompts)",
     ]
     return "\n".join(lines)
 
 
 def vllm_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
     spec = {"model": cand.model_id, "num_speculative_tokens": cand.recommended_k, "method": "draft_model"}
-    return f"vllm serve {target.model_id} \\\n  --speculative-config '{json.dumps(spec)}'"
+    verdict = cand.compatibility.engines.get("vllm")
+    note = ""
+    if verdict is not None and verdict.mode == "heterogeneous-vocab":
+        spec["use_heterogeneous_vocab"] = True
+        note = "\n# config vocab sizes differ: vLLM's default check rejects the pair; see the vLLM verdict"
+    return f"vllm serve {target.model_id} \\\n  --speculative-config '{json.dumps(spec)}'{note}"
 
 
 def llamacpp_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
     t = target.path if (target.path or "").endswith(".gguf") else f"{target.model_id.split('/')[-1]}.gguf"
     d = cand.model_info.path if (cand.model_info.path or "").endswith(".gguf") else f"{cand.model_id.split('/')[-1]}.gguf"
     k = cand.recommended_k
-    return (f"llama-server -m {t} -md {d} -np 1 --draft-max {k} --draft-min 0\n"
+    verdict = cand.compatibility.engines.get("llama.cpp")
+    note = ""
+    if verdict is not None and verdict.mode == "retokenize":
+        note = "# the vocabularies fail llama.cpp's compatibility check: drafts are translated through text\n"
+    return note + (f"llama-server -m {t} -md {d} -np 1 --draft-max {k} --draft-min 0\n"
             f"# newer builds: llama-server -m {t} -md {d} -np 1 --spec-type draft-simple --spec-draft-n-max {k}")
 
 

@@ -162,6 +162,6 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
         lines += ["", f"📝 Usage Example (best draft: {best['model_id']}, K={best['recommended_k']}):"]
         for engine, snippet in (best.get("usage") or {}).items():
             lines += ["", f"# --- {ENGINE_LABELS.get(engine, engine)} ---", snippet]
-        lines += ["", "Estimates are not measurements: run `draftfinder measure TARGET --draft DRAFT` to measure "
-                  "acceptance and cost on your hardware."]
+        lines += ["", "Speedups, acceptance and K above are estimates, not measurements: benchmark the pair on "
+                  "your own hardware and prompts before deploying."]
     return "\n".join(lines)
