@@ -176,6 +176,7 @@ class DraftModelFinder:
         self.log(f"Candidates to evaluate: {len(refs)}")
         candidates: List[DraftModelCandidate] = []
         rejected: List[Rejection] = []
+        self._seen: Dict[str, str] = {}
         for i, ref in enumerate(refs, 1):
             if self.progress:
                 self.progress(i, len(refs), ref.model_id)
@@ -183,6 +184,8 @@ class DraftModelFinder:
                 outcome = self._evaluate(ref, target_record, target, target_tok)
             except DraftFinderError as err:
                 outcome = Rejection(ref.model_id, "resolve", [err.message])
+            if outcome is None:       # the same files reached under another name
+                continue
             if isinstance(outcome, Rejection):
                 rejected.append(outcome)
                 self.log(f"  ✗ {ref.model_id}: {'; '.join(outcome.reasons)}")
@@ -196,7 +199,7 @@ class DraftModelFinder:
             target=target,
             candidates=candidates,
             rejected=rejected,
-            evaluated=len(refs),
+            evaluated=len(candidates) + len(rejected),
             hardware=cfg.hardware,
             task=cfg.task,
             notes=notes,
@@ -204,7 +207,7 @@ class DraftModelFinder:
             settings=_public_settings(cfg),
         )
         if not candidates:
-            raise NoCompatibleDraftsError(target.model_id, len(refs), [r.model_id for r in rejected])
+            raise NoCompatibleDraftsError(target.model_id, len(rejected), [r.model_id for r in rejected])
         return self.result
 
     def _evaluate(self, ref: CandidateRef, target_record: ModelRecord, target: ModelInfo,
@@ -213,6 +216,10 @@ class DraftModelFinder:
 
         cfg = self.config
         record = self.resolver.resolve(ref.model_id)
+        identity = str(record.gguf_path or record.local_dir or record.model_id).lower()
+        if identity in self._seen:
+            return None
+        self._seen[identity] = ref.model_id
         if _same_model(record, target_record):
             return Rejection(ref.model_id, "size", ["this is the target itself"])
         info = ModelAnalyzer.analyze_record(record)
@@ -230,6 +237,9 @@ class DraftModelFinder:
         if info.is_quantized_variant and not cfg.search.include_quantized:
             return Rejection(info.model_id, "size", ["quantized variant excluded (search.include_quantized: false)"])
 
+        quick = _quick_vocab_rejection(target, info)
+        if quick is not None:
+            return quick
         draft_tok = _TokenizerSide.for_record(record, self.resolver)
         compat = self._check(target_record, record, target, info, target_tok, draft_tok)
         engine_ok = {k: v.compatible for k, v in compat.engines.items()}
@@ -364,6 +374,21 @@ class _TokenizerSide:
             if facts is not None:
                 return cls(facts=TokenizerFacts.from_dict(facts))
         return cls(problem=f"no tokenizer files for {record.model_id}")
+
+
+def _quick_vocab_rejection(target: ModelInfo, info: ModelInfo) -> Optional[Rejection]:
+    """Reject without loading the draft's tokenizer when the token counts (read cheaply from the files)
+    differ by more than even lenient mode accepts: the full check's required ``tokenizer_size`` check would
+    fail in both modes, so the verdict is the same, minus seconds of tokenizer conversion."""
+    from .compat import LENIENT_MAX_EXTRA_TOKENS
+
+    t_n, d_n = target.tokenizer_vocab_size, info.tokenizer_vocab_size
+    if not t_n or not d_n or abs(t_n - d_n) <= LENIENT_MAX_EXTRA_TOKENS:
+        return None
+    return Rejection(info.model_id, "compatibility", [
+        f"tokenizer_size: {t_n:,} vs {d_n:,} tokens differ by {abs(t_n - d_n):,} — more than the "
+        f"{LENIENT_MAX_EXTRA_TOKENS} extra ids even --lenient-tokenization accepts: a different vocabulary "
+        "(decided from token counts; tokenizer not loaded)"])
 
 
 def _unverifiable(model_id: str, *, lenient: bool) -> CompatibilityResult:

@@ -73,13 +73,34 @@ def load_tokenizer(record: ModelRecord) -> Any:
         return _cached(("gguf", str(path.resolve())), lambda: _load_gguf(record.model_id, path))
     if record.local_dir is not None:
         folder = Path(record.local_dir)
-        return _cached(("dir", str(folder.resolve())), lambda: _load_folder(record.model_id, folder))
+        return _cached(("dir", _folder_content_key(folder)), lambda: _load_folder(record.model_id, folder))
     raise TokenizerLoadError(
         record.model_id,
         f"no tokenizer files: the '{record.source}' source has no local files for this model",
         hint="compare its stored tokenizer facts (EnhancedTokenizerChecker.verify_facts), or pass the model "
              "folder / .gguf file",
     )
+
+
+TOKENIZER_FILE_NAMES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+                        "merges.txt", "tokenizer.model", "spiece.model", "added_tokens.json")
+
+
+def _folder_content_key(folder: Path) -> str:
+    """Hash of the folder's tokenizer files: byte-identical files (Qwen2.5 0.5B/1.5B/7B) load once.
+
+    Falls back to the resolved path when nothing can be read (the loader then reports the problem)."""
+    digest = hashlib.sha1()
+    found = False
+    for name in TOKENIZER_FILE_NAMES:
+        path = folder / name
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        found = True
+        digest.update(name.encode() + b"\0" + len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest() if found else str(folder.resolve())
 
 
 def clear_cache() -> None:

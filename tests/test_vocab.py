@@ -38,9 +38,12 @@ def facts(name: str) -> vocab.TokenizerFacts:
 
 # --- loading ----------------------------------------------------------------------------------------
 
-def test_load_is_cached_per_path(fixtures):
+def test_load_is_cached_by_file_content(fixtures):
+    """Guards the find speed-up: byte-identical tokenizer files load once, whatever the folder."""
     assert tok("gpt2") is tok("gpt2")
-    assert tok("gpt2") is not tok("distilgpt2")          # identical files, different folders
+    assert tok("gpt2") is tok("distilgpt2")              # identical files, different folders
+    assert tok("Qwen/Qwen2.5-0.5B") is tok("Qwen/Qwen2.5-7B")
+    assert tok("Qwen/Qwen2.5-7B") is not tok("Qwen/Qwen2.5-7B-Instruct")   # tokenizer_config.json differs
 
 
 @pytest.mark.parametrize("name, n_tokens", [
