@@ -176,7 +176,7 @@ class DraftModelFinder:
         self.log(f"Candidates to evaluate: {len(refs)}")
         candidates: List[DraftModelCandidate] = []
         rejected: List[Rejection] = []
-        self._seen: Dict[str, str] = {}
+        self._seen: Dict[str, str] = {_identity(target_record): target_record.model_id}
         for i, ref in enumerate(refs, 1):
             if self.progress:
                 self.progress(i, len(refs), ref.model_id)
@@ -216,7 +216,7 @@ class DraftModelFinder:
 
         cfg = self.config
         record = self.resolver.resolve(ref.model_id)
-        identity = str(record.gguf_path or record.local_dir or record.model_id).lower()
+        identity = _identity(record)
         if identity in self._seen:
             return None
         self._seen[identity] = ref.model_id
@@ -242,6 +242,7 @@ class DraftModelFinder:
             return quick
         draft_tok = _TokenizerSide.for_record(record, self.resolver)
         compat = self._check(target_record, record, target, info, target_tok, draft_tok)
+        self._log_check(target, info, compat)
         engine_ok = {k: v.compatible for k, v in compat.engines.items()}
         if not compat.is_compatible:
             return Rejection(info.model_id, "compatibility", compat.incompatibility_reasons or ["incompatible"],
@@ -251,6 +252,36 @@ class DraftModelFinder:
                 f"compatibility score {compat.compatibility_score:.1f} below "
                 f"min_compatibility_score {cfg.compatibility.min_compatibility_score}"], engine_ok)
         return self._estimate(target, info, compat, size_ratio)
+
+    def _log_check(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult) -> None:
+        """The manual's verbose block (§7.7) and, with --show-test-details, the failed tests (§7.8)."""
+        if self.config.verbose:
+            lines = [f"  Checking: {info.model_id}", f"    Parameters: {info.num_parameters:,}"]
+            if compat.method == "unverified":
+                lines.append(f"    Tokenizer: not checked ({'; '.join(c.reason for c in compat.checks)})")
+                for line in lines:
+                    self.log(line)
+                return
+            lines += [f"    Vocab sizes: Target={target.tokenizer_vocab_size or 0:,}, Draft="
+                      f"{info.tokenizer_vocab_size or 0:,} tokens (config rows {target.vocab_size:,} / {info.vocab_size:,})",
+                      f"    Vocab match: {compat.tokenizer_match} ({compat.vocab_mismatches or 0:,} of "
+                      f"{compat.shared_vocab_size or 0:,} shared ids differ)",
+                      f"    Special tokens match: {compat.special_tokens_match}"]
+            if compat.num_test_strings:
+                lines += [f"    Tokenization tests: {compat.num_passed_tests}/{compat.num_test_strings} passed",
+                          f"    Tokenization match rate: {100 * compat.tokenization_match_rate:.1f}%"]
+            else:
+                lines.append(f"    Tokenization tests: not run ({compat.method} check)")
+            lines += [f"    Decode match: {compat.decode_match}",
+                      f"    Compatibility score: {compat.compatibility_score:.1f}/100"]
+            lines += [f"    Engine {name}: {'yes' if v.compatible else 'no'} ({v.mode})" for name, v in compat.engines.items()]
+            for line in lines:
+                self.log(line)
+        if self.config.show_test_details and compat.failed_test_examples:
+            from .report.table import render_failed_tests
+
+            for line in render_failed_tests({"compatibility": compat.to_dict()}):
+                self.log(line)
 
     def _check(self, target_record, record, target, info, target_tok, draft_tok) -> CompatibilityResult:
         """Real tokenizers when both sides have files; stored facts when either comes from the catalog."""
@@ -392,19 +423,25 @@ def _quick_vocab_rejection(target: ModelInfo, info: ModelInfo) -> Optional[Rejec
 
 
 def _unverifiable(model_id: str, *, lenient: bool) -> CompatibilityResult:
-    """A pair whose tokenizer could not be checked (no tokenizer files, no catalog facts)."""
+    """A pair whose tokenizer could not be checked (no tokenizer files, no catalog facts): never recommended,
+    in strict or lenient mode — lenient relaxes what a check accepts, not whether it ran."""
     from .schema import Check
 
-    reason = f"tokenizer of {model_id} could not be checked: no tokenizer files or catalog fingerprint"
+    reason = (f"tokenizer of {model_id} could not be checked: no tokenizer files or catalog fingerprint "
+              "(add tokenizer.json / vocab.json+merges.txt / tokenizer.model to its folder)")
     check = Check(name="tokenizer_available", passed=False, target_value=None, draft_value=None,
-                  reason=reason, required=not lenient, skipped=True)
+                  reason=reason, required=True, skipped=True)
     return CompatibilityResult(
-        is_compatible=lenient, vocab_size_match=False, tokenizer_match=False, tokenization_match=False,
+        is_compatible=False, vocab_size_match=False, tokenizer_match=False, tokenization_match=False,
         decode_match=False, special_tokens_match=False, quantization_compatible=True, architecture_match=False,
-        model_accessible=True, incompatibility_reasons=[] if lenient else [reason],
-        warnings=[f"unverified tokenizer (accepted by --lenient-tokenization): {reason}"] if lenient else [],
-        compatibility_score=50.0 if lenient else 0.0, checks=[check], method="unverified",
+        model_accessible=True, incompatibility_reasons=[reason], compatibility_score=0.0, checks=[check],
+        method="unverified",
     )
+
+
+def _identity(record: ModelRecord) -> str:
+    """The files a record stands for: two names reaching the same files are one candidate."""
+    return str(record.gguf_path or record.local_dir or record.model_id).lower()
 
 
 def _same_model(a: ModelRecord, b: ModelRecord) -> bool:

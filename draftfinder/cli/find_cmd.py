@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     from ..report.table import render_find
 
     register_secret(cfg.token)
-    log = (lambda m: (sys.stderr.write(m + "\n"), sys.stderr.flush())) if cfg.verbose else None
+    log = ((lambda m: (sys.stderr.write(m + "\n"), sys.stderr.flush()))
+           if cfg.verbose or cfg.show_test_details else None)
     progress = _progress_printer(args.quiet or cfg.verbose)
     finder = DraftModelFinder(cfg.target_model, config=cfg, log=log, progress=progress)
     try:
