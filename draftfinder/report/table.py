@@ -52,8 +52,9 @@ def summary_table(drafts: List[Dict[str, Any]]) -> List[str]:
     head = f"{'#':>2}  {'draft':<40} {'params':>7} {'ratio':>6} {'α est':>6} {'K':>2} {'speedup est':>11} {'score':>5}  tier"
     lines = [head, "-" * len(head)]
     for i, c in enumerate(drafts, 1):
+        name = c["model_id"] if len(c["model_id"]) <= 40 else "…" + c["model_id"][-39:]   # keep the tail of paths
         lines.append(
-            f"{i:>2}  {c['model_id'][:40]:<40} {_short(c['model_info']['num_parameters']):>7} "
+            f"{i:>2}  {name:<40} {_short(c['model_info']['num_parameters']):>7} "
             f"{100 * c['size_ratio']:>5.1f}% {c['acceptance_rate_estimate']:>6.2f} {c['recommended_k']:>2} "
             f"{c['estimated_speedup']:>10.2f}x {c['quality_score']:>5.1f}  {c['quality_tier']}"
         )
