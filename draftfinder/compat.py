@@ -300,6 +300,25 @@ def _score(vocab_share: float, rate: float, decode_share: float, t: TokenizerFac
     return round(40 * vocab_share + 25 * rate + 10 * decode_share + 10 * roles + 10 * size + 5 * flags, 1)
 
 
+def _checks(t: TokenizerFacts, d: TokenizerFacts, vocab: Check, tokenization: Check, decode: Check, *,
+            lenient: bool, require_special: bool, target_config: Optional[Dict[str, Any]],
+            draft_config: Optional[Dict[str, Any]]) -> List[Check]:
+    """The ten named checks in report order; the live and offline paths differ only in how ``vocab``,
+    ``tokenization`` and ``decode`` were decided."""
+    return [
+        vocab,
+        _size_check(t, d, vocab.passed, lenient),
+        _special_check(t, d, lenient, require_special),
+        tokenization,
+        decode,
+        _fingerprint_check(t, d),
+        _added_check(t, d),
+        _add_special_check(t, d),
+        _embedding_check(t, d, target_config, draft_config),
+        _architecture_check(target_config, draft_config),
+    ]
+
+
 def _assemble(checks: List[Optional[Check]], *, t: TokenizerFacts, d: TokenizerFacts, cmp: VocabComparison,
               rate: float, decode_share: float, lenient: bool, method: str,
               target_config: Optional[Dict[str, Any]], draft_config: Optional[Dict[str, Any]]) -> CompatibilityResult:
@@ -436,18 +455,8 @@ class EnhancedTokenizerChecker:
             decode = Check("decode", False, a, b,
                            f"{run.decode_total - run.decode_ok}/{run.decode_total} test strings decode differently, "
                            f"e.g. {text[:40]!r}", required=not lenient)
-        checks = [
-            vocab,
-            _size_check(t, d, vocab.passed, lenient),
-            _special_check(t, d, lenient, require_special_tokens),
-            tokenization,
-            decode,
-            _fingerprint_check(t, d),
-            _added_check(t, d),
-            _add_special_check(t, d),
-            _embedding_check(t, d, target_config, draft_config),
-            _architecture_check(target_config, draft_config),
-        ]
+        checks = _checks(t, d, vocab, tokenization, decode, lenient=lenient, require_special=require_special_tokens,
+                         target_config=target_config, draft_config=draft_config)
         result = _assemble(checks, t=t, d=d, cmp=cmp, rate=run.rate, decode_share=decode_share, lenient=lenient,
                            method="tokenizers", target_config=target_config, draft_config=draft_config)
         result.num_test_strings = run.total
@@ -483,18 +492,8 @@ class EnhancedTokenizerChecker:
         cmp = compare_facts(t, d)
         vocab = _vocab_check(cmp, t, d)
         tokenization, decode, rate, decode_share = _offline_tokenization_checks(t, d, vocab, lenient)
-        checks = [
-            vocab,
-            _size_check(t, d, vocab.passed, lenient),
-            _special_check(t, d, lenient, require_special_tokens),
-            tokenization,
-            decode,
-            _fingerprint_check(t, d),
-            _added_check(t, d),
-            _add_special_check(t, d),
-            _embedding_check(t, d, target_config, draft_config),
-            _architecture_check(target_config, draft_config),
-        ]
+        checks = _checks(t, d, vocab, tokenization, decode, lenient=lenient, require_special=require_special_tokens,
+                         target_config=target_config, draft_config=draft_config)
         result = _assemble(checks, t=t, d=d, cmp=cmp, rate=rate, decode_share=decode_share, lenient=lenient,
                            method="fingerprint", target_config=target_config, draft_config=draft_config)
         return result

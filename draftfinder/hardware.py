@@ -242,6 +242,22 @@ _GPU_SHARED_SOURCES = {
     "per_step_overhead_ms": "assumed 0 (folded into the per-layer overhead by the fit)",
 }
 
+def _gpu(name: str, description: str, compute_dtype: str, sources: Dict[str, str]) -> HardwareProfile:
+    """A GPU profile: vendor peak figures from ``_PEAK`` with the efficiency and overhead fitted on A100 and
+    RTX 4090 (``fit_gpu_overhead``); ``sources`` cites each figure."""
+    return HardwareProfile(
+        name=name,
+        description=description,
+        memory_bandwidth_gb_s=_PEAK[name][0],
+        bandwidth_efficiency=GPU_BANDWIDTH_EFFICIENCY,
+        peak_tflops=_PEAK[name][1],
+        compute_dtype=compute_dtype,
+        compute_efficiency=GPU_COMPUTE_EFFICIENCY_ASSUMED,
+        per_layer_overhead_ms=GPU_PER_LAYER_OVERHEAD_MS,
+        sources=sources,
+    )
+
+
 PROFILES: Dict[str, HardwareProfile] = {
     "cpu": HardwareProfile(
         name="cpu",
@@ -263,16 +279,11 @@ PROFILES: Dict[str, HardwareProfile] = {
             "per_step_overhead_ms": "assumed 0 (folded into the per-layer overhead by the fit)",
         },
     ),
-    "rtx4090": HardwareProfile(
-        name="rtx4090",
-        description="NVIDIA GeForce RTX 4090 24 GB (Ada), one GPU, model fully in VRAM",
-        memory_bandwidth_gb_s=_PEAK["rtx4090"][0],
-        bandwidth_efficiency=GPU_BANDWIDTH_EFFICIENCY,
-        peak_tflops=_PEAK["rtx4090"][1],
-        compute_dtype="fp16/bf16 tensor, fp32 accumulate",
-        compute_efficiency=GPU_COMPUTE_EFFICIENCY_ASSUMED,
-        per_layer_overhead_ms=GPU_PER_LAYER_OVERHEAD_MS,
-        sources={
+    "rtx4090": _gpu(
+        "rtx4090",
+        "NVIDIA GeForce RTX 4090 24 GB (Ada), one GPU, model fully in VRAM",
+        "fp16/bf16 tensor, fp32 accumulate",
+        {
             "memory_bandwidth_gb_s": "NVIDIA Ada Lovelace architecture whitepaper, GeForce RTX 4090 "
             "(21 Gbps GDDR6X, 384-bit): 1008 GB/s",
             "peak_tflops": "NVIDIA Ada Lovelace architecture whitepaper, RTX 4090 peak FP16/BF16 Tensor "
@@ -280,31 +291,21 @@ PROFILES: Dict[str, HardwareProfile] = {
             **_GPU_SHARED_SOURCES,
         },
     ),
-    "a100-80gb": HardwareProfile(
-        name="a100-80gb",
-        description="NVIDIA A100 80 GB SXM4, one GPU",
-        memory_bandwidth_gb_s=_PEAK["a100-80gb"][0],
-        bandwidth_efficiency=GPU_BANDWIDTH_EFFICIENCY,
-        peak_tflops=_PEAK["a100-80gb"][1],
-        compute_dtype="bf16 tensor",
-        compute_efficiency=GPU_COMPUTE_EFFICIENCY_ASSUMED,
-        per_layer_overhead_ms=GPU_PER_LAYER_OVERHEAD_MS,
-        sources={
+    "a100-80gb": _gpu(
+        "a100-80gb",
+        "NVIDIA A100 80 GB SXM4, one GPU",
+        "bf16 tensor",
+        {
             "memory_bandwidth_gb_s": "NVIDIA A100 Tensor Core GPU datasheet, A100 80GB SXM: 2,039 GB/s",
             "peak_tflops": "NVIDIA A100 datasheet: BF16 Tensor Core 312 TFLOPS (dense; 624 with sparsity)",
             **_GPU_SHARED_SOURCES,
         },
     ),
-    "h100": HardwareProfile(
-        name="h100",
-        description="NVIDIA H100 80 GB SXM5, one GPU",
-        memory_bandwidth_gb_s=_PEAK["h100"][0],
-        bandwidth_efficiency=GPU_BANDWIDTH_EFFICIENCY,
-        peak_tflops=_PEAK["h100"][1],
-        compute_dtype="bf16 tensor",
-        compute_efficiency=GPU_COMPUTE_EFFICIENCY_ASSUMED,
-        per_layer_overhead_ms=GPU_PER_LAYER_OVERHEAD_MS,
-        sources={
+    "h100": _gpu(
+        "h100",
+        "NVIDIA H100 80 GB SXM5, one GPU",
+        "bf16 tensor",
+        {
             "memory_bandwidth_gb_s": "NVIDIA H100 Tensor Core GPU datasheet, H100 SXM: 3.35 TB/s",
             "peak_tflops": "NVIDIA H100 datasheet, H100 SXM BF16 Tensor Core: 1,979 TFLOPS with sparsity, "
             "989 dense",
@@ -314,16 +315,11 @@ PROFILES: Dict[str, HardwareProfile] = {
             "per_step_overhead_ms": _GPU_SHARED_SOURCES["per_step_overhead_ms"],
         },
     ),
-    "m4-max": HardwareProfile(
-        name="m4-max",
-        description="Apple M4 Max (16-core CPU / 40-core GPU), unified memory, Metal",
-        memory_bandwidth_gb_s=_PEAK["m4-max"][0],
-        bandwidth_efficiency=GPU_BANDWIDTH_EFFICIENCY,
-        peak_tflops=_PEAK["m4-max"][1],
-        compute_dtype="fp16 (assumed same rate as fp32 on Apple GPUs)",
-        compute_efficiency=GPU_COMPUTE_EFFICIENCY_ASSUMED,
-        per_layer_overhead_ms=GPU_PER_LAYER_OVERHEAD_MS,
-        sources={
+    "m4-max": _gpu(
+        "m4-max",
+        "Apple M4 Max (16-core CPU / 40-core GPU), unified memory, Metal",
+        "fp16 (assumed same rate as fp32 on Apple GPUs)",
+        {
             "memory_bandwidth_gb_s": "Apple Newsroom, 2024-10-30, MacBook Pro with M4 Pro and M4 Max: M4 Max "
             "'546GB/s of memory bandwidth' (40-core GPU configuration)",
             "peak_tflops": "estimated (ours): Apple publishes no M4 Max TFLOPS; Apple's M1 Max figure "
