@@ -182,3 +182,20 @@ def test_online_find_through_the_console_script_process(hub, tmp_path):
     assert data["target_model"]["source"] == "hub"
     assert {d["model_id"] for d in data["draft_models"]} == {"Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B"}
     assert all(set(d["engines"]) == {"transformers", "vllm", "llama.cpp"} for d in data["draft_models"])
+
+
+def test_show_test_details_prints_ids_and_tokens_of_failures(capsys, tmp_path):
+    """Manual §7.8: the ids and tokens of the test strings that tokenize differently (Mistral vs TinyLlama)."""
+    import shutil
+
+    from conftest import fixture_dir
+
+    models = tmp_path / "models"
+    for name in ("mistralai/Mistral-7B-v0.1", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"):
+        shutil.copytree(fixture_dir(name), models / name.split("/")[1])
+    code, _, err = run(capsys, str(models / "Mistral-7B-v0.1"), "--models-dir", str(models), "--offline", "-q",
+                       "--show-test-details")
+    assert code == EXIT_NO_RESULT
+    assert "📋 Failed Test Details:" in err
+    for needle in ("Target IDs:", "Draft IDs:", "Target tokens:", "Draft tokens:"):
+        assert needle in err
