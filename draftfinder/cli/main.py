@@ -19,12 +19,14 @@ from ..version import __version__
 COMMANDS = {
     "find": "draftfinder.cli.find_cmd",
     "estimate": "draftfinder.cli.estimate_cmd",
+    "measure": "draftfinder.cli.measure_cmd",
+    "generate": "draftfinder.cli.generate_cmd",
 }
 
 
 def _epilog() -> str:
     lines = ["commands (draftfinder COMMAND --help):"]
-    for name, module in COMMANDS.items():
+    for name, module in available_commands().items():
         try:
             help_text = importlib.import_module(module).HELP
         except ImportError:  # a command whose optional pieces are missing still lists
@@ -48,10 +50,18 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     return parser
 
 
+def available_commands() -> dict:
+    """Commands whose module exists in this version (later issues add modules)."""
+    import importlib.util
+
+    return {name: mod for name, mod in COMMANDS.items() if importlib.util.find_spec(mod) is not None}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    name = argv[0] if argv and argv[0] in COMMANDS else "find"
-    rest = argv[1:] if argv and argv[0] in COMMANDS else argv
+    commands = available_commands()
+    name = argv[0] if argv and argv[0] in commands else "find"
+    rest = argv[1:] if argv and argv[0] in commands else argv
     parser = build_parser(name)
     args = parser.parse_args(rest)
     module = importlib.import_module(COMMANDS[name])
