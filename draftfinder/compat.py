@@ -53,8 +53,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from . import teststrings
 from .engines import config_vocab_size, engine_verdicts
 from .schema import Check, CompatibilityResult
-from .vocab import (TokenizerFacts, VocabComparison, compare_facts, compare_token_lists, facts_from_tokenizer,
-                    quiet_transformers, token_texts)
+from .vocab import TokenizerFacts, facts_from_tokenizer, quiet_transformers, token_texts
+from .vocabdiff import VocabComparison, compare_facts, compare_token_lists
 
 LENIENT_MIN_MATCH_RATE = 0.80     # lenient floor for the test-string match rate
 LENIENT_MAX_EXTRA_TOKENS = 1024   # lenient: extra ids at the end of one tokenizer (added/special tokens)

@@ -48,7 +48,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from .schema import EngineVerdict
-from .vocab import HEAD_IDS, TokenizerFacts, compare_facts
+from .vocab import HEAD_IDS, TokenizerFacts
+from .vocabdiff import compare_facts
 
 SPEC_VOCAB_MAX_SIZE_DIFFERENCE = 128   # llama.cpp common/speculative.cpp
 SPEC_VOCAB_CHECK_START_TOKEN_ID = HEAD_IDS  # = 5, llama.cpp common/speculative.cpp
