@@ -26,11 +26,13 @@ def _short(n: Optional[float]) -> str:
     return str(int(n))
 
 
-def _prov(cand: Dict[str, Any], key: str) -> str:
+def _prov(cand: Dict[str, Any], key: str, *, verbose: bool = False) -> str:
+    """``source: method`` — the short form; ``verbose`` adds the detail (the JSON always has all of it)."""
     p = (cand.get("provenance") or {}).get(key)
     if not p:
         return ""
-    return f"{p['source']}: {p['method']}" + (f"; {p['detail']}" if p.get("detail") else "")
+    method = p["method"] if verbose else p["method"].split(": ")[0].split("; ")[0]
+    return f"{p['source']}: {method}" + (f"; {p['detail']}" if verbose and p.get("detail") else "")
 
 
 def _params_label(info: Dict[str, Any]) -> str:
@@ -62,7 +64,7 @@ def summary_table(drafts: List[Dict[str, Any]]) -> List[str]:
 
 
 def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_memory: bool,
-                     show_compat: bool) -> List[str]:
+                     show_compat: bool, verbose: bool = False) -> List[str]:
     info = c["model_info"]
     compat = c["compatibility"]
     ratio = c["size_ratio"]
@@ -78,18 +80,22 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
     if compat.get("num_test_strings"):
         lines.append(f"    Tokenization match: {100 * compat['tokenization_match_rate']:.1f}% "
                      f"({compat['num_passed_tests']}/{compat['num_test_strings']} test strings)")
+    elif compat.get("method") == "fingerprint":
+        same = any(ch["name"] == "fingerprint" and ch["passed"] for ch in compat.get("checks", []))
+        lines.append("    Tokenization match: " + ("identical tokenizers (same fingerprint; " if same else
+                     "vocabulary compared block by block (") + "offline catalog, test strings not run)")
     else:
-        lines.append(f"    Tokenization match: {compat.get('method')} check (no test strings run)")
+        lines.append(f"    Tokenization match: not checked ({compat.get('method')})")
     lines += [
-        f"    Estimated speedup: {c['estimated_speedup']:.2f}x at K={c['recommended_k']} ({_prov(c, 'estimated_speedup')})",
+        f"    Estimated speedup: {c['estimated_speedup']:.2f}x at K={c['recommended_k']} ({_prov(c, 'estimated_speedup', verbose=verbose)})",
         f"    Acceptance rate: {100 * c['acceptance_rate_estimate']:.1f}%"
         + (f" [range {100 * c['acceptance_low']:.0f}–{100 * c['acceptance_high']:.0f}%]"
            if c.get("acceptance_low") is not None and c.get("acceptance_high") is not None else "")
-        + f" ({_prov(c, 'acceptance_rate_estimate')})",
-        f"    Recommended K: {c['recommended_k']} ({_prov(c, 'recommended_k') or 'argmax of estimated speedup'})",
+        + f" ({_prov(c, 'acceptance_rate_estimate', verbose=verbose)})",
+        f"    Recommended K: {c['recommended_k']} ({_prov(c, 'recommended_k', verbose=verbose) or 'argmax of estimated speedup'})",
     ]
     if c.get("cost_ratio") is not None:
-        lines.append(f"    Cost ratio c: {c['cost_ratio']:.3f} ({_prov(c, 'cost_ratio')})")
+        lines.append(f"    Cost ratio c: {c['cost_ratio']:.3f} ({_prov(c, 'cost_ratio', verbose=verbose)})")
     lines.append(f"    Engines: {engines_line(compat.get('engines') or {})}")
     lines.append(f"    Quality score: {c['quality_score']:.1f}/100 (estimated)")
     lines.append(f"    {TIER_ICONS.get(c['quality_tier'], '')} {c['quality_tier']}")
@@ -142,7 +148,7 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     lines.append("")
     for i, c in enumerate(drafts, 1):
         lines += render_candidate(i, c, show_warnings=show_warnings, show_memory=show_memory,
-                                  show_compat=show_compat or verbose)
+                                  show_compat=show_compat or verbose, verbose=verbose)
         if show_test_details:
             lines += render_failed_tests(c)
         lines.append("")
