@@ -205,7 +205,7 @@ def _make_ngram(arg: str, target: LoadedModel, **kw: Any) -> Any:
     if parts:
         if len(parts) != 2 or parts[0] not in ("basic", "onelevel") or not parts[1].isdigit() or int(parts[1]) < 1:
             raise UsageError(f"bad n-gram drafter spec 'ngram:{arg}'",
-                             hint="use ngram, ngram:basic:N or ngram:onelevel:N (N ≥ 1)")
+                             hint="use ngram, ngram:basic:N or ngram:onelevel:N (N ≥ 2)")
         storage, n = parts[0], int(parts[1])
     try:
         from .ngram import NGramDrafter
