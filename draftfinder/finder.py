@@ -192,7 +192,8 @@ class DraftModelFinder:
             else:
                 candidates.append(outcome)
                 self.log(f"  ✅ {outcome.model_id}: Quality={outcome.quality_score:.0f}, "
-                         f"Speedup={outcome.estimated_speedup:.2f}x (estimated), K={outcome.recommended_k}")
+                         f"Speedup={outcome.estimated_speedup:.2f}x "
+                         f"({outcome.provenance['estimated_speedup'].source}), K={outcome.recommended_k}")
         candidates.sort(key=lambda c: (-c.quality_score, -c.estimated_speedup, c.model_id))
         notes = list(self.resolver.notes) + [f"could not read {p}" for p in self.resolver.scan_problems]
         self.result = FindResult(
@@ -328,7 +329,14 @@ class DraftModelFinder:
             same_family_bonus=cfg.performance.same_family_bonus,
             tokenizer_match_bonus=cfg.performance.tokenizer_match_bonus,
         )
-        est = SpeedupEstimator.evaluate(target, info, alpha.alpha, hardware=cfg.hardware, max_k=cfg.max_k)
+        from .measure import apply_measurement
+
+        # A saved `draftfinder measure` of this pair on this machine replaces the prior (labelled measured);
+        # its cost ratio applies only to the cpu profile (it was timed here).
+        alpha, measured_c, _measurement = apply_measurement(alpha, target.model_id, info.model_id, cfg.task,
+                                                            hardware=cfg.hardware)
+        est = SpeedupEstimator.evaluate(target, info, alpha, hardware=cfg.hardware, max_k=cfg.max_k,
+                                        cost_ratio=measured_c)
         memory_ratio = (info.memory_footprint_mb / target.memory_footprint_mb) if target.memory_footprint_mb else 0.0
         breakdown = quality_score(est.speedup, alpha.alpha, size_ratio, same_family,
                                   compat.tokenization_match_rate if compat.num_test_strings else 1.0,

