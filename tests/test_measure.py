@@ -172,14 +172,7 @@ def test_measured_figures_flow_into_the_estimator():
 
 # --- real model: teacher forcing against the engine's real speculative runs ----------------------------------
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One torch thread while these tests run: on a 2-core machine shared with other work, 2 OpenMP threads make a
-    forward 5-20x slower (spin-waiting on a descheduled sibling); 1 thread keeps the suite's time predictable."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# one torch thread for the whole suite: tests/conftest.py
 
 
 

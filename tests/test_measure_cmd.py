@@ -7,7 +7,6 @@ import os
 import signal
 
 import pytest
-import torch
 
 from draftfinder import measure as M
 from draftfinder.cli import measure_cmd
@@ -15,14 +14,7 @@ from draftfinder.cli.main import main
 from draftfinder.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One torch thread while these tests run: on a 2-core machine shared with other work, 2 OpenMP threads make a
-    forward 5-20x slower (spin-waiting on a descheduled sibling); 1 thread keeps the suite's time predictable."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# one torch thread for the whole suite: tests/conftest.py
 
 
 @pytest.fixture(scope="module")
