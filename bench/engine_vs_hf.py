@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Our speculative engine vs transformers' assisted generation, same model, prompts, K, greedy decoding.
+
+Pairs (same target model, side by side in one process, interleaved per prompt, wall time of each call
+including prefill, one untimed warm-up of each, ``--repeats`` rounds, medians):
+
+  plain      ours ``autoregressive_generate``                 vs ``model.generate()`` (control)
+  ngram      ours ``speculative_generate(make_drafter(ngram))`` vs ``model.generate(prompt_lookup_num_tokens=K)``
+  layerskip  ours ``speculative_generate(layerskip:N)``        vs ``model.generate(assistant_early_exit=N,
+             num_assistant_tokens=K, num_assistant_tokens_schedule="constant")``
+
+Ratio = ours tokens/s ÷ HF tokens/s (goal ≥ 1.25). Greedy outputs are checked token for token (ours vs HF).
+Note HF prompt lookup matches n-grams of size ≤ 2 (its default ``max_matching_ngram_size``) while ours
+``ngram`` is order 3: same K, different matching rule.
+
+Usage: python bench/engine_vs_hf.py [--target zoo:smollm2-135m] [--task general] [--limit 3] [--k 4]
+       [--layers 20] [--max-new-tokens 64] [--repeats 2] [--threads 1] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from _common import command_line, load_average, machine_line, median, setup_threads, versions
+
+
+def hf_generate(target, ids, max_new, extra):
+    import torch
+
+    model = target.model
+    eos = target.eos_token_ids
+    inp = torch.tensor([ids], dtype=torch.long)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp), max_new_tokens=max_new,
+                             do_sample=False, eos_token_id=eos or None, pad_token_id=(eos[0] if eos else None),
+                             **extra)
+    dt = time.perf_counter() - t0
+    new = out[0, len(ids):].tolist()
+    return new, dt
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--target", default="zoo:smollm2-135m")
+    ap.add_argument("--task", default="general")
+    ap.add_argument("--limit", type=int, default=3)
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--layers", type=int, default=20, help="N of layerskip:N / assistant_early_exit=N")
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    setup_threads(args.threads)
+    load_before = load_average()
+    from draftfinder.engine.base import SamplingConfig
+    from draftfinder.engine.drafters import make_drafter
+    from draftfinder.engine.loading import load_model
+    from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
+    from draftfinder.prompts import encode_prompt, load_prompts
+
+    target = load_model(args.target)
+    greedy = SamplingConfig(processor="greedy")
+    prompts = [(p.id, encode_prompt(target.tokenizer, p)) for p in load_prompts(args.task, limit=args.limit)]
+    K, N, M = args.k, args.layers, args.max_new_tokens
+    ngram = make_drafter("ngram", target)
+    lskip = make_drafter(f"layerskip:{N}", target)
+
+    pairs = {
+        "plain": (lambda ids, m: autoregressive_generate(target, ids, max_new_tokens=m, sampling=greedy),
+                  {}),
+        "ngram": (lambda ids, m: speculative_generate(target, ngram, ids, max_new_tokens=m, sampling=greedy, k=K),
+                  {"prompt_lookup_num_tokens": K}),
+        f"layerskip:{N}": (lambda ids, m: speculative_generate(target, lskip, ids, max_new_tokens=m,
+                                                                 sampling=greedy, k=K),
+                           {"assistant_early_exit": N, "num_assistant_tokens": K,
+                            "num_assistant_tokens_schedule": "constant"}),
+    }
+    results = {}
+    for name, (ours_fn, hf_extra) in pairs.items():
+        rec = {"hf_kwargs": hf_extra, "ours_tok_s": [], "hf_tok_s": [], "ratio": [], "identical": True,
+               "hf_error": None, "mismatch_prompts": []}
+        try:   # warm-up (untimed)
+            ours_fn(prompts[0][1], 8)
+            hf_generate(target, prompts[0][1], 8, hf_extra)
+        except Exception as exc:
+            rec["hf_error"] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc(limit=2)
+            results[name] = rec
+            continue
+        for r in range(args.repeats):
+            o_tok = o_s = h_tok = h_s = 0.0
+            for pid, ids in prompts:
+                t0 = time.perf_counter()
+                ours = ours_fn(ids, M)
+                o_s += time.perf_counter() - t0
+                hf_new, dt = hf_generate(target, ids, M, hf_extra)
+                h_s += dt
+                o_tok += len(ours.token_ids)
+                h_tok += len(hf_new)
+                if ours.token_ids != hf_new:
+                    rec["identical"] = False
+                    if pid not in rec["mismatch_prompts"]:
+                        rec["mismatch_prompts"].append(pid)
+            rec["ours_tok_s"].append(o_tok / o_s)
+            rec["hf_tok_s"].append(h_tok / h_s)
+            rec["ratio"].append((o_tok / o_s) / (h_tok / h_s))
+        rec["tokens"] = o_tok
+        results[name] = rec
+    load_after = load_average()
+
+    print(f"engine vs HF assisted generation: target {args.target}, task {args.task} ({len(prompts)} prompts), "
+          f"K={K}, greedy, max_new_tokens={M}, {args.repeats} rounds (warm-up excluded), medians, wall time incl. prefill")
+    print(machine_line(load_before, load_after))
+    print(f"command: {command_line()}")
+    print(f"{'pair':<14} {'HF call':<88} {'ours tok/s':>10} {'HF tok/s':>9} {'ours/HF':>8} {'identical':>9}")
+    for name, rec in results.items():
+        call = ", ".join(f"{k}={v}" for k, v in rec["hf_kwargs"].items()) or "generate()"
+        if rec["hf_error"]:
+            print(f"{name:<14} {call:<88} {'—':>10} {'—':>9} {'—':>8} {'—':>9}  HF error: {rec['hf_error'][:80]}")
+            continue
+        print(f"{name:<14} {call:<88} {median(rec['ours_tok_s']):>10.1f} {median(rec['hf_tok_s']):>9.1f} "
+              f"{median(rec['ratio']):>8.2f} {str(rec['identical']):>9}")
+    figures = {"target": args.target, "task": args.task, "k": K, "layers": N, "max_new_tokens": M,
+               "repeats": args.repeats, "pairs": results, "goal_ratio": 1.25, "command": command_line(),
+               "load_before": load_before, "load_after": load_after, "versions": versions()}
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    parts = []
+    for name, rec in results.items():
+        if rec["hf_error"]:
+            parts.append(f"{name} n/a (HF failed)")
+        else:
+            r = median(rec["ratio"])
+            tag = "" if name == "plain" else (" meets" if r >= 1.25 else " MISSES")
+            parts.append(f"{name} {r:.2f}×{tag}")
+    print(f"HEADLINE: ours/HF tokens/s on {args.target}, K={K}, greedy: {'; '.join(parts)} (goal ≥ 1.25 for the "
+          f"speculative pairs; plain is the control); identical outputs: "
+          f"{ {n: r['identical'] for n, r in results.items() if not r['hf_error']} }")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
