@@ -318,13 +318,15 @@ class DraftModelFinder:
 
         cfg = self.config
         same_family = bool(target.model_family and target.model_family == info.model_family)
+        # offline fingerprint checks run no test strings: identical tokenization is then proven, not sampled
+        match_rate = compat.tokenization_match_rate if compat.num_test_strings else 1.0
         alpha = prior_acceptance(
             target.num_parameters, info.num_parameters,
             same_family=same_family,
             task=Task(cfg.task),
             draft_bits=info.bits_per_param,
             target_bits=target.bits_per_param,
-            tokenization_match_rate=compat.tokenization_match_rate if compat.num_test_strings else 1.0,
+            tokenization_match_rate=match_rate,
             base_rate=cfg.performance.base_acceptance_rate,
             same_family_bonus=cfg.performance.same_family_bonus,
             tokenizer_match_bonus=cfg.performance.tokenizer_match_bonus,
@@ -339,7 +341,7 @@ class DraftModelFinder:
                                         cost_ratio=measured_c)
         memory_ratio = (info.memory_footprint_mb / target.memory_footprint_mb) if target.memory_footprint_mb else 0.0
         breakdown = quality_score(est.speedup, alpha.alpha, size_ratio, same_family,
-                                  compat.tokenization_match_rate if compat.num_test_strings else 1.0,
+                                  match_rate,
                                   cfg.performance.optimal_size_ratio_min, cfg.performance.optimal_size_ratio_max)
         score = round(breakdown.total, 1)
         engine_problems = [f"{name}: {'; '.join(v.reasons) or v.mode}" for name, v in compat.engines.items()
@@ -453,12 +455,8 @@ def _identity(record: ModelRecord) -> str:
 
 
 def _same_model(a: ModelRecord, b: ModelRecord) -> bool:
-    if a.model_id.lower() == b.model_id.lower():
-        return True
-    for x, y in ((a.gguf_path, b.gguf_path), (a.local_dir, b.local_dir)):
-        if x is not None and y is not None and str(x) == str(y) and (a.gguf_path or b.gguf_path) is None:
-            return True
-    return a.gguf_path is not None and a.gguf_path == b.gguf_path
+    """The same model: one id (any case), or the same files (see :func:`_identity`)."""
+    return a.model_id.lower() == b.model_id.lower() or _identity(a) == _identity(b)
 
 
 def _public_settings(cfg: FinderConfig) -> Dict[str, Any]:
