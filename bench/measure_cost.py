@@ -12,7 +12,8 @@ measure time ÷ real-runs time (goal ≤ 0.1). Also shows, for a few K, α from 
 the two phases yield the same figure (greedy replay is exact; prompt-level precision is the same: same prompts).
 
 Usage: python bench/measure_cost.py [--target zoo:smollm2-135m] [--drafters ngram] [--task general]
-       [--limit 3] [--max-new-tokens 48] [--max-k 16] [--threads 1] [--json out.json]
+       [--limit 3] [--max-new-tokens 48] [--max-k 16] [--timing-ks 1,2,4,8,12,16|all] [--timing-repeats N]
+       [--threads 1] [--json out.json]
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=3)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--max-k", type=int, default=16)
+    ap.add_argument("--timing-ks", default="1,2,4,8,12,16",
+                    help="Ks whose verify pass measure() times (the rest interpolated); 'all' = 1..--max-k")
+    ap.add_argument("--timing-repeats", type=int, default=None, help="measure()'s timing rounds (default: its own)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    timing_ks = None if args.timing_ks == "all" else [int(x) for x in args.timing_ks.split(",") if x.strip()]
+    timing_kw = {} if args.timing_repeats is None else {"timing_repeats": args.timing_repeats}
 
     setup_threads(args.threads)
     load_before = load_average()
@@ -59,7 +65,7 @@ def main() -> int:
 
     t0 = time.perf_counter()
     ms = measure(args.target, drafters, prompts=plist, limit=args.limit, max_new_tokens=args.max_new_tokens,
-                 max_k=args.max_k, verify=False, save=False)
+                 max_k=args.max_k, verify=False, save=False, timing_ks=timing_ks, **timing_kw)
     t_measure = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -86,7 +92,8 @@ def main() -> int:
 
     ratio = t_measure / t_real
     print(f"measurement cost: target {args.target}, drafters {', '.join(drafters)}, task {args.task}, "
-          f"{len(ids)} prompts, max_new_tokens={args.max_new_tokens}, K = 1..{args.max_k}, greedy")
+          f"{len(ids)} prompts, max_new_tokens={args.max_new_tokens}, K = 1..{args.max_k}, greedy; measure times "
+          f"verify passes for K in {args.timing_ks} (others interpolated)")
     print(machine_line(load_before, load_after))
     print(f"command: {command_line()}")
     print(f"{'phase':<44} {'seconds':>8}")
@@ -105,7 +112,7 @@ def main() -> int:
             print(f"{'':<{len(spec) + 2}}{k:>3} {fmt(kr.accepted_per_drafted if kr else None):>9} "
                   f"{fmt(rk['alpha']):>7} {fmt(pred):>7} {fmt(rk['speedup']):>7}")
     figures = {"target": args.target, "drafters": drafters, "task": args.task, "prompts": len(ids),
-               "max_new_tokens": args.max_new_tokens, "max_k": args.max_k, "measure_s": t_measure,
+               "max_new_tokens": args.max_new_tokens, "max_k": args.max_k, "timing_ks": timing_ks, "measure_s": t_measure,
                "real_runs_s": t_real, "ratio": ratio, "real": real,
                "measure_by_k": {m.draft_id: {k: {"accepted_per_drafted": kr.accepted_per_drafted,
                                                  "speedup_simulated": kr.speedup_simulated,

@@ -78,7 +78,7 @@ def chat_ids(tokenizer, text: str):
     return [int(t) for t in tokenizer(text)["input_ids"]]
 
 
-def run_task(target, spec, prompts, k, max_new, repeats, greedy_cfg):
+def run_task(target, spec, prompts, k, max_new, repeats, greedy_cfg, adaptive=None):
     from draftfinder.engine.drafters import make_drafter
     from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
 
@@ -94,7 +94,8 @@ def run_task(target, spec, prompts, k, max_new, repeats, greedy_cfg):
         ntok = 0
         for pid, ids in prompts:
             base = autoregressive_generate(target, ids, max_new_tokens=max_new, sampling=greedy_cfg)
-            spec_r = speculative_generate(target, drafter, ids, max_new_tokens=max_new, sampling=greedy_cfg, k=k)
+            spec_r = speculative_generate(target, drafter, ids, max_new_tokens=max_new, sampling=greedy_cfg, k=k,
+                                          adaptive=adaptive)
             identical = identical and base.token_ids == spec_r.token_ids
             td += base.stats.total_s - base.stats.prefill_s
             sd += spec_r.stats.total_s - spec_r.stats.prefill_s
@@ -125,6 +126,8 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--limit", type=int, default=3, help="prompts per task")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--adaptive", action="store_true", help="K schedule +2 / −1 (engine.adaptive.HeuristicK) from --k")
+    ap.add_argument("--tasks", default="summarization,code-editing")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -142,11 +145,16 @@ def main() -> int:
                           for p in load_prompts("summarization", limit=args.limit)],
         "code-editing": [(pid, chat_ids(target.tokenizer, text)) for pid, text in CODE_EDIT_PROMPTS[: args.limit]],
     }
-    rows = {name: run_task(target, args.drafter, prompts, args.k, args.max_new_tokens, args.repeats, greedy)
-            for name, prompts in tasks.items()}
+    from draftfinder.engine.adaptive import HeuristicK
+
+    adaptive = HeuristicK() if args.adaptive else None
+    wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    rows = {name: run_task(target, args.drafter, prompts, args.k, args.max_new_tokens, args.repeats, greedy, adaptive)
+            for name, prompts in tasks.items() if name in wanted}
     load_after = load_average()
 
-    print(f"n-gram speedup: target {args.target}, drafter {args.drafter}, K={args.k}, greedy, "
+    print(f"n-gram speedup: target {args.target}, drafter {args.drafter}, K={args.k}"
+          f"{' (adaptive +2/−1)' if args.adaptive else ''}, greedy, "
           f"max_new_tokens={args.max_new_tokens}, {args.repeats} rounds (warm-up excluded), medians")
     print(machine_line(load_before, load_after))
     print(f"command: {command_line()}")
@@ -157,7 +165,7 @@ def main() -> int:
         print(f"{name:<14} {r['prompts']:>7} {r['new_tokens']:>6} {r['target_tok_s']:>12.1f} {r['spec_tok_s']:>10.1f} "
               f"{(r['alpha'] or 0):>5.2f} {(r['tokens_per_step'] or 0):>8.2f} {r['decode_speedup']:>8.2f} "
               f"{r['total_speedup']:>8.2f} {str(r['identical']):>9}")
-    figures = {"target": args.target, "drafter": args.drafter, "k": args.k, "max_new_tokens": args.max_new_tokens,
+    figures = {"target": args.target, "drafter": args.drafter, "k": args.k, "adaptive": args.adaptive, "max_new_tokens": args.max_new_tokens,
                "repeats": args.repeats, "tasks": rows, "goal_speedup": 1.5, "command": command_line(),
                "load_before": load_before, "load_after": load_after, "versions": versions()}
     if args.json:

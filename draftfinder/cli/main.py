@@ -21,6 +21,7 @@ COMMANDS = {
     "estimate": "draftfinder.cli.estimate_cmd",
     "measure": "draftfinder.cli.measure_cmd",
     "generate": "draftfinder.cli.generate_cmd",
+    "sweep": "draftfinder.cli.sweep_cmd",
 }
 
 

@@ -20,6 +20,9 @@ def write_text(path: str, text: str) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)            # mkstemp makes 0600; a results file is as readable as any
         os.replace(tmp, target)
     except OSError as exc:
         raise DraftFinderError(f"cannot write {target}: {exc.strerror or exc}",

@@ -1,0 +1,265 @@
+"""``draftfinder sweep``: measured target × draft × K sweeps (draftbench's sweep.py, resumable, offline charts).
+
+  draftfinder sweep --init [PATH]                      write an example config (zoo model, offline drafters)
+  draftfinder sweep --config FILE [--results R.json] [--chart C.html] [--fresh] [--retry-failed]
+  draftfinder sweep --config-dir DIR                   every *.json/*.yaml except example_*, one after another
+  draftfinder sweep --results R.json --chart C.html --chart-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from ..errors import DraftFinderError, UsageError
+
+HELP = "run measured target × draft × K sweeps (engine, hf, llamacpp, openai) with offline HTML charts"
+DEFAULT_INIT = "sweep.json"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="sweep config (draftbench JSON, or YAML)")
+    p.add_argument("--config-dir", metavar="DIR", help="run every *.json / *.yaml in DIR except example_*")
+    p.add_argument("--results", metavar="FILE",
+                   help="results JSON (default results/<hardware>_<backend>_<name>.json); resumed when it exists")
+    p.add_argument("--chart", metavar="FILE", help="chart HTML (default: the results path with .html)")
+    p.add_argument("--chart-only", action="store_true", help="rebuild the chart (and tables) from --results; run nothing")
+    p.add_argument("--no-chart", action="store_true", help="do not write the HTML chart")
+    p.add_argument("--results-dir", metavar="DIR", default="results", help="where default results/charts go (results)")
+    p.add_argument("--init", nargs="?", const=DEFAULT_INIT, metavar="PATH",
+                   help=f"write an example config to PATH (default {DEFAULT_INIT}) and exit")
+    p.add_argument("--force", action="store_true", help="--init: overwrite an existing file")
+    p.add_argument("--fresh", action="store_true", help="ignore an existing results file and start over")
+    p.add_argument("--retry-failed", action="store_true", help="rerun cells that failed in an earlier run")
+    p.add_argument("--llama-server", metavar="PATH", help="llamacpp backend: the llama-server binary to start")
+    g = p.add_argument_group("overrides of the config's settings")
+    g.add_argument("--k", metavar="LIST", help="K values, e.g. 2,4,8")
+    g.add_argument("--runs", type=int, metavar="N")
+    g.add_argument("--max-tokens", type=int, metavar="N")
+    g.add_argument("--prompts", type=int, metavar="N", help="prompts per run")
+    g.add_argument("--task", choices=("general", "code", "chat", "summarization"))
+    p.add_argument("--format", choices=("table", "json"), default="table", help="final output on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..sweep.config import write_example
+
+    if args.init:
+        path = write_example(args.init, force=args.force)
+        print(f"Example sweep config written to {path} (edit targets/drafts, then: draftfinder sweep --config {path})")
+        return 0
+    if args.chart_only:
+        return _chart_only(args)
+    if args.config and args.config_dir:
+        raise UsageError("--config and --config-dir cannot be combined", hint="pass one of them")
+    if args.config_dir:
+        return _config_dir(args)
+    if not args.config:
+        raise UsageError("no sweep config given",
+                         hint="pass --config FILE (draftfinder sweep --init writes an example), or --config-dir DIR")
+    return _one(args, args.config, args.results, args.chart)
+
+
+# ---------------------------------------------------------------------------------------------------
+
+def _overrides(cfg: Any, args: argparse.Namespace) -> None:
+    s = cfg.settings
+    if args.k:
+        try:
+            ks = sorted({int(x) for x in args.k.split(",") if x.strip()})
+        except ValueError:
+            raise UsageError(f"--k: '{args.k}' is not a comma-separated list of whole numbers", hint="e.g. --k 2,4,8") from None
+        if not ks or any(not 1 <= k <= 16 for k in ks):
+            raise UsageError(f"--k: values must be in 1..16, got '{args.k}'", hint="e.g. --k 2,4,8")
+        s.k = ks
+    for name in ("runs", "max_tokens", "prompts"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+            setattr(s, name, value)
+    if args.task:
+        s.task = args.task
+
+
+def _paths(cfg: Any, args: argparse.Namespace, results: Optional[str], chart: Optional[str]):
+    rpath = Path(results) if results else Path(args.results_dir) / f"{cfg.default_stem()}.json"
+    cpath = Path(chart) if chart else rpath.with_suffix(".html")
+    return rpath, cpath
+
+
+def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: Optional[str]) -> int:
+    from ..sweep.config import load_sweep_config
+    from ..sweep.runner import plan_cells, run_sweep
+
+    cfg = load_sweep_config(config)
+    _overrides(cfg, args)
+    rpath, cpath = _paths(cfg, args, results, chart)
+    cells = plan_cells(cfg)
+    log = (lambda line: None) if args.quiet else (lambda line: sys.stderr.write(line + "\n"))
+    log(f"Sweep '{cfg.name}': {len(cfg.targets)} target(s) × {len(cfg.drafts)} draft(s) × K {cfg.settings.k} "
+        f"→ {len(cells)} cells, backend {cfg.backend}, {cfg.settings.runs} run(s) × {cfg.settings.prompts} "
+        f"{cfg.settings.task} prompt(s), max_tokens {cfg.settings.max_tokens}")
+    progress = None if args.quiet or not sys.stderr.isatty() else _EtaProgress()
+    options = {"llama_server": args.llama_server}
+    try:
+        res = run_sweep(cfg, rpath, options=options, fresh=args.fresh, retry_failed=args.retry_failed, log=log,
+                        progress=progress)
+    except KeyboardInterrupt:
+        if progress:
+            progress.close()
+        sys.stderr.write(f"draftfinder: interrupted — finished cells are saved in {rpath}; "
+                         f"run the same command again to resume\n")
+        _try_chart(rpath, cpath, args, log)
+        return 130
+    if progress:
+        progress.close()
+    _report(res, args)
+    print(f"Results saved to {rpath}")
+    chart_path = _try_chart(rpath, cpath, args, log)
+    if chart_path:
+        print(f"Chart saved to {chart_path}")
+    failed = [c for c in res.cells if c.get("status") == "failed"]
+    return 0 if not failed else 1
+
+
+def _try_chart(rpath: Path, cpath: Path, args: argparse.Namespace, log) -> Optional[Path]:
+    if args.no_chart or not rpath.exists():
+        return None
+    try:
+        from ..sweep.charts import write_chart
+        from ..sweep.results import SweepResults
+
+        return write_chart(SweepResults.load(rpath), cpath)
+    except DraftFinderError as err:
+        log(f"chart not written: {err.line()}")
+        return None
+
+
+def _chart_only(args: argparse.Namespace) -> int:
+    from ..sweep.results import SweepResults
+
+    results = args.results
+    if not results and args.config:
+        from ..sweep.config import load_sweep_config
+
+        results = str(_paths(load_sweep_config(args.config), args, None, None)[0])
+    if not results:
+        raise UsageError("--chart-only needs the results file", hint="pass --results FILE (and --chart FILE)")
+    res = SweepResults.load(results)
+    cpath = Path(args.chart) if args.chart else Path(results).with_suffix(".html")
+    from ..sweep.charts import write_chart
+
+    _report(res, args)
+    print(f"Chart saved to {write_chart(res, cpath)}")
+    return 0
+
+
+def _config_dir(args: argparse.Namespace) -> int:
+    folder = Path(args.config_dir).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"--config-dir {folder} is not a folder", hint="pass the folder holding your sweep configs")
+    if args.results or args.chart:
+        raise UsageError("--results/--chart name one file; with --config-dir each config gets its own",
+                         hint="use --results-dir DIR instead")
+    configs = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".json", ".yaml", ".yml")
+                     and not p.name.startswith("example_"))
+    if not configs:
+        raise UsageError(f"no *.json / *.yaml configs in {folder} (example_* files are skipped)",
+                         hint="copy an example to a new name, or run draftfinder sweep --init DIR/my_sweep.json")
+    summary: List[tuple] = []
+    for p in configs:
+        sys.stderr.write(f"\n=== {p.name} ===\n")
+        try:
+            code = _one(args, str(p), None, None)
+            summary.append((p.name, "ok" if code == 0 else "some cells failed"))
+        except DraftFinderError as err:
+            sys.stderr.write(f"draftfinder: error: {err.line()} (skipping {p.name})\n")
+            summary.append((p.name, f"failed: {err.line()}"))
+        except KeyboardInterrupt:
+            summary.append((p.name, "interrupted"))
+            _print_summary(summary)
+            return 130
+    _print_summary(summary)
+    return 0 if all(s == "ok" for _, s in summary) else 1
+
+
+def _print_summary(summary: List[tuple]) -> None:
+    print("\n=== Sweep summary ===")
+    for name, status in summary:
+        print(f"  {name}: {status}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# output
+# ---------------------------------------------------------------------------------------------------
+
+def _fmt(v: Any, spec: str = ".2f", none: str = "—") -> str:
+    return none if v is None else format(v, spec)
+
+
+def _report(res: Any, args: argparse.Namespace) -> None:
+    if args.format == "json":
+        print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False))
+        return
+    print(results_table(res))
+    try:
+        from ..sweep.recommend import format_table, recommend
+
+        print()
+        print(format_table(recommend(res)))
+    except ImportError:
+        pass
+
+
+def results_table(res: Any) -> str:
+    """One line per cell; every figure measured on this machine except the prediction column."""
+    head = (f"{'target':<22} {'draft':<20} {'K':>3} {'tok/s':>7} {'speedup':>8} {'accept':>7} {'predicted':>10} "
+            f"{'same out':>8}  status")
+    lines = [f"Sweep '{res.meta.get('name')}' — backend {res.meta.get('backend')}, hardware {res.meta.get('hardware')} "
+             f"(tok/s, speedup, acceptance: measured; predicted: see provenance)", head]
+    for c in res.cells:
+        pred = c.get("prediction") or {}
+        p = pred.get("speedup")
+        ptxt = "—" if p is None else f"{p:.2f}× {'m' if pred.get('provenance') == 'measured' else 'e'}"
+        match = c.get("outputs_match_baseline")
+        status = c.get("status", "ok")
+        if status == "failed":
+            status += f": {c.get('error', '')[:60]}"
+        elif status == "flagged":
+            status += f": {c.get('flag', '')[:60]}"
+        lines.append(f"{str(c.get('target'))[:22]:<22} {str(c.get('draft') or '(baseline)')[:20]:<20} "
+                     f"{_fmt(c.get('k'), 'd', '—'):>3} {_fmt(c.get('mean_tps')):>7} "
+                     f"{(_fmt(c.get('speedup')) + '×') if c.get('speedup') is not None else '—':>8} "
+                     f"{_fmt(c.get('acceptance_rate'), '.0%'):>7} {ptxt:>10} "
+                     f"{_fmt(match, '.0%'):>8}  {status}")
+    lines.append("predicted: m = from a saved draftfinder measure (measured α, c), e = estimated (prior + latency model)")
+    return "\n".join(lines)
+
+
+class _EtaProgress:
+    """rich progress bar with ETA on stderr (cells)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self._p = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                           TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[label]}"),
+                           console=Console(file=sys.stderr), transient=True)
+        self._task = None
+
+    def __call__(self, i: int, n: int, label: str) -> None:
+        if self._task is None:
+            self._p.start()
+            self._task = self._p.add_task("sweep", total=n, label=label)
+        self._p.update(self._task, completed=i - 1, total=n, label=label)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._p.stop()

@@ -1,0 +1,86 @@
+"""The one interface every sweep backend implements: open a (target, draft, K) cell, generate, close.
+
+A backend turns a config entry into a running thing (an in-process model, a ``llama-server`` it started, a
+remote OpenAI-compatible endpoint) and answers one request at a time with a :class:`Generation`. The sweep
+runner (``sweep/runner.py``) owns repetitions, prompts, aggregation, results and charts; backends own only
+how one request is served and timed.
+
+Timing fields, the same for every backend:
+
+- ``total_s``: wall time of the request as the client sees it (send → last token);
+- ``ttft_s``: time to first token (streamed backends, our engine); None when the backend cannot tell;
+- ``prompt_s``: time spent on the prompt (prefill) when the backend reports it (our engine's prefill,
+  llama-server's ``timings.prompt_ms``), else None;
+- ``tps``: generated tokens per second of generation time, the figure draftbench reports: llama-server's own
+  ``timings.predicted_per_second`` when present; otherwise ``tokens / (total_s − prompt_s)``, with ``ttft_s``
+  standing in for ``prompt_s`` on streamed servers (``tps_source`` says which).
+
+Acceptance: ``drafted`` / ``accepted`` are the engine's own counts of draft tokens proposed / accepted (our
+engine's stats, llama-server's ``draft_n`` / ``draft_n_accepted``, HF's candidate counts, vLLM's
+``spec_decode`` counters); None when the backend does not expose them. ``speculative`` is True when the
+backend proves it drafted (draft counts present), False when it proves it did not (a llama-server that loaded
+a draft but reports no draft fields), None when it cannot tell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional, Protocol
+
+from ...prompts import Prompt
+from ..config import Entry, Settings
+
+
+@dataclass
+class Generation:
+    """One request's outcome."""
+
+    tokens: int                          # generated tokens
+    total_s: float
+    tps: float
+    tps_source: str                      # "server" | "tokens/(total-prompt)" | "tokens/(total-ttft)" | "tokens/total"
+    ttft_s: Optional[float] = None
+    prompt_s: Optional[float] = None
+    prompt_tokens: Optional[int] = None
+    drafted: Optional[int] = None
+    accepted: Optional[int] = None
+    speculative: Optional[bool] = None
+    text: str = ""
+    token_ids: Optional[List[int]] = None
+    extra: Dict[str, Any] = field(default_factory=dict)   # backend-specific raw figures (e.g. llama timings)
+
+    def to_dict(self, *, with_text: bool = True) -> Dict[str, Any]:
+        d = asdict(self)
+        if not with_text:
+            d.pop("text", None)
+            d.pop("token_ids", None)
+        return d
+
+
+def decode_tps(tokens: int, total_s: float, prompt_s: Optional[float], ttft_s: Optional[float] = None):
+    """``(tps, tps_source)`` from client-side timings (see module doc)."""
+    if prompt_s is not None and total_s - prompt_s > 0:
+        return tokens / (total_s - prompt_s), "tokens/(total-prompt)"
+    if ttft_s is not None and total_s - ttft_s > 0 and tokens > 1:
+        return (tokens - 1) / (total_s - ttft_s), "tokens/(total-ttft)"
+    return (tokens / total_s if total_s > 0 else 0.0), "tokens/total"
+
+
+class Session(Protocol):
+    """A cell's live backend: generate one request at a time, then close (idempotent)."""
+
+    command: Optional[List[str]]         # the exact command / call that serves this cell (recorded in results)
+
+    def generate(self, prompt: Prompt, settings: Settings) -> Generation: ...
+
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    name: str
+
+    def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> Session:
+        """Start serving ``target`` (with ``draft`` and ``k`` drafts per step; None, None = baseline)."""
+
+    def describe(self) -> Dict[str, Any]:
+        """Versions and the backend's own settings, recorded in the results file."""

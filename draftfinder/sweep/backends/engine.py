@@ -1,0 +1,81 @@
+"""``engine`` backend: draftfinder's own speculative engine, in this process (``draftfinder.engine``).
+
+Models load once per process (``engine.loading.load_model`` caches them), so a sweep over many K pays each
+load once. Greedy when ``settings.temperature`` is 0, else multinomial sampling at that temperature with the
+Leviathan/Chen rejection step (outputs follow the target's distribution); seeded with ``settings.seed``.
+Timings come from the engine's own stats: ``prompt_s`` = prefill, ``ttft_s`` = first emitted token,
+``tps`` = tokens / (total − prefill).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from ...prompts import Prompt, encode_prompt
+from ..config import Entry, Settings
+from .base import Generation, decode_tps
+
+
+def sampling_for(settings: Settings) -> Any:
+    from ...engine.base import SamplingConfig
+
+    if settings.temperature == 0:
+        return SamplingConfig(processor="greedy", seed=settings.seed)
+    return SamplingConfig(processor="multinomial", temperature=settings.temperature, seed=settings.seed)
+
+
+class EngineSession:
+    def __init__(self, target: Any, drafter: Any, k: Optional[int], command: List[str]):
+        self.target, self.drafter, self.k, self.command = target, drafter, k, command
+
+    def generate(self, prompt: Prompt, settings: Settings) -> Generation:
+        from ...engine.speculative import autoregressive_generate, speculative_generate
+
+        ids = encode_prompt(self.target.tokenizer, prompt)
+        sampling = sampling_for(settings)
+        if self.drafter is None:
+            r = autoregressive_generate(self.target, ids, max_new_tokens=settings.max_tokens, sampling=sampling)
+        else:
+            r = speculative_generate(self.target, self.drafter, ids, max_new_tokens=settings.max_tokens,
+                                     sampling=sampling, k=int(self.k or 4))
+        s = r.stats
+        n = len(r.token_ids)
+        tps, source = decode_tps(n, s.total_s, s.prefill_s)
+        spec = self.drafter is not None
+        return Generation(tokens=n, total_s=s.total_s, tps=tps, tps_source=source, ttft_s=s.ttft_s or None,
+                          prompt_s=s.prefill_s, prompt_tokens=len(ids),
+                          drafted=s.drafted if spec else None, accepted=s.accepted if spec else None,
+                          speculative=True if spec else None, text=r.text, token_ids=list(r.token_ids),
+                          extra={"steps": s.steps, "draft_s": s.draft_s, "verify_s": s.verify_s})
+
+    def close(self) -> None:
+        self.drafter = None
+
+
+class EngineBackend:
+    name = "engine"
+
+    def __init__(self, cfg: Any, options: Dict[str, Any]):
+        self.cfg, self.options = cfg, options
+        threads = cfg.settings.threads or options.get("threads")
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+
+    def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> EngineSession:
+        from ...engine.drafters import make_drafter
+        from ...engine.loading import load_model
+
+        tgt = load_model(str(target.path))
+        drafter = make_drafter(draft.spec, tgt) if draft is not None else None
+        call = [f"speculative_generate(target={target.path!r}, drafter={draft.spec!r}, k={k})"] if draft else \
+               [f"autoregressive_generate(target={target.path!r})"]
+        return EngineSession(tgt, drafter, k, call)
+
+    def describe(self) -> Dict[str, Any]:
+        import torch
+        import transformers
+
+        return {"backend": "engine", "torch": torch.__version__, "transformers": transformers.__version__,
+                "torch_threads": torch.get_num_threads()}

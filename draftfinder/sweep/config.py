@@ -1,0 +1,321 @@
+"""Sweep configs: draftbench's JSON format as is (``../shared/seeds/002``), plus K lists and drafter types.
+
+A config names the models and how to run them::
+
+    {"name": "zoo-cpu", "hardware": "cpu", "backend": "engine", "model_family": "SmolLM2",
+     "targets": [{"label": "SmolLM2-135M", "path": "zoo:smollm2-135m"}],
+     "drafts":  [{"label": "ngram", "type": "ngram"},
+                 {"label": "0.5B Q8_0", "path": "/models/qwen2.5-0.5b-instruct-q8_0.gguf"}],
+     "settings": {"runs": 1, "max_tokens": 128, "temperature": 0.0, "k": [2, 4, 8], ...}}
+
+- ``backend``: ``engine`` (our in-process engine), ``hf`` (transformers assisted generation), ``llamacpp``
+  (``llama-server`` started per cell), ``openai`` (any OpenAI-compatible URL: vLLM, SGLang, a llama-server).
+- draft ``type``: ``model`` (default; needs ``path``), ``ngram`` (no path; ``storage`` basic|onelevel, ``n``),
+  ``layerskip`` (no path; ``layers``: the first N layers of the target + its head).
+- ``openai``: every target and draft entry needs ``url`` (the server is the user's; a draft entry is an
+  endpoint that serves the target *with* that draft) and may give ``model`` (the served name); a draft entry
+  names its ``target`` label when the config has several targets.
+- ``settings.k``: the K values swept (one int or a list; default [4]); draftbench configs have none.
+
+YAML is accepted as well as JSON. Every error names the key (``targets[1].path``) and what it must be.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from ..errors import ConfigError, UsageError
+
+BACKENDS = ("engine", "hf", "llamacpp", "openai")
+DRAFT_TYPES = ("model", "ngram", "layerskip")
+NGRAM_STORAGES = ("basic", "onelevel")
+MAX_SWEEP_K = 16
+_HINT = "draftfinder sweep --init writes a valid example"
+
+
+@dataclass
+class Entry:
+    """One target or draft of a sweep."""
+
+    label: str
+    path: Optional[str] = None          # zoo:NAME, folder, .gguf, Hub id; None for ngram/layerskip/openai
+    type: str = "model"                 # model | ngram | layerskip (drafts); targets are always model
+    storage: str = "basic"              # ngram
+    n: int = 3                          # ngram order
+    layers: Optional[int] = None        # layerskip
+    url: Optional[str] = None           # openai endpoint (…/v1)
+    model: Optional[str] = None         # openai served model name
+    target: Optional[str] = None        # openai draft: the target label it serves
+    k: Optional[int] = None             # openai draft: the server's K, if the user knows it (recorded only)
+
+    @property
+    def spec(self) -> str:
+        """The engine's drafter spec (``engine.drafters.make_drafter``) or the model path."""
+        if self.type == "ngram":
+            return f"ngram:{self.storage}:{self.n}"
+        if self.type == "layerskip":
+            return f"layerskip:{self.layers}"
+        return str(self.path)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Settings:
+    """draftbench's settings plus draftfinder's (K list, task prompts, seed, timeouts)."""
+
+    runs: int = 1
+    warmup: int = 1                     # untimed requests per cell before the measured ones (not in draftbench)
+    max_tokens: int = 128
+    temperature: float = 0.0
+    gpu_layers: int = 99
+    ctx_size: int = 4096
+    port: int = 8080
+    llama_bin: Optional[str] = None
+    k: List[int] = field(default_factory=lambda: [4])
+    task: str = "general"
+    prompts: int = 3                    # how many of the task's prompts each run sends
+    prompts_file: Optional[str] = None
+    seed: int = 0
+    threads: Optional[int] = None       # torch / llama threads (None: the backend's default)
+    timeout_s: float = 600.0            # per request; llama-server readiness
+    api_key_env: Optional[str] = None   # openai: the NAME of the env var that holds the key (never the key)
+
+
+@dataclass
+class SweepConfig:
+    name: str
+    targets: List[Entry]
+    drafts: List[Entry] = field(default_factory=list)
+    hardware: str = "local"
+    backend: str = "engine"
+    model_family: Optional[str] = None
+    settings: Settings = field(default_factory=Settings)
+    source: Optional[str] = None        # the file it came from
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"name": self.name, "hardware": self.hardware, "backend": self.backend,
+                "model_family": self.model_family, "targets": [t.to_dict() for t in self.targets],
+                "drafts": [d.to_dict() for d in self.drafts], "settings": asdict(self.settings)}
+
+    def default_stem(self) -> str:
+        """draftbench's ``<hardware>_<backend>_<name>`` (file-name safe)."""
+        return "_".join(_safe(x) for x in (self.hardware, self.backend, self.name))
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "x"
+
+
+# ---------------------------------------------------------------------------------------------------
+# loading and validation
+# ---------------------------------------------------------------------------------------------------
+
+def load_sweep_config(path: str) -> SweepConfig:
+    """Read a JSON or YAML sweep config; raise ``ConfigError`` naming the key on any problem."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UsageError(f"config file {p} does not exist", hint="check the path, or run draftfinder sweep --init")
+    text = p.read_text(encoding="utf-8", errors="replace")
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # json.JSONDecodeError / yaml.YAMLError
+        where = f" (line {exc.lineno})" if hasattr(exc, "lineno") else ""
+        raise ConfigError("(file)", "valid JSON or YAML", source=str(p),
+                          hint=f"fix the syntax error{where}: {str(exc).splitlines()[0][:120]}") from None
+    cfg = sweep_config_from_dict(data, source=str(p))
+    cfg.source = str(p)
+    return cfg
+
+
+def sweep_config_from_dict(data: Any, source: str = "config") -> SweepConfig:
+    if not isinstance(data, dict):
+        raise ConfigError("(top level)", "an object with name, targets, drafts and settings", data, source=source,
+                          hint=_HINT)
+    known = {"name", "hardware", "backend", "model_family", "targets", "drafts", "settings", "description"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(key, f"one of {', '.join(sorted(known))}", source=source,
+                              hint="remove or rename the unknown key")
+    name = _str(data, "name", source, required=True)
+    backend = _str(data, "backend", source) or "engine"
+    if backend not in BACKENDS:
+        raise ConfigError("backend", f"one of {', '.join(BACKENDS)}", backend, source=source,
+                          hint="engine runs our engine in-process; openai talks to a server you started")
+    settings = _settings(data.get("settings", {}), source)
+    targets = _entries(data.get("targets"), "targets", source, backend, required=True)
+    drafts = _entries(data.get("drafts", []), "drafts", source, backend, required=False)
+    labels = [t.label for t in targets]
+    for i, d in enumerate(drafts):
+        if backend == "openai" and len(targets) > 1 and d.target is None:
+            raise ConfigError(f"drafts[{i}].target", f"the label of the target this endpoint serves ({', '.join(labels)})",
+                              source=source, hint="with several targets each openai draft entry names its target")
+        if d.target is not None and d.target not in labels:
+            raise ConfigError(f"drafts[{i}].target", f"one of the target labels ({', '.join(labels)})", d.target,
+                              source=source)
+    return SweepConfig(name=name, targets=targets, drafts=drafts, hardware=_str(data, "hardware", source) or "local",
+                       backend=backend, model_family=_str(data, "model_family", source), settings=settings)
+
+
+def _str(data: Dict[str, Any], key: str, source: str, *, prefix: str = "", required: bool = False) -> Optional[str]:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise ConfigError(prefix + key, "a non-empty string", source=source, hint=_HINT)
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(prefix + key, "a non-empty string", value, source=source)
+    return value.strip()
+
+
+def _int(value: Any, key: str, source: str, lo: int, hi: Optional[int] = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+        rng = f"an integer ≥ {lo}" if hi is None else f"an integer in {lo}..{hi}"
+        raise ConfigError(key, rng, value, source=source)
+    return value
+
+
+def _settings(raw: Any, source: str) -> Settings:
+    if not isinstance(raw, dict):
+        raise ConfigError("settings", "an object", raw, source=source)
+    s = Settings()
+    fields = set(Settings.__dataclass_fields__)
+    for key, value in raw.items():
+        k = f"settings.{key}"
+        if key not in fields:
+            raise ConfigError(k, f"one of {', '.join(sorted(fields))}", source=source, hint="remove or rename the unknown key")
+        if key == "k":
+            values = value if isinstance(value, list) else [value]
+            if not values:
+                raise ConfigError(k, f"an integer or a list of integers in 1..{MAX_SWEEP_K}", value, source=source)
+            s.k = sorted({_int(v, k, source, 1, MAX_SWEEP_K) for v in values})
+        elif key in ("runs", "max_tokens", "prompts"):
+            setattr(s, key, _int(value, k, source, 1))
+        elif key in ("gpu_layers", "ctx_size", "seed", "warmup"):
+            setattr(s, key, _int(value, k, source, 0))
+        elif key == "port":
+            setattr(s, key, _int(value, k, source, 1, 65535))
+        elif key == "threads":
+            setattr(s, key, None if value is None else _int(value, k, source, 1))
+        elif key in ("temperature", "timeout_s"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(k, "a number ≥ 0", value, source=source)
+            if key == "timeout_s" and value == 0:
+                raise ConfigError(k, "a number > 0", value, source=source)
+            setattr(s, key, float(value))
+        else:  # strings: llama_bin, task, prompts_file, api_key_env
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(k, "a non-empty string", value, source=source)
+            setattr(s, key, value.strip() if isinstance(value, str) else value)
+    from ..prompts import TASKS
+
+    if s.task not in TASKS:
+        raise ConfigError("settings.task", f"one of {', '.join(TASKS)}", s.task, source=source)
+    if s.api_key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", s.api_key_env):
+        raise ConfigError("settings.api_key_env", "the NAME of an environment variable (not the key itself)",
+                          source=source, hint="e.g. \"api_key_env\": \"OPENAI_API_KEY\"; never put a key in a config")
+    return s
+
+
+def _entries(raw: Any, key: str, source: str, backend: str, *, required: bool) -> List[Entry]:
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise ConfigError(key, "a list of {\"label\": ..., \"path\": ...} objects", raw, source=source)
+    if required and not raw:
+        raise ConfigError(key, "a non-empty list", raw, source=source, hint=_HINT)
+    out: List[Entry] = []
+    seen = set()
+    fields = set(Entry.__dataclass_fields__)
+    for i, item in enumerate(raw):
+        prefix = f"{key}[{i}]."
+        if not isinstance(item, dict):
+            raise ConfigError(f"{key}[{i}]", "an object with label and path", item, source=source)
+        for name in item:
+            if name not in fields:
+                raise ConfigError(prefix + name, f"one of {', '.join(sorted(fields))}", source=source,
+                                  hint="remove or rename the unknown key")
+        label = _str(item, "label", source, prefix=prefix, required=True)
+        if label in seen:
+            raise ConfigError(prefix + "label", "unique within " + key, label, source=source)
+        seen.add(label)
+        kind = _str(item, "type", source, prefix=prefix) or "model"
+        if kind not in DRAFT_TYPES or (key == "targets" and kind != "model"):
+            allowed = "model" if key == "targets" else ", ".join(DRAFT_TYPES)
+            raise ConfigError(prefix + "type", f"one of {allowed}", kind, source=source)
+        e = Entry(label=label, type=kind, path=_str(item, "path", source, prefix=prefix),
+                  url=_str(item, "url", source, prefix=prefix), model=_str(item, "model", source, prefix=prefix),
+                  target=_str(item, "target", source, prefix=prefix))
+        if "storage" in item:
+            e.storage = _str(item, "storage", source, prefix=prefix) or "basic"
+            if e.storage not in NGRAM_STORAGES:
+                raise ConfigError(prefix + "storage", f"one of {', '.join(NGRAM_STORAGES)}", e.storage, source=source)
+        if "n" in item:
+            e.n = _int(item["n"], prefix + "n", source, 2, 16)
+        if "layers" in item:
+            e.layers = _int(item["layers"], prefix + "layers", source, 1)
+        if "k" in item and item["k"] is not None:
+            e.k = _int(item["k"], prefix + "k", source, 1, MAX_SWEEP_K)
+        if backend == "openai":
+            if not e.url:
+                raise ConfigError(prefix + "url", "the endpoint URL (e.g. http://127.0.0.1:8000/v1)", source=source,
+                                  hint="the openai backend talks to servers you started; give each entry its url")
+            if not re.match(r"https?://", e.url):
+                raise ConfigError(prefix + "url", "an http:// or https:// URL", e.url, source=source)
+        elif kind == "model" and not e.path:
+            raise ConfigError(prefix + "path", "a model path (zoo:NAME, folder, .gguf file or Hub id)", source=source,
+                              hint="ngram and layerskip drafts need no path: set \"type\": \"ngram\"")
+        if kind == "layerskip" and e.layers is None:
+            raise ConfigError(prefix + "layers", "an integer ≥ 1 (the target layers the self-draft keeps)",
+                              source=source)
+        out.append(e)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# --init
+# ---------------------------------------------------------------------------------------------------
+
+def example_config() -> Dict[str, Any]:
+    """The sweep ``--init`` writes: the zoo target with the drafters available offline (runs from the README)."""
+    return {
+        "name": "zoo-smollm2",
+        "hardware": "cpu",
+        "backend": "engine",
+        "model_family": "SmolLM2",
+        "description": "SmolLM2-135M-Instruct (zoo) with the drafters that work offline: n-gram and layer-skip. "
+                       "Replace path with your GGUF files or model folders; add drafts of the target's family.",
+        "targets": [{"label": "SmolLM2-135M Q4_1", "path": "zoo:smollm2-135m"}],
+        "drafts": [
+            {"label": "ngram-3", "type": "ngram", "storage": "basic", "n": 3},
+            {"label": "ngram-onelevel-3", "type": "ngram", "storage": "onelevel", "n": 3},
+            {"label": "layerskip-20", "type": "layerskip", "layers": 20},
+        ],
+        "settings": {"runs": 1, "max_tokens": 64, "temperature": 0.0, "k": [2, 4, 8], "task": "summarization",
+                     "prompts": 2, "gpu_layers": 99, "ctx_size": 4096, "port": 8080},
+    }
+
+
+def write_example(path: str, *, force: bool = False) -> Path:
+    from ..report.export import write_text
+
+    p = Path(path).expanduser()
+    if p.exists() and not force:
+        raise UsageError(f"{p} already exists", hint="choose another path or pass --force to overwrite it")
+    if p.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        text = yaml.safe_dump(example_config(), sort_keys=False, allow_unicode=True)
+    else:
+        text = json.dumps(example_config(), indent=2, ensure_ascii=False) + "\n"
+    return write_text(str(p), text)

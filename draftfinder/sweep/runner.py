@@ -1,0 +1,245 @@
+"""The sweep loop: every cell (baseline per target, then target × draft × K), ``runs`` repetitions over the
+task prompts, results written atomically after every cell, resumable, failures recorded and skipped.
+
+A cell's figures are draftbench's (mean/median tok/s, mean TTFT, mean total time, acceptance) plus the
+speedup over the same target's baseline (both measured here, same prompts and settings), tokens per step,
+whether greedy outputs matched the baseline token for token, and the estimator's prediction
+(:mod:`.predict`). A draft cell whose backend proves it did not draft (llama-server without
+``--spec-type``) is ``flagged``, never reported as a speculative result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from ..errors import DraftFinderError, UsageError, redact
+from ..prompts import Prompt, load_prompts, read_prompts_file
+from .config import Entry, SweepConfig
+from .results import DONE, SweepResults, now, summarize_runs
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Cell:
+    target: Entry
+    draft: Optional[Entry] = None
+    k: Optional[int] = None
+
+    @property
+    def title(self) -> str:
+        if self.draft is None:
+            return f"{self.target.label} (baseline)"
+        return f"{self.target.label} + {self.draft.label}" + (f" K={self.k}" if self.k is not None else "")
+
+
+def plan_cells(cfg: SweepConfig) -> List[Cell]:
+    """Baseline of each target, then its drafts × K (openai: one cell per endpoint, K as the entry says)."""
+    cells: List[Cell] = []
+    for t in cfg.targets:
+        cells.append(Cell(t))
+        for d in cfg.drafts:
+            if cfg.backend == "openai":
+                if d.target in (None, t.label):
+                    cells.append(Cell(t, d, d.k))
+            else:
+                cells.extend(Cell(t, d, k) for k in cfg.settings.k)
+    return cells
+
+
+def sweep_prompts(cfg: SweepConfig) -> List[Prompt]:
+    s = cfg.settings
+    if s.prompts_file:
+        base = Path(cfg.source).parent if cfg.source else Path.cwd()
+        path = Path(s.prompts_file).expanduser()
+        return read_prompts_file(path if path.is_absolute() else base / path)[: s.prompts]
+    return load_prompts(s.task, limit=s.prompts)
+
+
+def _machine() -> Dict[str, Any]:
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version()}
+
+
+def _digest(ids: Optional[List[int]]) -> Optional[str]:
+    if ids is None:
+        return None
+    return hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16]
+
+
+def open_results(cfg: SweepConfig, path: Path, *, fresh: bool = False) -> SweepResults:
+    """The results file to continue (same sweep) or a new one. A file of another sweep is never overwritten
+    silently: ``fresh=True`` starts over."""
+    if path.exists() and not fresh:
+        res = SweepResults.load(path)
+        old = (res.meta.get("name"), res.meta.get("backend"))
+        if old != (cfg.name, cfg.backend):
+            raise UsageError(f"{path} holds the results of sweep '{old[0]}' (backend {old[1]}), not '{cfg.name}' "
+                             f"({cfg.backend})", hint="pass another --results path, or --fresh to overwrite it")
+        return res
+    return SweepResults(path=path, meta={"timestamp": now()})
+
+
+def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str, Any]] = None,
+              fresh: bool = False, retry_failed: bool = False, log: Optional[Log] = None,
+              progress: Optional[Callable[[int, int, str], None]] = None,
+              should_stop: Optional[Callable[[], bool]] = None, backend: Any = None) -> SweepResults:
+    """Run every cell not yet done in ``results_path``; returns the results (also on disk).
+
+    Ctrl-C (KeyboardInterrupt) stops at once: the running cell is dropped (it reruns on resume), every finished
+    cell is already on disk, and the exception propagates after the file is marked ``interrupted``.
+    """
+    from ..version import __version__
+    from .backends import make_backend
+
+    log = log or (lambda line: None)
+    path = Path(results_path).expanduser()
+    res = open_results(cfg, path, fresh=fresh)
+    prompts = sweep_prompts(cfg)
+    if not prompts:
+        raise UsageError("the sweep has no prompts", hint="check settings.task / settings.prompts_file")
+    backend = backend or make_backend(cfg, options)
+    res.meta.update({"name": cfg.name, "hardware": cfg.hardware, "backend": cfg.backend,
+                     "model_family": cfg.model_family, "settings": cfg.to_dict()["settings"],
+                     "config": cfg.to_dict(), "config_path": cfg.source, "draftfinder_version": __version__,
+                     "machine": _machine(), "backend_info": _safe_describe(backend),
+                     "prompts": [p.id for p in prompts], "status": "running"})
+    cells = plan_cells(cfg)
+    todo = [c for c in cells if not _done(res, c, retry_failed)]
+    skipped = len(cells) - len(todo)
+    if skipped:
+        log(f"resuming: {skipped} of {len(cells)} cells already in {path}")
+    res.save()
+    try:
+        for i, cell in enumerate(todo, 1):
+            if should_stop is not None and should_stop():
+                break
+            if progress:
+                progress(i, len(todo), cell.title)
+            log(f"[{i + skipped}/{len(cells)}] {cell.title}")
+            record = run_cell(cfg, backend, cell, prompts, log)
+            res.put(record)
+            refresh_speedups(res)
+            res.save()
+    except KeyboardInterrupt:
+        res.meta["status"] = "interrupted"
+        res.save()
+        raise
+    complete = all(_done(res, c, False) for c in cells)
+    res.meta["status"] = "complete" if complete else "partial"
+    refresh_speedups(res)
+    res.save()
+    return res
+
+
+def _safe_describe(backend: Any) -> Dict[str, Any]:
+    try:
+        return backend.describe()
+    except Exception as exc:
+        return {"error": redact(str(exc))[:200]}
+
+
+def _done(res: SweepResults, cell: Cell, retry_failed: bool) -> bool:
+    c = res.find(cell.target.label, cell.draft.label if cell.draft else None, cell.k)
+    if c is None or c.get("status") not in DONE:
+        return False
+    return not (retry_failed and c.get("status") == "failed")
+
+
+def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], log: Log) -> Dict[str, Any]:
+    """One cell: open, ``runs`` × prompts requests, close. A failure becomes a ``failed`` record."""
+    s = cfg.settings
+    record: Dict[str, Any] = {
+        "target": cell.target.label, "draft": cell.draft.label if cell.draft else None, "k": cell.k,
+        "draft_type": cell.draft.type if cell.draft else None,
+        "draft_spec": cell.draft.spec if cell.draft and cfg.backend != "openai" else None,
+        "target_path": cell.target.path or cell.target.url, "status": "ok", "started": now(),
+    }
+    t0 = time.perf_counter()
+    runs: List[Dict[str, Any]] = []
+    session = None
+    try:
+        session = backend.open(cell.target, cell.draft, cell.k, s)
+        record["command"] = getattr(session, "command", None)
+        if s.warmup:                                   # untimed: first-call costs (allocations, caches) excluded
+            short = dataclasses.replace(s, max_tokens=min(s.max_tokens, 16))
+            for _ in range(s.warmup):
+                session.generate(prompts[0], short)
+        for r in range(s.runs):
+            for p in prompts:
+                g = session.generate(p, s)
+                row = {"run": r + 1, "prompt_id": p.id, "tokens": g.tokens, "tps": g.tps, "tps_source": g.tps_source,
+                       "ttft_s": g.ttft_s, "total_s": g.total_s, "prompt_s": g.prompt_s,
+                       "prompt_tokens": g.prompt_tokens, "drafted": g.drafted, "accepted": g.accepted,
+                       "speculative": g.speculative, "steps": g.extra.get("steps"),
+                       "output_sha1": _digest(g.token_ids), "text_head": (g.text or "")[:120]}
+                if g.extra.get("flag"):
+                    row["flag"] = g.extra["flag"]
+                runs.append(row)
+    except KeyboardInterrupt:
+        raise
+    except DraftFinderError as err:
+        record.update(status="failed", error=err.line())
+    except Exception as exc:  # a backend bug or a crash of the model code: recorded, the sweep goes on
+        record.update(status="failed", error=redact(f"{type(exc).__name__}: {exc}").splitlines()[0][:300])
+    finally:
+        if session is not None:
+            try:
+                session.close()
+            except Exception:
+                pass
+    record["duration_s"] = time.perf_counter() - t0
+    record["finished"] = now()
+    record["runs"] = runs
+    record.update(summarize_runs(runs) if runs else {"mean_tps": None, "median_tps": None, "mean_ttft": None,
+                                                      "mean_total_time": None, "acceptance_rate": None})
+    record["acceptance_definition"] = _acceptance_definition(cfg.backend) if cell.draft else None
+    if record["status"] == "ok" and cell.draft is not None:
+        flags = [r for r in runs if r.get("speculative") is False]
+        if flags:
+            record["status"] = "flagged"
+            record["flag"] = flags[0].get("flag") or "the backend reported no drafting for this draft cell"
+        if cfg.backend != "openai" or cell.k is not None:
+            from .predict import predict_cell
+
+            record["prediction"] = predict_cell(cfg, cell.target, cell.draft, cell.k)
+    if record["status"] == "failed":
+        log(f"  failed: {record['error']}")
+    elif record.get("mean_tps") is not None:
+        acc = record.get("acceptance_rate")
+        log(f"  {record['mean_tps']:.2f} tok/s (measured)" + (f", acceptance {acc:.0%} (measured)" if acc is not None else "")
+            + (f" — FLAGGED: {record['flag']}" if record["status"] == "flagged" else ""))
+    return record
+
+
+def _acceptance_definition(backend: str) -> str:
+    return {
+        "engine": "accepted draft tokens / drafted tokens (draftfinder engine SpecStats)",
+        "hf": "not exposed by transformers assisted generation",
+        "llamacpp": "timings.draft_n_accepted / timings.draft_n (llama-server)",
+        "openai": "server-reported (llama-server timings or vLLM spec_decode counters) when available",
+    }.get(backend, "")
+
+
+def refresh_speedups(res: SweepResults) -> None:
+    """speedup = cell mean tok/s ÷ its target's baseline mean tok/s; greedy output match vs the baseline."""
+    greedy = float((res.meta.get("settings") or {}).get("temperature", 0) or 0) == 0
+    for c in res.cells:
+        if c.get("draft") is None:
+            continue
+        base = res.baseline(c["target"])
+        ok = c.get("status") in ("ok", "flagged") and c.get("mean_tps") and base and base.get("mean_tps")
+        c["speedup"] = (c["mean_tps"] / base["mean_tps"]) if ok else None
+        c["baseline_tps"] = base.get("mean_tps") if base else None
+        if greedy and base and c.get("runs"):
+            ref = {(r.get("run"), r.get("prompt_id")): r.get("output_sha1") for r in base.get("runs") or []}
+            pairs = [(r.get("output_sha1"), ref.get((r.get("run"), r.get("prompt_id")))) for r in c["runs"]]
+            pairs = [(a, b) for a, b in pairs if a and b]
+            c["outputs_match_baseline"] = (sum(a == b for a, b in pairs) / len(pairs)) if pairs else None
