@@ -13,7 +13,8 @@ Ratio = ours tokens/s ÷ HF tokens/s (goal ≥ 1.25). Greedy outputs are checked
 Note HF prompt lookup matches n-grams of size ≤ 2 (its default ``max_matching_ngram_size``) while ours
 ``ngram`` is order 3: same K, different matching rule.
 
-Usage: python bench/engine_vs_hf.py [--target zoo:smollm2-135m] [--task general] [--limit 3] [--k 4]
+Usage: python bench/engine_vs_hf.py [--target zoo:smollm2-135m] [--task general|summarization|code|chat|code-editing]
+       [--limit 3] [--k 4] [--ngram ngram:onelevel:3]
        [--layers 20] [--max-new-tokens 64] [--repeats 2] [--threads 1] [--json out.json]
 """
 
@@ -51,6 +52,7 @@ def main() -> int:
     ap.add_argument("--task", default="general")
     ap.add_argument("--limit", type=int, default=3)
     ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--ngram", default="ngram", help="our n-gram drafter spec (ngram, ngram:onelevel:3, ...)")
     ap.add_argument("--layers", type=int, default=20, help="N of layerskip:N / assistant_early_exit=N")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=2)
@@ -68,15 +70,20 @@ def main() -> int:
 
     target = load_model(args.target)
     greedy = SamplingConfig(processor="greedy")
-    prompts = [(p.id, encode_prompt(target.tokenizer, p)) for p in load_prompts(args.task, limit=args.limit)]
+    if args.task == "code-editing":                     # the rewrite prompts of bench/ngram_speedup.py
+        from ngram_speedup import CODE_EDIT_PROMPTS, chat_ids
+
+        prompts = [(pid, chat_ids(target.tokenizer, text)) for pid, text in CODE_EDIT_PROMPTS[: args.limit]]
+    else:
+        prompts = [(p.id, encode_prompt(target.tokenizer, p)) for p in load_prompts(args.task, limit=args.limit)]
     K, N, M = args.k, args.layers, args.max_new_tokens
-    ngram = make_drafter("ngram", target)
+    ngram = make_drafter(args.ngram, target)
     lskip = make_drafter(f"layerskip:{N}", target)
 
     pairs = {
         "plain": (lambda ids, m: autoregressive_generate(target, ids, max_new_tokens=m, sampling=greedy),
                   {}),
-        "ngram": (lambda ids, m: speculative_generate(target, ngram, ids, max_new_tokens=m, sampling=greedy, k=K),
+        args.ngram: (lambda ids, m: speculative_generate(target, ngram, ids, max_new_tokens=m, sampling=greedy, k=K),
                   {"prompt_lookup_num_tokens": K}),
         f"layerskip:{N}": (lambda ids, m: speculative_generate(target, lskip, ids, max_new_tokens=m,
                                                                  sampling=greedy, k=K),

@@ -193,6 +193,19 @@ class ConfigError(DraftFinderError):
         )
 
 
+class EndpointError(DraftFinderError):
+    """Raised when a server the user runs or we started (OpenAI-compatible endpoint, llama-server) is
+    unreachable, times out or answers with an error."""
+
+    exit_code = EXIT_NETWORK
+
+
+class EndpointAuthError(EndpointError):
+    """Raised when such a server refuses the request's credentials (HTTP 401/403)."""
+
+    exit_code = EXIT_AUTH
+
+
 class UsageError(DraftFinderError):
     """Raised for invalid command-line input that argparse cannot express (conflicting or out-of-range flags)."""
 

@@ -179,7 +179,9 @@ def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], 
                        "ttft_s": g.ttft_s, "total_s": g.total_s, "prompt_s": g.prompt_s,
                        "prompt_tokens": g.prompt_tokens, "drafted": g.drafted, "accepted": g.accepted,
                        "speculative": g.speculative, "steps": g.extra.get("steps"),
-                       "output_sha1": _digest(g.token_ids), "text_head": (g.text or "")[:120]}
+                       "output_sha1": _digest(g.token_ids),
+                       "text_sha1": hashlib.sha1((g.text or "").encode()).hexdigest()[:16],
+                       "text_head": (g.text or "")[:120]}
                 if g.extra.get("flag"):
                     row["flag"] = g.extra["flag"]
                 runs.append(row)
@@ -239,7 +241,14 @@ def refresh_speedups(res: SweepResults) -> None:
         c["speedup"] = (c["mean_tps"] / base["mean_tps"]) if ok else None
         c["baseline_tps"] = base.get("mean_tps") if base else None
         if greedy and base and c.get("runs"):
-            ref = {(r.get("run"), r.get("prompt_id")): r.get("output_sha1") for r in base.get("runs") or []}
-            pairs = [(r.get("output_sha1"), ref.get((r.get("run"), r.get("prompt_id")))) for r in c["runs"]]
-            pairs = [(a, b) for a, b in pairs if a and b]
+            # token ids where the backend returns them, else the text (OpenAI-compatible servers)
+            ref = {(r.get("run"), r.get("prompt_id")): r for r in base.get("runs") or []}
+            pairs = []
+            for r in c["runs"]:
+                b = ref.get((r.get("run"), r.get("prompt_id")))
+                if b is None:
+                    continue
+                key = "output_sha1" if r.get("output_sha1") and b.get("output_sha1") else "text_sha1"
+                if r.get(key) and b.get(key):
+                    pairs.append((r[key], b[key]))
             c["outputs_match_baseline"] = (sum(a == b for a, b in pairs) / len(pairs)) if pairs else None
