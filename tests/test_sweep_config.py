@@ -120,3 +120,15 @@ def test_init_writes_a_config_that_loads(tmp_path):
     write_example(str(p), force=True)
     y = write_example(str(tmp_path / "sweep.yaml"))
     assert load_sweep_config(str(y)).settings.k == cfg.settings.k
+
+
+def test_adaptive_drafts():
+    cfg = sweep_config_from_dict({"name": "x", "targets": [{"label": "t", "path": "p"}],
+                                  "drafts": [{"label": "a", "type": "ngram", "adaptive": True}]})
+    assert cfg.drafts[0].adaptive is True and cfg.drafts[0].to_dict()["adaptive"] is True
+    with pytest.raises(ConfigError, match="'drafts\\[0\\].adaptive'"):
+        sweep_config_from_dict({"name": "x", "targets": [{"label": "t", "path": "p"}],
+                                "drafts": [{"label": "a", "type": "ngram", "adaptive": "yes"}]})
+    with pytest.raises(ConfigError, match="adaptive K is a feature"):
+        sweep_config_from_dict({"name": "x", "backend": "llamacpp", "targets": [{"label": "t", "path": "p"}],
+                                "drafts": [{"label": "a", "path": "d", "adaptive": True}]})

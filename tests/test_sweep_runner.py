@@ -40,7 +40,7 @@ def config(backend="engine", drafts=None, **settings):
 
 
 def test_engine_sweep_end_to_end(zoo, tmp_path):
-    cfg = config(drafts=[{"label": "ngram", "type": "ngram", "storage": "onelevel", "n": 3},
+    cfg = config(drafts=[{"label": "ngram", "type": "ngram", "storage": "onelevel", "n": 3, "adaptive": True},
                          {"label": "skip", "type": "layerskip", "layers": 20},
                          {"label": "broken", "path": str(tmp_path / "no-such-model.gguf")}], k=[2, 4], runs=2)
     lines = []
@@ -53,7 +53,8 @@ def test_engine_sweep_end_to_end(zoo, tmp_path):
     assert base["requests"] == 2 and len(base["runs"]) == 2 and base["runs"][0]["tokens"] == 10
     for k in (2, 4):
         c = res.find("SmolLM2", "ngram", k)
-        assert c["status"] == "ok" and c["k"] == k and c["draft_type"] == "ngram"
+        assert c["status"] == "ok" and c["k"] == k and c["draft_type"] == "ngram" and c["adaptive"] is True
+        assert "adaptive=HeuristicK()" in c["command"][0]
         assert c["drafted"] >= c["accepted"] >= 0 and c["drafted"] > 0
         assert c["speedup"] == pytest.approx(c["mean_tps"] / base["mean_tps"])
         assert c["outputs_match_baseline"] == 1.0           # greedy: speculative == target-only, token for token

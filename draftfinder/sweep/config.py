@@ -15,6 +15,8 @@ A config names the models and how to run them::
 - ``openai``: every target and draft entry needs ``url`` (the server is the user's; a draft entry is an
   endpoint that serves the target *with* that draft) and may give ``model`` (the served name); a draft entry
   names its ``target`` label when the config has several targets.
+- draft ``adaptive`` (engine, hf): K starts at each swept K and changes after every step, +2 when all drafts
+  were accepted, −1 otherwise (transformers' "heuristic" schedule).
 - ``settings.k``: the K values swept (one int or a list; default [4]); draftbench configs have none.
 
 YAML is accepted as well as JSON. Every error names the key (``targets[1].path``) and what it must be.
@@ -51,6 +53,8 @@ class Entry:
     model: Optional[str] = None         # openai served model name
     target: Optional[str] = None        # openai draft: the target label it serves
     k: Optional[int] = None             # openai draft: the server's K, if the user knows it (recorded only)
+    adaptive: bool = False              # engine/hf drafts: K starts at the cell's K, then +2 / −1 per step
+
 
     @property
     def spec(self) -> str:
@@ -62,7 +66,7 @@ class Entry:
         return str(self.path)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in asdict(self).items() if v is not None and not (k == "adaptive" and v is False)}
 
 
 @dataclass
@@ -264,6 +268,13 @@ def _entries(raw: Any, key: str, source: str, backend: str, *, required: bool) -
             e.n = _int(item["n"], prefix + "n", source, 2, 16)
         if "layers" in item:
             e.layers = _int(item["layers"], prefix + "layers", source, 1)
+        if "adaptive" in item:
+            if not isinstance(item["adaptive"], bool):
+                raise ConfigError(prefix + "adaptive", "true or false", item["adaptive"], source=source)
+            if item["adaptive"] and backend not in ("engine", "hf"):
+                raise ConfigError(prefix + "adaptive", "false with backend " + backend, True, source=source,
+                                  hint="adaptive K is a feature of the engine and hf backends")
+            e.adaptive = item["adaptive"]
         if "k" in item and item["k"] is not None:
             e.k = _int(item["k"], prefix + "k", source, 1, MAX_SWEEP_K)
         if backend == "openai":
@@ -299,6 +310,7 @@ def example_config() -> Dict[str, Any]:
         "drafts": [
             {"label": "ngram-3", "type": "ngram", "storage": "basic", "n": 3},
             {"label": "ngram-onelevel-3", "type": "ngram", "storage": "onelevel", "n": 3},
+            {"label": "ngram-onelevel-3-adaptive", "type": "ngram", "storage": "onelevel", "n": 3, "adaptive": True},
             {"label": "layerskip-20", "type": "layerskip", "layers": 20},
         ],
         "settings": {"runs": 1, "max_tokens": 64, "temperature": 0.0, "k": [2, 4, 8], "task": "summarization",

@@ -52,7 +52,10 @@ def predict_cell(cfg: SweepConfig, target: Entry, draft: Entry, k: Optional[int]
         return {"speedup": None, "reason": "the server decides K and the draft; no local model to predict from"}
     k = int(k or 4)
     try:
-        return _from_measurement(cfg, target, draft, k) or _from_estimator(cfg, target, draft, k)
+        out = _from_measurement(cfg, target, draft, k) or _from_estimator(cfg, target, draft, k)
+        if draft.adaptive and out.get("speedup") is not None:
+            out["method"] += "; for a fixed K (this cell starts at K and adapts it)"
+        return out
     except Exception as exc:  # a prediction is an extra: never fatal
         return {"speedup": None, "reason": f"no prediction: {str(exc).splitlines()[0][:160]}"}
 

@@ -160,6 +160,7 @@ def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], 
         "target": cell.target.label, "draft": cell.draft.label if cell.draft else None, "k": cell.k,
         "draft_type": cell.draft.type if cell.draft else None,
         "draft_spec": cell.draft.spec if cell.draft and cfg.backend != "openai" else None,
+        "adaptive": bool(cell.draft.adaptive) if cell.draft else None,
         "target_path": cell.target.path or cell.target.url, "status": "ok", "started": now(),
     }
     t0 = time.perf_counter()

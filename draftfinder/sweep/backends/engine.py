@@ -25,8 +25,8 @@ def sampling_for(settings: Settings) -> Any:
 
 
 class EngineSession:
-    def __init__(self, target: Any, drafter: Any, k: Optional[int], command: List[str]):
-        self.target, self.drafter, self.k, self.command = target, drafter, k, command
+    def __init__(self, target: Any, drafter: Any, k: Optional[int], command: List[str], adaptive: Any = None):
+        self.target, self.drafter, self.k, self.command, self.adaptive = target, drafter, k, command, adaptive
 
     def generate(self, prompt: Prompt, settings: Settings) -> Generation:
         from ...engine.speculative import autoregressive_generate, speculative_generate
@@ -37,7 +37,7 @@ class EngineSession:
             r = autoregressive_generate(self.target, ids, max_new_tokens=settings.max_tokens, sampling=sampling)
         else:
             r = speculative_generate(self.target, self.drafter, ids, max_new_tokens=settings.max_tokens,
-                                     sampling=sampling, k=int(self.k or 4))
+                                     sampling=sampling, k=int(self.k or 4), adaptive=self.adaptive)
         s = r.stats
         n = len(r.token_ids)
         tps, source = decode_tps(n, s.total_s, s.prefill_s)
@@ -69,9 +69,15 @@ class EngineBackend:
 
         tgt = load_model(str(target.path))
         drafter = make_drafter(draft.spec, tgt) if draft is not None else None
-        call = [f"speculative_generate(target={target.path!r}, drafter={draft.spec!r}, k={k})"] if draft else \
-               [f"autoregressive_generate(target={target.path!r})"]
-        return EngineSession(tgt, drafter, k, call)
+        adaptive = None
+        if draft is not None and draft.adaptive:
+            from ...engine.adaptive import HeuristicK
+
+            adaptive = HeuristicK()
+        call = ([f"speculative_generate(target={target.path!r}, drafter={draft.spec!r}, k={k}"
+                 + (", adaptive=HeuristicK()" if adaptive else "") + ")"] if draft else
+                [f"autoregressive_generate(target={target.path!r})"])
+        return EngineSession(tgt, drafter, k, call, adaptive)
 
     def describe(self) -> Dict[str, Any]:
         import torch

@@ -3,7 +3,7 @@
 Per draft type (transformers ``GenerationConfig`` names):
 
 - ``model``: ``assistant_model=<draft>``, ``num_assistant_tokens=K``, ``num_assistant_tokens_schedule="constant"``
-  (K fixed, as swept; transformers' default schedule is the +2/−1 heuristic). When the draft's tokenizer
+  (K fixed, as swept; ``"adaptive": true`` selects transformers' default +2/−1 ``"heuristic"`` schedule). When the draft's tokenizer
   differs from the target's, ``tokenizer`` and ``assistant_tokenizer`` are passed too (Universal Assisted
   Decoding);
 - ``ngram``: ``prompt_lookup_num_tokens=K`` (transformers matches n-grams of size ≤ ``max_matching_ngram_size``,
@@ -91,15 +91,16 @@ class HFBackend:
         extra: Dict[str, Any] = {}
         if draft is not None:
             k = int(k or 4)
+            schedule = "heuristic" if draft.adaptive else "constant"
             if draft.type == "ngram":
                 extra = {"prompt_lookup_num_tokens": k, "max_matching_ngram_size": max(1, draft.n - 1)}
             elif draft.type == "layerskip":
                 extra = {"assistant_early_exit": int(draft.layers), "num_assistant_tokens": k,
-                         "num_assistant_tokens_schedule": "constant"}
+                         "num_assistant_tokens_schedule": schedule}
             else:
                 dm = load_model(str(draft.path))
                 extra = {"assistant_model": dm.model, "num_assistant_tokens": k,
-                         "num_assistant_tokens_schedule": "constant", "assistant_confidence_threshold": 0.0}
+                         "num_assistant_tokens_schedule": schedule, "assistant_confidence_threshold": 0.0}
                 if dm.vocab_size != tgt.vocab_size or dm.tokenizer.get_vocab() != tgt.tokenizer.get_vocab():
                     extra.update(tokenizer=tgt.tokenizer, assistant_tokenizer=dm.tokenizer)
         shown = {k2: (v if isinstance(v, (int, float, str)) else f"<{draft.path}>") for k2, v in extra.items()
