@@ -78,7 +78,7 @@ def chat_ids(tokenizer, text: str):
     return [int(t) for t in tokenizer(text)["input_ids"]]
 
 
-def run_task(target, spec, prompts, k, max_new, repeats, greedy_cfg, adaptive=None):
+def run_task(target, spec, prompts, k, max_new, repeats, greedy_cfg, adaptive=None, pass_costs=None):
     from draftfinder.engine.drafters import make_drafter
     from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
 
@@ -95,7 +95,7 @@ def run_task(target, spec, prompts, k, max_new, repeats, greedy_cfg, adaptive=No
         for pid, ids in prompts:
             base = autoregressive_generate(target, ids, max_new_tokens=max_new, sampling=greedy_cfg)
             spec_r = speculative_generate(target, drafter, ids, max_new_tokens=max_new, sampling=greedy_cfg, k=k,
-                                          adaptive=adaptive)
+                                          adaptive=adaptive, pass_costs=pass_costs)
             identical = identical and base.token_ids == spec_r.token_ids
             td += base.stats.total_s - base.stats.prefill_s
             sd += spec_r.stats.total_s - spec_r.stats.prefill_s
@@ -127,6 +127,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=3, help="prompts per task")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--adaptive", action="store_true", help="K schedule +2 / −1 (engine.adaptive.HeuristicK) from --k")
+    ap.add_argument("--pad", action="store_true",
+                    help="extend n-gram drafts to the cheapest verify pass size (engine/passcost.py; calibrated here, untimed)")
     ap.add_argument("--tasks", default="summarization,code-editing")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
@@ -149,12 +151,20 @@ def main() -> int:
 
     adaptive = HeuristicK() if args.adaptive else None
     wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    rows = {name: run_task(target, args.drafter, prompts, args.k, args.max_new_tokens, args.repeats, greedy, adaptive)
+    pass_costs = None
+    if args.pad:
+        from draftfinder.engine.passcost import calibrate
+
+        first = next(iter(tasks.values()))[0][1]
+        pass_costs = calibrate(target, first + first[: 64])
+        print("pass costs (ms, measured): " + ", ".join(f"{n}:{ms:.1f}" for n, ms in pass_costs.ms.items()))
+    rows = {name: run_task(target, args.drafter, prompts, args.k, args.max_new_tokens, args.repeats, greedy, adaptive,
+                           pass_costs)
             for name, prompts in tasks.items() if name in wanted}
     load_after = load_average()
 
     print(f"n-gram speedup: target {args.target}, drafter {args.drafter}, K={args.k}"
-          f"{' (adaptive +2/−1)' if args.adaptive else ''}, greedy, "
+          f"{' (adaptive +2/−1)' if args.adaptive else ''}{', pass-size padding' if args.pad else ''}, greedy, "
           f"max_new_tokens={args.max_new_tokens}, {args.repeats} rounds (warm-up excluded), medians")
     print(machine_line(load_before, load_after))
     print(f"command: {command_line()}")
@@ -165,7 +175,8 @@ def main() -> int:
         print(f"{name:<14} {r['prompts']:>7} {r['new_tokens']:>6} {r['target_tok_s']:>12.1f} {r['spec_tok_s']:>10.1f} "
               f"{(r['alpha'] or 0):>5.2f} {(r['tokens_per_step'] or 0):>8.2f} {r['decode_speedup']:>8.2f} "
               f"{r['total_speedup']:>8.2f} {str(r['identical']):>9}")
-    figures = {"target": args.target, "drafter": args.drafter, "k": args.k, "adaptive": args.adaptive, "max_new_tokens": args.max_new_tokens,
+    figures = {"target": args.target, "drafter": args.drafter, "k": args.k, "adaptive": args.adaptive, "pad": args.pad,
+               "pass_costs_ms": pass_costs.ms if pass_costs else None, "max_new_tokens": args.max_new_tokens,
                "repeats": args.repeats, "tasks": rows, "goal_speedup": 1.5, "command": command_line(),
                "load_before": load_before, "load_after": load_after, "versions": versions()}
     if args.json:

@@ -172,6 +172,8 @@ class NGramDrafter:
             raise UsageError(f"top_k_filler must be a whole number ≥ 1, got {top_k_filler!r}",
                              hint="1 records only the accepted tokens; 3 (the seed's default) also the target's top 3")
         self.storage = make_storage(storage, n)
+        # back-off tables for extend() (pass-size padding): the storage itself when it backs off already
+        self._fallback = self.storage if self.storage.kind == "basic" else BasicNGramStorage(n)
         self.n = n
         self.top_k_filler = top_k_filler
         self.reset_between = bool(reset_between)
@@ -187,6 +189,7 @@ class NGramDrafter:
         """New generation: clear the storage if ``reset_between``, then record the prompt's n-grams."""
         if self.reset_between:
             self.storage.reset()
+            self._fallback.reset()
         self._seen = 0
         self.lookups = 0
         self.empty_drafts = 0
@@ -211,6 +214,23 @@ class NGramDrafter:
         if not tokens:
             self.empty_drafts += 1
         return Draft(tokens=tokens, probs=None)
+
+    def extend(self, context_ids: List[int], n: int) -> List[int]:
+        """Up to ``n`` more tokens after ``context_ids`` (the accepted sequence + the draft so far) by a back-off
+        walk (orders n … 2), for the engine's pass-size padding (``engine/passcost.py``): with a ``onelevel``
+        storage this proposes continuations its own walk would not; stops at the first unknown context."""
+        n1 = self.n - 1
+        tail = list(context_ids[-n1:])
+        out: List[int] = []
+        for _ in range(max(0, int(n))):
+            token = self._fallback.lookup(tail)
+            if token is None:
+                break
+            out.append(token)
+            tail.append(token)
+            if len(tail) > n1:
+                del tail[0]
+        return out
 
     def accept(self, n_accepted: int, context_ids: List[int]) -> None:
         """Record the tokens the step added to the accepted sequence (accepted drafts + correction/bonus)."""
@@ -250,6 +270,8 @@ class NGramDrafter:
             return
         if len(context_ids) > self._seen:
             self.storage.add_sequence(context_ids, start=self._seen)
+            if self._fallback is not self.storage:
+                self._fallback.add_sequence(context_ids, start=self._seen)
             self._seen = len(context_ids)
 
     def __repr__(self) -> str:

@@ -33,6 +33,7 @@ import torch
 from ..errors import UsageError
 from . import cache as kv
 from .base import Draft, Drafter, GenerationResult, SamplingConfig, SpecStats
+from .passcost import padded_length
 from .sampling import accept_greedy, align_vocab, logits_to_probs, sample, validate_sampling, verify_draft
 
 MAX_K = 64       # a larger draft window is never useful and is most likely a typo
@@ -98,13 +99,15 @@ class StepOutcome:
 
 def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: List[int], k: int,
                        sampling: SamplingConfig, generator: torch.Generator, vocab_size: int,
-                       top_k: int = 0) -> StepOutcome:
+                       top_k: int = 0, pad: Optional[Callable[[int], int]] = None) -> StepOutcome:
     """One step: draft up to k tokens after ``ids``, verify them with one target forward, roll caches back.
 
     ``ids`` is the accepted sequence (prompt + generated); the target cache holds ids[:-1]. On return the
     target cache holds ids + accepted drafts (the new last token, correction or bonus, is not fed yet).
     The drafter is told the new sequence through ``accept`` by the caller. ``top_k`` > 0 also returns the
     target's ``top_k`` most probable ids at each emitted position (for n-gram drafters' ``top_k_filler``).
+    ``pad(n)`` → n' ≥ n: when given and the drafter has ``extend``, a non-empty draft of n tokens is extended
+    to n' tokens (``engine/passcost.py``: a cheaper verify pass size; n-gram drafters only, free to extend).
     """
     t0 = time.perf_counter()
     draft: Draft = drafter.draft(ids, k, sampling, generator) if k > 0 else Draft(tokens=[])
@@ -113,6 +116,14 @@ def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: Li
         if not 0 <= int(t) < vocab_size:
             break
         drafted.append(int(t))
+    if pad is not None and drafted and sampling.greedy and len(drafted) == len(draft.tokens) \
+            and hasattr(drafter, "extend"):
+        want = pad(len(drafted))
+        if want > len(drafted):
+            for t in drafter.extend(ids + drafted, want - len(drafted)):
+                if not 0 <= int(t) < vocab_size:
+                    break
+                drafted.append(int(t))
     t1 = time.perf_counter()
 
     base = kv.cache_length(target_cache)                                     # = len(ids) - 1
@@ -213,6 +224,7 @@ def speculative_generate(
     eos_token_id: Any = None,
     trace: bool = False,
     should_stop: Optional[Callable[[], bool]] = None,
+    pass_costs: Any = None,
 ) -> GenerationResult:
     """Generate up to ``max_new_tokens`` tokens after ``prompt_ids`` with ``target`` (a ``LoadedModel``),
     drafts from ``drafter``, and ``k`` drafts per step (``adaptive.next_k(k, n_drafted, n_accepted)`` changes
@@ -223,7 +235,9 @@ def speculative_generate(
     ``result.trace`` with one dict per step: ``accepted``, ``rejected`` (draft ids), ``next`` (the target's
     token; None when an EOS among the accepted drafts ended the generation first), ``kind`` ("bonus" when
     every draft, possibly none, was accepted, else "correction"), ``k``. The emitted tokens are
-    accepted + [next] of every step, in order.
+    accepted + [next] of every step, in order. ``pass_costs`` (a ``passcost.PassCosts``): greedy n-gram drafts
+    are extended to the cheapest verify pass size (``passcost.padded_length``), within the budget and
+    max(k, 3) + 1 tokens.
     """
     prompt = _check_args(prompt_ids, max_new_tokens, sampling)
     if not 1 <= int(k) <= MAX_K:
@@ -252,8 +266,12 @@ def speculative_generate(
                     break
                 # each step emits at most k_step + 1 tokens: keep that within the budget
                 k_step = max(0, min(k, run.remaining - 1))
+                pad = None
+                if pass_costs is not None:
+                    limit = max(0, min(max(k, 3) + 1, run.remaining - 1))
+                    pad = lambda n, _l=limit: padded_length(n, _l, pass_costs)
                 step = speculative_decode(model, cache, drafter, ids, k_step, sampling, generator, vocab_size,
-                                          top_k=filler)
+                                          top_k=filler, pad=pad)
                 run.stats.draft_s += step.draft_s
                 run.stats.verify_s += step.verify_s
                 run.stats.record_step(k_step, len(step.drafted), step.n_accepted)

