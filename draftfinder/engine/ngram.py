@@ -159,6 +159,22 @@ def make_storage(kind: str, n: int) -> NGramStorage:
     raise UsageError(f"unknown n-gram storage '{kind}'", hint=f"use one of: {', '.join(STORAGE_KINDS)} (e.g. ngram:basic:3)")
 
 
+def _walk(storage: NGramStorage, context_ids: Sequence[int], n1: int, k: int) -> List[int]:
+    """Greedy walk: up to ``k`` best continuations, each looked up after the previous one; stops at a miss."""
+    tail = list(context_ids[-n1:]) if context_ids else []
+    tokens: List[int] = []
+    lookup = storage.lookup
+    for _ in range(max(0, int(k))):
+        token = lookup(tail)
+        if token is None:
+            break
+        tokens.append(token)
+        tail.append(token)
+        if len(tail) > n1:
+            del tail[0]
+    return tokens
+
+
 class NGramDrafter:
     """A :class:`~draftfinder.engine.base.Drafter` that proposes tokens from an n-gram storage (see module doc).
 
@@ -199,18 +215,7 @@ class NGramDrafter:
         """Greedy walk: up to ``k`` best continuations, each looked up after the previous one; stops at a miss."""
         self._sync(context_ids)
         self.lookups += 1
-        n1 = self.n - 1
-        tail = list(context_ids[-n1:]) if context_ids else []
-        tokens: List[int] = []
-        lookup = self.storage.lookup
-        for _ in range(max(0, int(k))):
-            token = lookup(tail)
-            if token is None:
-                break
-            tokens.append(token)
-            tail.append(token)
-            if len(tail) > n1:
-                del tail[0]
+        tokens = _walk(self.storage, context_ids, self.n - 1, k)
         if not tokens:
             self.empty_drafts += 1
         return Draft(tokens=tokens, probs=None)
@@ -219,18 +224,7 @@ class NGramDrafter:
         """Up to ``n`` more tokens after ``context_ids`` (the accepted sequence + the draft so far) by a back-off
         walk (orders n … 2), for the engine's pass-size padding (``engine/passcost.py``): with a ``onelevel``
         storage this proposes continuations its own walk would not; stops at the first unknown context."""
-        n1 = self.n - 1
-        tail = list(context_ids[-n1:])
-        out: List[int] = []
-        for _ in range(max(0, int(n))):
-            token = self._fallback.lookup(tail)
-            if token is None:
-                break
-            out.append(token)
-            tail.append(token)
-            if len(tail) > n1:
-                del tail[0]
-        return out
+        return _walk(self._fallback, context_ids, self.n - 1, n)
 
     def accept(self, n_accepted: int, context_ids: List[int]) -> None:
         """Record the tokens the step added to the accepted sequence (accepted drafts + correction/bonus)."""

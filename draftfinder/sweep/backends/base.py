@@ -84,3 +84,25 @@ class Backend(Protocol):
 
     def describe(self) -> Dict[str, Any]:
         """Versions and the backend's own settings, recorded in the results file."""
+
+
+class InProcessBackend:
+    """Shared part of the backends that run models in this process (``engine``, ``hf``): torch threads from
+    ``settings.threads`` (or ``options["threads"]``), and the versions recorded in the results."""
+
+    name = ""
+
+    def __init__(self, cfg: Any, options: Dict[str, Any]):
+        self.cfg, self.options = cfg, options
+        threads = cfg.settings.threads or options.get("threads")
+        if threads:
+            import torch
+
+            torch.set_num_threads(int(threads))
+
+    def describe(self) -> Dict[str, Any]:
+        import torch
+        import transformers
+
+        return {"backend": self.name, "torch": torch.__version__, "transformers": transformers.__version__,
+                "torch_threads": torch.get_num_threads()}

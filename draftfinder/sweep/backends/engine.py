@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from ...prompts import Prompt, encode_prompt
 from ..config import Entry, Settings
-from .base import Generation, decode_tps
+from .base import Generation, InProcessBackend, decode_tps
 
 
 def sampling_for(settings: Settings) -> Any:
@@ -52,16 +52,8 @@ class EngineSession:
         self.drafter = None
 
 
-class EngineBackend:
+class EngineBackend(InProcessBackend):
     name = "engine"
-
-    def __init__(self, cfg: Any, options: Dict[str, Any]):
-        self.cfg, self.options = cfg, options
-        threads = cfg.settings.threads or options.get("threads")
-        if threads:
-            import torch
-
-            torch.set_num_threads(int(threads))
 
     def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> EngineSession:
         from ...engine.drafters import make_drafter
@@ -78,10 +70,3 @@ class EngineBackend:
                  + (", adaptive=HeuristicK()" if adaptive else "") + ")"] if draft else
                 [f"autoregressive_generate(target={target.path!r})"])
         return EngineSession(tgt, drafter, k, call, adaptive)
-
-    def describe(self) -> Dict[str, Any]:
-        import torch
-        import transformers
-
-        return {"backend": "engine", "torch": torch.__version__, "transformers": transformers.__version__,
-                "torch_threads": torch.get_num_threads()}

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional
 
 from ...prompts import Prompt, encode_prompt
 from ..config import Entry, Settings
-from .base import Generation, decode_tps
+from .base import Generation, InProcessBackend, decode_tps
 
 
 class _FirstTokenClock:
@@ -73,16 +73,8 @@ class HFSession:
         self.extra = {}
 
 
-class HFBackend:
+class HFBackend(InProcessBackend):
     name = "hf"
-
-    def __init__(self, cfg: Any, options: Dict[str, Any]):
-        self.cfg, self.options = cfg, options
-        threads = cfg.settings.threads or options.get("threads")
-        if threads:
-            import torch
-
-            torch.set_num_threads(int(threads))
 
     def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> HFSession:
         from ...engine.loading import load_model
@@ -107,10 +99,3 @@ class HFBackend:
                  if k2 not in ("tokenizer", "assistant_tokenizer")}
         command = [f"model.generate(target={target.path!r}, " + ", ".join(f"{a}={b!r}" for a, b in shown.items()) + ")"]
         return HFSession(tgt, extra, command)
-
-    def describe(self) -> Dict[str, Any]:
-        import torch
-        import transformers
-
-        return {"backend": "hf", "torch": torch.__version__, "transformers": transformers.__version__,
-                "torch_threads": torch.get_num_threads()}
