@@ -108,3 +108,17 @@ def test_interrupted_run_keeps_and_saves_what_was_measured(smollm2_installed, mo
     assert "saved (partial)" in err and "interrupted" in err
     saved = json.loads(open(m["path"]).read())
     assert saved["partial"] is True
+
+
+def test_ctrl_c_before_anything_was_measured_exits_130(smollm2_installed, monkeypatch, capsys):
+    real_generate = M.generate_continuations
+
+    def interrupt_first(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)                          # Ctrl-C before the first continuation
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(M, "generate_continuations", interrupt_first)
+    code = main(["measure", "zoo:smollm2-135m", "--draft", "ngram", "--limit", "2", "--max-new-tokens", "8"])
+    err = capsys.readouterr().err
+    assert code == EXIT_INTERRUPTED
+    assert "interrupted — nothing was measured" in err and "Traceback" not in err

@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
-from ..errors import EXIT_INTERRUPTED, UsageError
+from ..errors import EXIT_INTERRUPTED, DraftFinderError, UsageError
 
 HELP = "measure acceptance, cost and speedup of drafts for a target on this machine (real runs)"
 
@@ -184,7 +184,13 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress()
     try:
         with _StopOnInterrupt() as stop:
-            payload = build(args, progress=progress, should_stop=stop)
+            try:
+                payload = build(args, progress=progress, should_stop=stop)
+            except DraftFinderError as err:
+                if not stop.requested:
+                    raise
+                info(f"measure: interrupted — {err.message}")          # Ctrl-C before anything was measured
+                return EXIT_INTERRUPTED
     finally:
         progress.close()
     for m in payload["measurements"]:
