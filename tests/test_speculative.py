@@ -325,10 +325,12 @@ def test_should_stop_is_polled_between_steps(llama):
 
     res = speculative_generate(llama["target"], ModelDrafter(llama["noisy"]), PROMPTS[1], max_new_tokens=50,
                                sampling=GREEDY, k=2, should_stop=stop)
-    assert res.stats.steps == 3 and 3 <= len(res.token_ids) <= 9
+    assert res.stats.steps == 3 and 3 <= len(res.token_ids) <= 9 and res.cancelled
     polls.clear()
     base = autoregressive_generate(llama["target"], PROMPTS[1], max_new_tokens=50, sampling=GREEDY, should_stop=stop)
-    assert base.token_ids == reference(llama["target"], PROMPTS[1], 24)[:3]
+    assert base.token_ids == reference(llama["target"], PROMPTS[1], 24)[:3] and base.cancelled
+    full = autoregressive_generate(llama["target"], PROMPTS[1], max_new_tokens=5, sampling=GREEDY)
+    assert not full.cancelled and full.to_dict()["cancelled"] is False
 
 
 def test_bad_arguments_are_usage_errors(llama):

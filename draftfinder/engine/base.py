@@ -131,7 +131,8 @@ class GenerationResult:
     stats: SpecStats = field(default_factory=SpecStats)
     # per step: (accepted draft ids, rejected draft ids, target's correction/bonus id) for the colour view
     trace: List[Dict[str, Any]] = field(default_factory=list)
+    cancelled: bool = False           # should_stop() ended it before EOS or the budget
 
     def to_dict(self) -> Dict[str, Any]:
         return {"strategy": self.strategy, "token_ids": self.token_ids, "text": self.text,
-                "stats": self.stats.to_dict()}
+                "stats": self.stats.to_dict(), "cancelled": self.cancelled}

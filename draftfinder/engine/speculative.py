@@ -160,6 +160,7 @@ class _Run:
     stats: SpecStats = field(default_factory=SpecStats)
     out: List[int] = field(default_factory=list)
     done: bool = False
+    cancelled: bool = False
 
     @property
     def remaining(self) -> int:
@@ -186,7 +187,8 @@ class _Run:
         self.stats.new_tokens = len(self.out)
         self.stats.total_s = time.perf_counter() - self.start
         text = model.decode(self.out) if hasattr(model, "decode") else ""
-        return GenerationResult(strategy=strategy, token_ids=list(self.out), text=text, stats=self.stats)
+        return GenerationResult(strategy=strategy, token_ids=list(self.out), text=text, stats=self.stats,
+                                cancelled=self.cancelled)
 
 
 def _eos_set(model: Any, eos_token_id: Any) -> frozenset:
@@ -263,6 +265,7 @@ def speculative_generate(
             run.done = run.remaining <= 0
             while not run.done:
                 if should_stop is not None and should_stop():
+                    run.cancelled = True
                     break
                 # each step emits at most k_step + 1 tokens: keep that within the budget
                 k_step = max(0, min(k, run.remaining - 1))
@@ -330,6 +333,7 @@ def autoregressive_generate(
         run.done = run.remaining <= 0
         while not run.done:
             if should_stop is not None and should_stop():
+                run.cancelled = True
                 break
             t0 = time.perf_counter()
             logits = decode_one_token(net, cache, last)                      # [V]
