@@ -9,6 +9,9 @@ including prefill, one untimed warm-up of each, ``--repeats`` rounds, medians):
   layerskip  ours ``speculative_generate(layerskip:N)``        vs ``model.generate(assistant_early_exit=N,
              num_assistant_tokens=K, num_assistant_tokens_schedule="constant")``
 
+  ngram+adaptive+pad  ours with K starting at --k, +2/−1 per step (HeuristicK) and drafts padded to the cheapest
+             verify pass (engine/passcost.py) vs the same HF prompt lookup call: each tool's best n-gram mode
+
 Ratio = ours tokens/s ÷ HF tokens/s (goal ≥ 1.25). Greedy outputs are checked token for token (ours vs HF).
 Note HF prompt lookup matches n-grams of size ≤ 2 (its default ``max_matching_ngram_size``) while ours
 ``ngram`` is order 3: same K, different matching rule.
@@ -53,6 +56,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=3)
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--ngram", default="ngram", help="our n-gram drafter spec (ngram, ngram:onelevel:3, ...)")
+    ap.add_argument("--pairs", default=None,
+                    help="comma list of pairs to run: plain, ngram (both n-gram rows), layerskip (default: all)")
     ap.add_argument("--layers", type=int, default=20, help="N of layerskip:N / assistant_early_exit=N")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=2)
@@ -90,6 +95,17 @@ def main() -> int:
                            {"assistant_early_exit": N, "num_assistant_tokens": K,
                             "num_assistant_tokens_schedule": "constant"}),
     }
+    from draftfinder.engine.adaptive import HeuristicK
+    from draftfinder.engine.passcost import calibrate
+
+    costs = calibrate(target, prompts[0][1])                 # untimed: pass-size costs for padding
+    ngram_best = make_drafter(args.ngram, target)
+    pairs[args.ngram + "+adaptive+pad"] = (
+        lambda ids, m: speculative_generate(target, ngram_best, ids, max_new_tokens=m, sampling=greedy, k=K,
+                                            adaptive=HeuristicK(), pass_costs=costs),
+        {"prompt_lookup_num_tokens": K})
+    wanted = [p.strip() for p in args.pairs.split(",")] if args.pairs else None
+    pairs = {n: v for n, v in pairs.items() if wanted is None or n.split(":")[0] in wanted or n in wanted}
     results = {}
     for name, (ours_fn, hf_extra) in pairs.items():
         rec = {"hf_kwargs": hf_extra, "ours_tok_s": [], "hf_tok_s": [], "ratio": [], "identical": True,

@@ -22,6 +22,7 @@ COMMANDS = {
     "measure": "draftfinder.cli.measure_cmd",
     "generate": "draftfinder.cli.generate_cmd",
     "sweep": "draftfinder.cli.sweep_cmd",
+    "chat": "draftfinder.cli.chat_cmd",
 }
 
 
