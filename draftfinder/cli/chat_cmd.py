@@ -1,0 +1,110 @@
+"""``draftfinder chat``: an interactive REPL that runs each prompt through several decoding strategies side by side.
+
+    draftfinder chat --target T [--draft D] [--k N] [--length N] [--adaptive]
+        [--processor NAME] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat/--no-chat]
+        [--top-k-filler N] [--device cpu] [--offline] [--models-dir DIR]
+
+``T`` and a model ``D``: zoo names (``zoo:smollm2-135m``), local folders, .gguf files, Hub ids when reachable.
+``D`` may also be ``ngram`` / ``ngram:basic:N`` / ``ngram:onelevel:N`` or ``layerskip:N`` (default ``ngram``).
+Startup shows what was loaded and the tokenizer compatibility verdict, warms every model up (untimed), then
+reads prompts and slash commands (``/help``; the table is ``chat/session.py`` ``COMMANDS``). Each prompt runs
+every enabled strategy — speculative, n-gram assisted, target only, draft only — with the same prompt ids
+and seed, and prints their texts, time, tokens/s, acceptance and the measured speedups; under greedy the
+speculative outputs must equal the target's, and a ✓ says they do. The flags set the session's starting
+values; the slash commands change them. Ctrl-C cancels a running generation; Ctrl-D or /quit leaves.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import UsageError
+
+HELP = "interactive REPL: each prompt through speculative, n-gram, target-only and draft-only decoding, side by side"
+
+DEFAULT_DRAFT = "ngram"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    from ..chat.session import DEFAULT_LENGTH
+    from ..engine.base import PROCESSORS
+
+    m = p.add_argument_group("models")
+    m.add_argument("--target", required=True, metavar="T",
+                   help="target model: zoo:NAME, a .gguf file, a folder or a Hub id")
+    m.add_argument("--draft", default=DEFAULT_DRAFT, metavar="D",
+                   help="ngram | ngram:basic:N | ngram:onelevel:N | layerskip:N | a draft model name/path/zoo:NAME "
+                        f"(default {DEFAULT_DRAFT})")
+    m.add_argument("--device", default="cpu", metavar="DEV", help="cpu (the only device the engine runs on)")
+    m.add_argument("--offline", action="store_true", default=None,
+                   help="never ask the Hub: zoo, local paths, --models-dir and the HF cache only")
+    m.add_argument("--models-dir", action="append", default=None, metavar="DIR", help="folder with local models")
+    g = p.add_argument_group("starting settings (slash commands change them)")
+    g.add_argument("--k", "--gamma", dest="k", type=int, default=4, metavar="N",
+                   help="tokens drafted per step (/gamma; default 4)")
+    g.add_argument("--adaptive", action="store_true", help="adaptive K (/adaptive)")
+    g.add_argument("--length", "--max-new-tokens", dest="length", type=int, default=DEFAULT_LENGTH, metavar="N",
+                   help=f"new tokens at most per strategy (/length; default {DEFAULT_LENGTH})")
+    g.add_argument("--processor", default="greedy", metavar="NAME", help=f"{' | '.join(PROCESSORS)} (default greedy)")
+    g.add_argument("--temperature", type=float, default=1.0, metavar="T", help="default 1.0 (not used by greedy)")
+    g.add_argument("--top-k", type=int, default=50, metavar="K", help="for topk / topknucleus (default 50)")
+    g.add_argument("--top-p", type=float, default=0.9, metavar="P", help="for nucleus / topknucleus (default 0.9)")
+    g.add_argument("--seed", type=int, default=0, metavar="S", help="seed of every strategy's sampler (default 0)")
+    g.add_argument("--chat", action=argparse.BooleanOptionalAction, default=None,
+                   help="chat template (/chat; default: on for instruct models that have one)")
+    g.add_argument("--top-k-filler", type=int, default=1, metavar="N",
+                   help="n-gram drafters: also record the target's top N tokens per verified position (default 1)")
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Raise ``UsageError`` for values the session would refuse, before anything is loaded."""
+    from ..chat.session import MAX_K, MAX_LENGTH
+
+    if args.device.strip().lower() != "cpu":
+        raise UsageError(f"--device {args.device}: draftfinder's engine runs on the CPU only", hint="use --device cpu")
+    if not 1 <= args.k <= MAX_K:
+        raise UsageError(f"--k must be between 1 and {MAX_K}, got {args.k}",
+                         hint="K is the tokens drafted per step, e.g. 4")
+    if not 1 <= args.length <= MAX_LENGTH:
+        raise UsageError(f"--length must be between 1 and {MAX_LENGTH}, got {args.length}")
+    if args.top_k_filler < 1:
+        raise UsageError(f"--top-k-filler must be at least 1, got {args.top_k_filler}")
+    if not args.draft.strip():
+        raise UsageError("--draft is empty", hint="use ngram, layerskip:N or a draft model name")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_args(args)
+    from .. import constants
+    from ..chat.repl import run_repl
+    from ..chat.session import ChatSession, ChatSettings
+    from ..engine.base import SamplingConfig
+    from ..engine.drafters import make_drafter
+    from ..engine.loading import load_model
+    from ..engine.sampling import validate_sampling
+    from ..report.output import info
+    from ..resolver import Resolver
+    from .generate_cmd import _instruct_names, decide_chat
+
+    sampling = SamplingConfig(processor=args.processor, temperature=args.temperature, top_k=args.top_k,
+                              top_p=args.top_p, seed=args.seed)
+    validate_sampling(sampling)
+    resolver = Resolver(token=constants.env_token(), offline=bool(args.offline) or constants.hub_offline(),
+                        models_dirs=args.models_dir or ())
+    info(f"loading {args.target} …")
+    target = load_model(args.target, resolver=resolver)
+    if target.tokenizer is None:
+        raise UsageError(f"'{args.target}' has no tokenizer", hint="pass a model whose folder or GGUF holds one")
+    info(f"preparing drafter {args.draft} …")
+    is_ngram = args.draft.strip().partition(":")[0] == "ngram"
+    extra = {"top_k_filler": args.top_k_filler} if is_ngram else {"resolver": resolver}
+    drafter = make_drafter(args.draft, target, **extra)
+    chat, hint = decide_chat(args.chat, target.tokenizer, _instruct_names(target))
+    if hint:
+        info(f"hint: {hint}")
+    settings = ChatSettings(gamma=args.k, length=args.length, sampling=sampling, chat=chat,
+                            top_k_filler=args.top_k_filler, adaptive=args.adaptive)
+    session = ChatSession(target, drafter, settings=settings)
+    info("warming up (untimed) …")
+    session.warm_up()
+    return run_repl(session)
