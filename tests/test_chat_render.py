@@ -15,7 +15,7 @@ from draftfinder.chat.render import (
     render_turn,
     token_view,
 )
-from draftfinder.chat.session import Output, StrategyRun, Turn
+from draftfinder.chat.results import Output, StrategyRun, Turn
 from draftfinder.engine.base import GenerationResult, SamplingConfig, SpecStats
 
 WORDS = {1: "The", 2: " cat", 3: " sat", 4: " on", 5: " the", 6: " mat", 7: "\n", 8: " dog"}

@@ -26,7 +26,7 @@ DEFAULT_DRAFT = "ngram"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from ..chat.session import DEFAULT_LENGTH
+    from ..chat.results import DEFAULT_LENGTH
     from ..engine.base import PROCESSORS
 
     m = p.add_argument_group("models")
