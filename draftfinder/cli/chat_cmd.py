@@ -75,30 +75,18 @@ def check_args(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_args(args)
-    from .. import constants
     from ..chat.repl import run_repl
     from ..chat.session import ChatSession, ChatSettings
     from ..engine.base import SamplingConfig
-    from ..engine.drafters import make_drafter
-    from ..engine.loading import load_model
     from ..engine.sampling import validate_sampling
     from ..report.output import info
-    from ..resolver import Resolver
-    from .generate_cmd import _instruct_names, decide_chat
+    from .generate_cmd import _instruct_names, decide_chat, load_target_and_drafter
 
     sampling = SamplingConfig(processor=args.processor, temperature=args.temperature, top_k=args.top_k,
                               top_p=args.top_p, seed=args.seed)
     validate_sampling(sampling)
-    resolver = Resolver(token=constants.env_token(), offline=bool(args.offline) or constants.hub_offline(),
-                        models_dirs=args.models_dir or ())
-    info(f"loading {args.target} …")
-    target = load_model(args.target, resolver=resolver)
-    if target.tokenizer is None:
-        raise UsageError(f"'{args.target}' has no tokenizer", hint="pass a model whose folder or GGUF holds one")
-    info(f"preparing drafter {args.draft} …")
-    is_ngram = args.draft.strip().partition(":")[0] == "ngram"
-    extra = {"top_k_filler": args.top_k_filler} if is_ngram else {"resolver": resolver}
-    drafter = make_drafter(args.draft, target, **extra)
+    target, drafter = load_target_and_drafter(args.target, args.draft, offline=args.offline,
+                                              models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=info)
     chat, hint = decide_chat(args.chat, target.tokenizer, _instruct_names(target))
     if hint:
         info(f"hint: {hint}")

@@ -27,7 +27,7 @@ import os
 import platform
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..errors import UsageError
 
@@ -244,27 +244,38 @@ def _cpu_name() -> str:
 
 # --- command ------------------------------------------------------------------------------------------
 
+def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool, models_dir: Any,
+                            top_k_filler: Optional[int], say: Callable[[str], None]) -> Tuple[Any, Any]:
+    """The target (``load_model``) and the drafter ``draft_spec`` for it, through one resolver (shared by
+    ``generate`` and ``chat``). ``top_k_filler`` goes to n-gram drafters only."""
+    from .. import constants
+    from ..engine.drafters import make_drafter
+    from ..engine.loading import load_model
+    from ..resolver import Resolver
+
+    resolver = Resolver(token=constants.env_token(), offline=bool(offline) or constants.hub_offline(),
+                        models_dirs=models_dir or ())
+    say(f"loading {target_name} …")
+    target = load_model(target_name, resolver=resolver)
+    if target.tokenizer is None:
+        raise UsageError(f"'{target_name}' has no tokenizer", hint="pass a model whose folder or GGUF holds one")
+    say(f"preparing drafter {draft_spec} …")
+    extra: Dict[str, Any] = {"resolver": resolver}
+    if top_k_filler is not None and draft_spec.strip().partition(":")[0] == "ngram":
+        extra["top_k_filler"] = top_k_filler
+    return target, make_drafter(draft_spec, target, **extra)
+
+
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     sampling = build_sampling(args)
-    from .. import constants
     from ..engine.adaptive import HeuristicK
-    from ..engine.drafters import make_drafter
-    from ..engine.loading import load_model
     from ..engine.speculative import autoregressive_generate, speculative_generate
     from ..report.output import emit, info
-    from ..resolver import Resolver
 
     say = (lambda m: None) if args.quiet else info
-    resolver = Resolver(token=constants.env_token(), offline=bool(args.offline) or constants.hub_offline(),
-                        models_dirs=args.models_dir or ())
-    say(f"loading {args.target_model} …")
-    target = load_model(args.target_model, resolver=resolver)
-    if target.tokenizer is None:
-        raise UsageError(f"'{args.target_model}' has no tokenizer", hint="pass a model whose folder or GGUF holds one")
-    say(f"preparing drafter {args.draft} …")
-    extra = {"top_k_filler": args.top_k_filler} if args.top_k_filler is not None else {}
-    drafter = make_drafter(args.draft, target, resolver=resolver, **extra)
+    target, drafter = load_target_and_drafter(args.target_model, args.draft, offline=args.offline,
+                                              models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=say)
 
     chat, hint = decide_chat(args.chat, target.tokenizer, _instruct_names(target))
     if hint:
