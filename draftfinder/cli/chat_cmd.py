@@ -27,7 +27,7 @@ DEFAULT_DRAFT = "ngram"
 
 def configure(p: argparse.ArgumentParser) -> None:
     from ..chat.results import DEFAULT_LENGTH
-    from ..engine.base import PROCESSORS
+    from .generate_cmd import add_sampling_arguments
 
     m = p.add_argument_group("models")
     m.add_argument("--target", required=True, metavar="T",
@@ -45,11 +45,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--adaptive", action="store_true", help="adaptive K (/adaptive)")
     g.add_argument("--length", "--max-new-tokens", dest="length", type=int, default=DEFAULT_LENGTH, metavar="N",
                    help=f"new tokens at most per strategy (/length; default {DEFAULT_LENGTH})")
-    g.add_argument("--processor", default="greedy", metavar="NAME", help=f"{' | '.join(PROCESSORS)} (default greedy)")
-    g.add_argument("--temperature", type=float, default=1.0, metavar="T", help="default 1.0 (not used by greedy)")
-    g.add_argument("--top-k", type=int, default=50, metavar="K", help="for topk / topknucleus (default 50)")
-    g.add_argument("--top-p", type=float, default=0.9, metavar="P", help="for nucleus / topknucleus (default 0.9)")
-    g.add_argument("--seed", type=int, default=0, metavar="S", help="seed of every strategy's sampler (default 0)")
+    add_sampling_arguments(g, "seed of every strategy's sampler (default 0)")
     g.add_argument("--chat", action=argparse.BooleanOptionalAction, default=None,
                    help="chat template (/chat; default: on for instruct models that have one)")
     g.add_argument("--top-k-filler", type=int, default=1, metavar="N",

@@ -40,9 +40,19 @@ WARMUP_TOKENS = 2
 _INSTRUCT_RE = re.compile(r"instruct|chat|(?:^|[-_./:])it(?:$|[-_./:])", re.IGNORECASE)
 
 
-def configure(p: argparse.ArgumentParser) -> None:
+def add_sampling_arguments(group: Any, seed_help: str) -> None:
+    """--processor, --temperature, --top-k, --top-p, --seed (shared by ``generate`` and ``chat``)."""
     from ..engine.base import PROCESSORS
 
+    group.add_argument("--processor", default="greedy", metavar="NAME",
+                       help=f"sampling: {' | '.join(PROCESSORS)} (default greedy)")
+    group.add_argument("--temperature", type=float, default=1.0, metavar="T", help="default 1.0 (not used by greedy)")
+    group.add_argument("--top-k", type=int, default=50, metavar="K", help="for topk / topknucleus (default 50)")
+    group.add_argument("--top-p", type=float, default=0.9, metavar="P", help="for nucleus / topknucleus (default 0.9)")
+    group.add_argument("--seed", type=int, default=0, metavar="S", help=seed_help)
+
+
+def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("target_model", metavar="TARGET", help="target model: zoo:NAME, a .gguf file, a folder or a Hub id")
     g = p.add_argument_group("drafting")
     g.add_argument("--draft", required=True, metavar="D",
@@ -57,12 +67,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("generation")
     r.add_argument("--prompt", required=True, metavar="TEXT", help="the prompt (a user message when --chat)")
     r.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="new tokens at most (default 64)")
-    r.add_argument("--processor", default="greedy", metavar="NAME",
-                   help=f"sampling: {' | '.join(PROCESSORS)} (default greedy)")
-    r.add_argument("--temperature", type=float, default=1.0, metavar="T", help="default 1.0 (not used by greedy)")
-    r.add_argument("--top-k", type=int, default=50, metavar="K", help="for topk / topknucleus (default 50)")
-    r.add_argument("--top-p", type=float, default=0.9, metavar="P", help="for nucleus / topknucleus (default 0.9)")
-    r.add_argument("--seed", type=int, default=0, metavar="S", help="seed of both runs' sampler (default 0)")
+    add_sampling_arguments(r, "seed of both runs' sampler (default 0)")
     r.add_argument("--chat", action=argparse.BooleanOptionalAction, default=None,
                    help="apply the tokenizer's chat template (default: on for instruct models that have one)")
     m = p.add_argument_group("models")
