@@ -57,6 +57,7 @@ from ...errors import DraftFinderError, EndpointError, UsageError
 from ...prompts import Prompt
 from ..config import Entry, Settings
 from ..llama_bin import LlamaBinary, find_llama_server
+from .sse import sse_events
 from .base import Generation
 
 HOST = "127.0.0.1"
@@ -365,7 +366,7 @@ class LlamaServerSession:
             pieces: List[str] = []
             ids: List[int] = []
             final: Dict[str, Any] = {}
-            for chunk in _stream(resp):
+            for chunk in _stream(resp, t0 + settings.timeout_s):
                 if ttft is None and (chunk.get("content") or chunk.get("tokens")):
                     ttft = time.perf_counter() - t0
                 if chunk.get("stop"):
@@ -414,18 +415,9 @@ class LlamaServerSession:
                           accepted=accepted, speculative=speculative, text=text, token_ids=ids or None, extra=extra)
 
 
-def _stream(resp: http.client.HTTPResponse):
-    """The JSON objects of a ``/completion`` SSE stream (``data: {...}`` lines), until the body ends."""
-    while True:
-        raw = resp.readline()
-        if not raw:
-            return
-        line = raw.decode("utf-8", errors="replace").strip()
-        if not line.startswith("data:"):
-            continue
-        payload = line[5:].strip()
-        if payload == "[DONE]":
-            return
+def _stream(resp: http.client.HTTPResponse, deadline: float):
+    """The JSON objects of a ``/completion`` SSE stream until it ends (``socket.timeout`` past ``deadline``)."""
+    for payload in sse_events(resp, deadline):
         try:
             obj = json.loads(payload)
         except ValueError:

@@ -48,11 +48,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from ...errors import EXIT_AUTH, EXIT_NETWORK, DraftFinderError, EndpointAuthError, EndpointError, UsageError, redact, register_secret
+from ...errors import (EXIT_AUTH, EXIT_NETWORK, DraftFinderError, EndpointAuthError, EndpointError, UsageError, redact,
+                       register_secret)
 from ...prompts import Prompt
 from ..config import Entry, Settings
+from .sse import sse_events
 from .base import Generation, decode_tps
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -107,26 +109,6 @@ def metrics_base(url: str) -> str:
     """``http://h:8000/v1`` → ``http://h:8000`` (where vLLM serves ``/metrics``)."""
     url = url.rstrip("/")
     return url[: -len("/v1")] if url.endswith("/v1") else url
-
-
-def sse_events(resp: Any, deadline: float) -> Iterator[str]:
-    """The ``data`` of each server-sent event (multi-line data joined by newlines) until ``[DONE]`` or the end
-    of the body; ``socket.timeout`` once ``time.perf_counter()`` passes ``deadline``."""
-    data: List[str] = []
-    while True:
-        if time.perf_counter() > deadline:
-            raise socket.timeout()
-        raw = resp.readline()
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        if line.startswith("data:"):                         # event:, id:, retry: and ": comments" are skipped
-            data.append(line[5:].lstrip(" "))
-        elif (not line or not raw) and data:                # a blank line ends an event
-            payload, data = "\n".join(data), []
-            if payload.strip() == "[DONE]":
-                return
-            yield payload
-        if not raw:
-            return
 
 
 def _one_line(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
