@@ -3,6 +3,7 @@ measure_cost.py): machine/versions/load record, thread setup, model + prompt loa
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -12,6 +13,21 @@ from typing import Any, Dict, List
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+
+def bench_parser(doc: str) -> "argparse.ArgumentParser":
+    """The options every engine bench has: --target (default the zoo SmolLM2), --threads (1), --json (off)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--target", default="zoo:smollm2-135m")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    return ap
+
+
+def start(args) -> List[float]:
+    """Set torch threads from ``--threads``; returns the load average before the run."""
+    setup_threads(args.threads)
+    return load_average()
 
 
 def setup_threads(n: int) -> None:

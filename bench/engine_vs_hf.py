@@ -23,14 +23,13 @@ Usage: python bench/engine_vs_hf.py [--target zoo:smollm2-135m] [--task general|
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 import traceback
 from pathlib import Path
 
-from _common import command_line, load_average, machine_line, median, setup_threads, versions
+from _common import bench_parser, command_line, load_average, machine_line, median, start, versions
 
 
 def hf_generate(target, ids, max_new, extra):
@@ -50,8 +49,7 @@ def hf_generate(target, ids, max_new, extra):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--target", default="zoo:smollm2-135m")
+    ap = bench_parser(__doc__)
     ap.add_argument("--task", default="general")
     ap.add_argument("--limit", type=int, default=3)
     ap.add_argument("--k", type=int, default=4)
@@ -61,12 +59,9 @@ def main() -> int:
     ap.add_argument("--layers", type=int, default=20, help="N of layerskip:N / assistant_early_exit=N")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    setup_threads(args.threads)
-    load_before = load_average()
+    load_before = start(args)
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.engine.drafters import make_drafter
     from draftfinder.engine.loading import load_model

@@ -18,18 +18,16 @@ Usage: python bench/measure_cost.py [--target zoo:smollm2-135m] [--drafters ngra
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from _common import command_line, load_average, machine_line, setup_threads, versions
+from _common import bench_parser, command_line, load_average, machine_line, start, versions
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--target", default="zoo:smollm2-135m")
+    ap = bench_parser(__doc__)
     ap.add_argument("--drafters", default="ngram")
     ap.add_argument("--task", default="general")
     ap.add_argument("--limit", type=int, default=3)
@@ -38,14 +36,11 @@ def main() -> int:
     ap.add_argument("--timing-ks", default="1,2,4,8,12,16",
                     help="Ks whose verify pass measure() times (the rest interpolated); 'all' = 1..--max-k")
     ap.add_argument("--timing-repeats", type=int, default=None, help="measure()'s timing rounds (default: its own)")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--json", default=None)
     args = ap.parse_args()
     timing_ks = None if args.timing_ks == "all" else [int(x) for x in args.timing_ks.split(",") if x.strip()]
     timing_kw = {} if args.timing_repeats is None else {"timing_repeats": args.timing_repeats}
 
-    setup_threads(args.threads)
-    load_before = load_average()
+    load_before = start(args)
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.engine.drafters import make_drafter
     from draftfinder.engine.loading import load_model

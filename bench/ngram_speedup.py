@@ -14,12 +14,11 @@ Usage: python bench/ngram_speedup.py [--target zoo:smollm2-135m] [--drafter ngra
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from _common import REPO, command_line, load_average, machine_line, median, setup_threads, versions
+from _common import bench_parser, command_line, load_average, machine_line, median, start, versions
 
 CODE_EDIT_PROMPTS = [
     ("rename-var", "Rewrite this function with the variable `total` renamed to `running_sum`. "
@@ -119,8 +118,7 @@ def run_task(target, spec, prompts, k, max_new, repeats, greedy_cfg, adaptive=No
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--target", default="zoo:smollm2-135m")
+    ap = bench_parser(__doc__)
     ap.add_argument("--drafter", default="ngram", help="n-gram spec: ngram, ngram:onelevel:3, ...")
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=96)
@@ -130,12 +128,9 @@ def main() -> int:
     ap.add_argument("--pad", action="store_true",
                     help="extend n-gram drafts to the cheapest verify pass size (engine/passcost.py; calibrated here, untimed)")
     ap.add_argument("--tasks", default="summarization,code-editing")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    setup_threads(args.threads)
-    load_before = load_average()
+    load_before = start(args)
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.engine.loading import load_model
     from draftfinder.prompts import encode_prompt, load_prompts

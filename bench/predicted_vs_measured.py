@@ -15,28 +15,23 @@ Usage: python bench/predicted_vs_measured.py [--target zoo:smollm2-135m] [--draf
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
-from _common import command_line, load_average, machine_line, setup_threads, versions
+from _common import bench_parser, command_line, load_average, machine_line, start, versions
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--target", default="zoo:smollm2-135m")
+    ap = bench_parser(__doc__)
     ap.add_argument("--drafters", default="ngram,layerskip:20")
     ap.add_argument("--task", default="general")
     ap.add_argument("--limit", type=int, default=3)
     ap.add_argument("--max-new-tokens", type=int, default=48)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    setup_threads(args.threads)
-    load_before = load_average()
+    load_before = start(args)
     from draftfinder.measure import measure
 
     rows = []
