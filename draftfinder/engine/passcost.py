@@ -52,30 +52,45 @@ def padded_length(drafted: int, limit: int, costs: PassCosts) -> int:
     return best
 
 
+class PassTimer:
+    """Times one target forward of n tokens after a fixed KV cache, exactly as the engine runs it
+    (``model_forward`` → all n rows of logits), rolling the cache back after each pass. Use inside
+    ``torch.inference_mode()``. Shared by :func:`calibrate` and ``measure.costs.time_target``."""
+
+    def __init__(self, model: Any, context_ids: Sequence[int], feed: Sequence[int]):
+        from .speculative import prefill
+
+        self.model, self.feed = model, list(feed)
+        self.cache = kv.new_cache(model)
+        prefill(model, self.cache, list(context_ids))
+        self.base = kv.cache_length(self.cache)
+
+    def seconds(self, n: int) -> float:
+        from .speculative import model_forward
+
+        t0 = time.perf_counter()
+        model_forward(self.model, self.cache, self.feed[:n])
+        elapsed = time.perf_counter() - t0
+        kv.rollback(self.cache, self.base)
+        return elapsed
+
+
 def calibrate(target: Any, context_ids: Sequence[int], *, max_tokens: int = 17, repeats: int = 5,
               warmup: int = 1) -> PassCosts:
     """Time target passes of 1 … ``max_tokens`` tokens after prefilling ``context_ids`` (rolled back after each),
     interleaved per round, median over ``repeats`` rounds after ``warmup``. ``target``: a ``LoadedModel``."""
     import torch
 
-    from .speculative import model_forward, prefill
-
-    model = target.model
     ids = [int(t) for t in context_ids]
     while len(ids) < max_tokens + 2:
         ids = ids + ids
     ctx, feed = ids[: len(ids) - max_tokens], ids[len(ids) - max_tokens:]
     samples: Dict[int, list] = {n: [] for n in range(1, max_tokens + 1)}
     with torch.inference_mode():
-        cache = kv.new_cache(model)
-        prefill(model, cache, ctx)
-        base = kv.cache_length(cache)
+        timer = PassTimer(target.model, ctx, feed)
         for r in range(warmup + repeats):
             for n in range(1, max_tokens + 1):
-                t0 = time.perf_counter()
-                model_forward(model, cache, feed[:n])
-                elapsed = time.perf_counter() - t0
-                kv.rollback(cache, base)
+                elapsed = timer.seconds(n)
                 if r >= warmup:
                     samples[n].append(elapsed * 1000.0)
     return PassCosts(ms={n: statistics.median(v) for n, v in samples.items()}, context_tokens=len(ctx),

@@ -44,8 +44,7 @@ def time_target(target: Any, continuations: Sequence[Continuation], *, max_k: in
     """
     import torch
 
-    from ..engine import cache as kv
-    from ..engine.speculative import model_forward, prefill
+    from ..engine.passcost import PassTimer
 
     sizes = sorted(set(sizes or range(1, max_k + 2)) | {1})
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -55,17 +54,7 @@ def time_target(target: Any, continuations: Sequence[Continuation], *, max_k: in
     ratios: Dict[int, List[float]] = {n: [] for n in sizes if n > 1}
     feed = seq[length: length + max(sizes)]
     with torch.inference_mode():
-        cache = kv.new_cache(model)
-        prefill(model, cache, seq[:length])
-        base = kv.cache_length(cache)
-
-        def timed(n: int) -> float:
-            t0 = time.perf_counter()
-            model_forward(model, cache, feed[:n])
-            elapsed = time.perf_counter() - t0
-            kv.rollback(cache, base)
-            return elapsed
-
+        timed = PassTimer(model, seq[:length], feed).seconds
         for r in range(warmup + repeats):
             if r > warmup and should_stop is not None and should_stop():
                 break

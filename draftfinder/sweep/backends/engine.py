@@ -9,9 +9,9 @@ Timings come from the engine's own stats: ``prompt_s`` = prefill, ``ttft_s`` = f
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-from ...prompts import Prompt, encode_prompt, load_prompts
+from ...prompts import Prompt, encode_prompt
 from ..config import Entry, Settings
 from .base import Generation, InProcessBackend, decode_tps
 
@@ -24,19 +24,19 @@ def sampling_for(settings: Settings) -> Any:
     return SamplingConfig(processor="multinomial", temperature=settings.temperature, seed=settings.seed)
 
 
-def sweep_prompt(settings: Settings) -> Prompt:
-    """A prompt of the sweep's task (warm-up input)."""
-    return load_prompts(settings.task, limit=1)[0]
-
-
 class EngineSession:
-    def __init__(self, target: Any, drafter: Any, k: Optional[int], command: List[str], adaptive: Any = None):
+    def __init__(self, target: Any, drafter: Any, k: Optional[int], command: List[str], adaptive: Any = None,
+                 warm: Optional[Callable[[List[int]], None]] = None):
         self.target, self.drafter, self.k, self.command, self.adaptive = target, drafter, k, command, adaptive
+        self.warm = warm                     # run once on the first prompt's ids, outside the engine's timings
 
     def generate(self, prompt: Prompt, settings: Settings) -> Generation:
         from ...engine.speculative import autoregressive_generate, speculative_generate
 
         ids = encode_prompt(self.target.tokenizer, prompt)
+        if self.warm is not None:
+            self.warm(ids)
+            self.warm = None
         sampling = sampling_for(settings)
         if self.drafter is None:
             r = autoregressive_generate(self.target, ids, max_new_tokens=settings.max_tokens, sampling=sampling)
@@ -64,15 +64,14 @@ class EngineBackend(InProcessBackend):
         super().__init__(cfg, options)
         self._warmed: set = set()
 
-    def _warm(self, tgt: Any, settings: Settings) -> None:
-        """Once per target: one forward of every pass size 1 … max K + 1 (untimed). PyTorch's CPU kernels pay a
-        first-use cost per new input shape; without this the first speculative cell of a sweep pays it for all
-        of them (measured here, machine shared: the first n-gram cell at 4.7 tok/s, the next ones at 35–38)."""
+    def _warm(self, tgt: Any, ids: List[int], settings: Settings) -> None:
+        """Once per target, on the first prompt it serves: one forward of every pass size 1 … max K + 1
+        (untimed). PyTorch's CPU kernels pay a first-use cost per new input shape; without this the first
+        speculative cell of a sweep pays it for all of them (measured here, machine shared: the first n-gram cell at 4.7 tok/s, the next ones at 35–38)."""
         if tgt.name in self._warmed:
             return
         from ...engine.passcost import calibrate
 
-        ids = encode_prompt(tgt.tokenizer, sweep_prompt(settings))
         calibrate(tgt, ids, max_tokens=max(settings.k) + 1, repeats=1, warmup=0)
         self._warmed.add(tgt.name)
 
@@ -81,7 +80,6 @@ class EngineBackend(InProcessBackend):
         from ...engine.loading import load_model
 
         tgt = load_model(str(target.path))
-        self._warm(tgt, settings)
         drafter = make_drafter(draft.spec, tgt) if draft is not None else None
         adaptive = None
         if draft is not None and draft.adaptive:
@@ -91,4 +89,5 @@ class EngineBackend(InProcessBackend):
         call = ([f"speculative_generate(target={target.path!r}, drafter={draft.spec!r}, k={k}"
                  + (", adaptive=HeuristicK()" if adaptive else "") + ")"] if draft else
                 [f"autoregressive_generate(target={target.path!r})"])
-        return EngineSession(tgt, drafter, k, call, adaptive)
+        warm = None if tgt.name in self._warmed else (lambda ids: self._warm(tgt, ids, settings))
+        return EngineSession(tgt, drafter, k, call, adaptive, warm)
