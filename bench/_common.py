@@ -77,6 +77,6 @@ def median(xs):
 
 
 def encode(target: Any, prompts) -> List[List[int]]:
-    from draftfinder.prompts import encode_prompt
+    from draftfinder.measure.prompts import encode_prompt
 
     return [encode_prompt(target.tokenizer, p) for p in prompts]

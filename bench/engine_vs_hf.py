@@ -66,7 +66,7 @@ def main() -> int:
     from draftfinder.engine.drafters import make_drafter
     from draftfinder.engine.loading import load_model
     from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
-    from draftfinder.prompts import encode_prompt, load_prompts
+    from draftfinder.measure.prompts import encode_prompt, load_prompts
 
     target = load_model(args.target)
     greedy = SamplingConfig(processor="greedy")

@@ -52,7 +52,7 @@ def build_models_dir(root: Path) -> tuple[Path, int]:
         (gguf / smol.name).symlink_to(smol)
         n += 1
     try:
-        from draftfinder.sources.zoo import ZooSource
+        from draftfinder.models.sources.zoo import ZooSource
 
         gemma = ZooSource().resolve("zoo:gemma3-270m").gguf_path
         (gguf / gemma.name).symlink_to(gemma)

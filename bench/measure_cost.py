@@ -46,7 +46,7 @@ def main() -> int:
     from draftfinder.engine.loading import load_model
     from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
     from draftfinder.measure import measure
-    from draftfinder.prompts import encode_prompt, load_prompts
+    from draftfinder.measure.prompts import encode_prompt, load_prompts
 
     drafters = [s.strip() for s in args.drafters.split(",") if s.strip()]
     greedy = SamplingConfig(processor="greedy")

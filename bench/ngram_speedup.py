@@ -133,7 +133,7 @@ def main() -> int:
     load_before = start(args)
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.engine.loading import load_model
-    from draftfinder.prompts import encode_prompt, load_prompts
+    from draftfinder.measure.prompts import encode_prompt, load_prompts
 
     target = load_model(args.target)
     greedy = SamplingConfig(processor="greedy")

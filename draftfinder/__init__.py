@@ -9,22 +9,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .version import __version__
+from draftfinder.version import __version__
 
 _EXPORTS = {
-    "DraftModelFinder": "draftfinder.finder",
-    "EnhancedTokenizerChecker": "draftfinder.compat",
-    "ModelAnalyzer": "draftfinder.modelinfo",
-    "SpeedupEstimator": "draftfinder.estimator",
-    "ModelInfo": "draftfinder.schema",
-    "DraftModelCandidate": "draftfinder.schema",
-    "CompatibilityResult": "draftfinder.schema",
-    "Check": "draftfinder.schema",
-    "EngineVerdict": "draftfinder.schema",
-    "Provenance": "draftfinder.schema",
-    "Task": "draftfinder.schema",
-    "QuantizationType": "draftfinder.schema",
-    "QualityTier": "draftfinder.schema",
+    "DraftModelFinder": "draftfinder.find.finder",
+    "EnhancedTokenizerChecker": "draftfinder.compat.checks",
+    "ModelAnalyzer": "draftfinder.models.analysis",
+    "SpeedupEstimator": "draftfinder.predict.estimator",
+    "ModelInfo": "draftfinder.find.results",
+    "DraftModelCandidate": "draftfinder.find.results",
+    "CompatibilityResult": "draftfinder.find.results",
+    "Check": "draftfinder.find.results",
+    "EngineVerdict": "draftfinder.find.results",
+    "Provenance": "draftfinder.find.results",
+    "Task": "draftfinder.find.results",
+    "QuantizationType": "draftfinder.find.results",
+    "QualityTier": "draftfinder.find.results",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -206,6 +206,20 @@ class EndpointAuthError(EndpointError):
     exit_code = EXIT_AUTH
 
 
+class OutputError(DraftFinderError):
+    """Raised when a file the user named (``--export``, ``--chart``, ``--results``, a measurement) cannot be
+    written: a missing parent folder, a folder or socket in its place, no space, no permission, a closed pipe.
+    Nothing was replaced when this is raised."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, path: Any, problem: str, *, flag: Optional[str] = None, hint: Optional[str] = None):
+        self.path = str(path)
+        where = "stdout" if self.path == "-" else self.path
+        super().__init__(f"cannot write {where}{f' ({flag})' if flag else ''}: {problem}",
+                         hint=hint or "choose a writable path with free space")
+
+
 class UsageError(DraftFinderError):
     """Raised for invalid command-line input that argparse cannot express (conflicting or out-of-range flags)."""
 

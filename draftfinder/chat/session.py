@@ -29,10 +29,10 @@ import dataclasses
 import difflib
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..engine.base import PROCESSORS, SamplingConfig
-from ..engine.ngram import STORAGE_KINDS
-from ..errors import DraftFinderError, UsageError
-from .results import DEFAULT_LENGTH, ChatSettings, Output, StrategyRun, Turn  # noqa: F401 (re-exported)
+from draftfinder.engine.base import PROCESSORS, SamplingConfig
+from draftfinder.engine.ngram import STORAGE_KINDS
+from draftfinder.errors import DraftFinderError, UsageError
+from draftfinder.chat.results import ChatSettings, Output, StrategyRun, Turn
 
 STRATEGIES = ("speculative", "ngram", "target", "draft")
 MAX_LENGTH = 8192             # a longer /length is most likely a typo
@@ -74,8 +74,8 @@ _ON, _OFF = ("on", "1", "true", "yes"), ("off", "0", "false", "no")
 
 def drafter_kind(drafter: Any) -> str:
     """``ngram`` | ``layerskip`` | ``model`` (anything with a ``.loaded`` model) | ``other``."""
-    from ..engine.drafters import LayerSkipDrafter
-    from ..engine.ngram import NGramDrafter
+    from draftfinder.engine.drafters import LayerSkipDrafter
+    from draftfinder.engine.ngram import NGramDrafter
 
     if isinstance(drafter, NGramDrafter):
         return "ngram"
@@ -125,7 +125,7 @@ def parse_processor(args: Sequence[str], current: SamplingConfig) -> SamplingCon
         nucleus     [P [T]]
         topknucleus [K [P [T]]]    e.g. /processor topknucleus 50 0.9 0.8
     """
-    from ..engine.sampling import validate_sampling
+    from draftfinder.engine.sampling import validate_sampling
 
     if not args:
         raise UsageError("/processor needs a name", hint=f"use one of: {', '.join(PROCESSORS)}")
@@ -158,7 +158,7 @@ def compatibility_verdict(target: Any, drafter: Any) -> Tuple[bool, str]:
         return True, "not checked: a tokenizer is missing"
     if draft.tokenizer is target.tokenizer:
         return True, "same tokenizer object"
-    from ..compat import EnhancedTokenizerChecker
+    from draftfinder.compat.checks import EnhancedTokenizerChecker
 
     res = EnhancedTokenizerChecker.verify_compatibility(target.tokenizer, draft.tokenizer, target.name, draft.name)
     if res.is_compatible:
@@ -220,7 +220,7 @@ class ChatSession:
     def nasd(self) -> Any:
         """The n-gram drafter of the ``ngram`` strategy (built on first use and after /set_ngramstorage)."""
         if self._nasd is None:
-            from ..engine.ngram import NGramDrafter
+            from draftfinder.engine.ngram import NGramDrafter
 
             s = self.settings
             self._nasd = NGramDrafter(storage=s.ngram_storage, n=s.ngram_n, top_k_filler=s.top_k_filler,
@@ -373,7 +373,7 @@ class ChatSession:
         self._nasd = None
         which = "the n-gram strategy"
         if self.kind == "ngram":
-            from ..engine.ngram import NGramDrafter
+            from draftfinder.engine.ngram import NGramDrafter
 
             self.drafter = NGramDrafter(storage=kind, n=n, top_k_filler=self.settings.top_k_filler,
                                         reset_between=self.settings.reset_in_between)
@@ -477,8 +477,8 @@ class ChatSession:
 
     def _run(self, strategy: str, label: str, ids: List[int], sampling: SamplingConfig,
              should_stop: Optional[Callable[[], bool]]) -> StrategyRun:
-        from ..engine.adaptive import HeuristicK
-        from ..engine.speculative import autoregressive_generate, speculative_generate
+        from draftfinder.engine.adaptive import HeuristicK
+        from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
 
         s = self.settings
         model = self.draft_model if strategy == "draft" else self.target
@@ -500,8 +500,8 @@ class ChatSession:
 
     def warm_up(self) -> None:
         """Untimed 2-token runs of every model, so the first prompt's timings exclude first-call costs."""
-        from ..engine.ngram import NGramDrafter
-        from ..engine.speculative import autoregressive_generate, speculative_generate
+        from draftfinder.engine.ngram import NGramDrafter
+        from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
 
         tok = self.target.tokenizer
         ids = (list(tok("Hello")["input_ids"]) if tok is not None else []) or [0]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import UsageError
+from draftfinder.errors import UsageError
 
 HELP = "interactive REPL: each prompt through speculative, n-gram, target-only and draft-only decoding, side by side"
 
@@ -26,8 +26,8 @@ DEFAULT_DRAFT = "ngram"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from ..chat.results import DEFAULT_LENGTH
-    from .generate_cmd import add_sampling_arguments
+    from draftfinder.chat.results import DEFAULT_LENGTH
+    from draftfinder.cli.generate_cmd import add_sampling_arguments
 
     m = p.add_argument_group("models")
     m.add_argument("--target", required=True, metavar="T",
@@ -54,7 +54,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ``UsageError`` for values the session would refuse, before anything is loaded."""
-    from ..chat.session import MAX_K, MAX_LENGTH
+    from draftfinder.chat.session import MAX_K, MAX_LENGTH
 
     if args.device.strip().lower() != "cpu":
         raise UsageError(f"--device {args.device}: draftfinder's engine runs on the CPU only", hint="use --device cpu")
@@ -71,12 +71,13 @@ def check_args(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_args(args)
-    from ..chat.repl import run_repl
-    from ..chat.session import ChatSession, ChatSettings
-    from ..engine.base import SamplingConfig
-    from ..engine.sampling import validate_sampling
-    from ..report.output import info
-    from .generate_cmd import _instruct_names, decide_chat, load_target_and_drafter
+    from draftfinder.chat.repl import run_repl
+    from draftfinder.chat.results import ChatSettings
+    from draftfinder.chat.session import ChatSession
+    from draftfinder.engine.base import SamplingConfig
+    from draftfinder.engine.sampling import validate_sampling
+    from draftfinder.report.output import info
+    from draftfinder.cli.generate_cmd import _instruct_names, decide_chat, load_target_and_drafter
 
     sampling = SamplingConfig(processor=args.processor, temperature=args.temperature, top_k=args.top_k,
                               top_p=args.top_p, seed=args.seed)

@@ -4,9 +4,9 @@
                          --draft-params 500M --draft-bits q4_k_m --draft-layers 24 \\
                          --acceptance 0.7 [--hardware a100-80gb] [--max-k 16] [--format table|json|yaml]
 
-Without ``--acceptance`` the acceptance prior (:mod:`draftfinder.acceptance`) supplies α from the sizes,
+Without ``--acceptance`` the acceptance prior (:mod:`draftfinder.predict.acceptance`) supplies α from the sizes,
 ``--task`` and ``--different-family``. Everything printed is an estimate from the latency model of
-:mod:`draftfinder.hardware` and Leviathan et al. 2023 Theorem 3.8 (with the verify-cost extension), labelled
+:mod:`draftfinder.predict.latency` and Leviathan et al. 2023 Theorem 3.8 (with the verify-cost extension), labelled
 with its method; ``--measured`` labels a given α as measured, ``--cost-ratio`` supplies a measured c.
 """
 
@@ -17,7 +17,7 @@ import math
 import re
 from typing import Any, Dict
 
-from ..errors import UsageError
+from draftfinder.errors import UsageError
 
 HELP = "what-if calculator: expected speedup for every K from model sizes, bits, layers and acceptance rate"
 
@@ -101,9 +101,9 @@ def parse_acceptance(text: str, flag: str = "--acceptance") -> float:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from ..constants import DEFAULT_HARDWARE, MAX_K
-    from ..hardware import PROFILES
-    from ..report.output import FORMATS
+    from draftfinder.constants import DEFAULT_HARDWARE, MAX_K
+    from draftfinder.predict.latency import PROFILES
+    from draftfinder.report.output import FORMATS
 
     g = parser.add_argument_group("target model")
     g.add_argument("--target-params", required=True, metavar="N", help="parameters: 7B, 500M, 7e9, 7615616512")
@@ -150,10 +150,10 @@ def _max_k(text: str) -> int:
 
 def build(args: argparse.Namespace) -> Dict[str, Any]:
     """Parse the flags and compute the payload (a plain dict; also used by tests)."""
-    from ..acceptance import prior_acceptance
-    from ..constants import ESTIMATED, MEASURED
-    from ..estimator import SpeedupEstimator
-    from ..hardware import ModelShape, get_profile
+    from draftfinder.predict.acceptance import prior_acceptance
+    from draftfinder.constants import ESTIMATED, MEASURED
+    from draftfinder.predict.estimator import SpeedupEstimator
+    from draftfinder.predict.latency import ModelShape, get_profile
 
     target = ModelShape(parse_params(args.target_params, "--target-params"),
                         parse_bits(args.target_bits, "--target-bits"),
@@ -241,7 +241,7 @@ def render_table(d: Dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report.output import emit
+    from draftfinder.report.output import emit
 
     emit(build(args), args.format, table=render_table)
     return 0

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import config as cfgmod
-from .. import constants
-from ..errors import NoCompatibleDraftsError, UsageError
+from draftfinder.find import config as cfgmod
+from draftfinder import constants
+from draftfinder.errors import NoCompatibleDraftsError, UsageError
 
 HELP = "find, check and rank draft models for TARGET (Hub id, local folder, .gguf file or zoo:NAME)"
 
@@ -85,7 +85,7 @@ def _progress_printer(quiet: bool):
     if quiet:
         return None
     if sys.stderr.isatty():
-        from ..report.progress import BarProgress
+        from draftfinder.report.progress import BarProgress
 
         return BarProgress("Evaluating candidates")
     def line(i: int, n: int, name: str) -> None:
@@ -102,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
     if not cfg.target_model:
         raise UsageError("no target model given",
                          hint="pass one, e.g. `draftfinder Qwen/Qwen2.5-7B-Instruct --top-n 5`, or set target_model in --config")
-    from ..errors import register_secret
-    from ..finder import DraftModelFinder
-    from ..report.export import write_json
-    from ..report.output import emit
-    from ..report.table import render_find
+    from draftfinder.errors import register_secret
+    from draftfinder.find.finder import DraftModelFinder
+    from draftfinder.writer import describe, write_json
+    from draftfinder.report.output import emit
+    from draftfinder.report.table import render_find
 
     register_secret(cfg.token)
     log = ((lambda m: (sys.stderr.write(m + "\n"), sys.stderr.flush()))
@@ -117,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
         result = finder.find()
     except NoCompatibleDraftsError:
         if cfg.export and finder.result is not None:
-            write_json(cfg.export, finder.result.to_dict(cfg.top_n))
-            sys.stderr.write(f"Results (rejections) exported to {cfg.export}\n")
+            where = write_json(cfg.export, finder.result.to_dict(cfg.top_n), flag="--export")
+            sys.stderr.write(f"Results (rejections) exported to {describe(where)}\n")
         if cfg.verbose and finder.result is not None:
             for r in finder.result.rejected:
                 sys.stderr.write(f"  ✗ {r.model_id} [{r.stage}]: {'; '.join(r.reasons)}\n")
@@ -131,6 +131,6 @@ def run(args: argparse.Namespace) -> int:
         d, verbose=cfg.verbose, show_warnings=cfg.output.show_warnings, show_memory=cfg.output.show_memory_info,
         show_compat=cfg.output.show_compatibility_details, show_test_details=cfg.show_test_details))
     if cfg.export:
-        path = write_json(cfg.export, data)
-        sys.stderr.write(f"Results exported to {path}\n")
+        where = write_json(cfg.export, data, flag="--export")
+        sys.stderr.write(f"Results exported to {describe(where)}\n")
     return 0

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..errors import UsageError
+from draftfinder.errors import UsageError
 
 HELP = "generate from one prompt with speculative decoding and with the target alone; compare text and speed"
 
@@ -42,7 +42,7 @@ _INSTRUCT_RE = re.compile(r"instruct|chat|(?:^|[-_./:])it(?:$|[-_./:])", re.IGNO
 
 def add_sampling_arguments(group: Any, seed_help: str) -> None:
     """--processor, --temperature, --top-k, --top-p, --seed (shared by ``generate`` and ``chat``)."""
-    from ..engine.base import PROCESSORS
+    from draftfinder.engine.base import PROCESSORS
 
     group.add_argument("--processor", default="greedy", metavar="NAME",
                        help=f"sampling: {' | '.join(PROCESSORS)} (default greedy)")
@@ -111,7 +111,7 @@ class GenerateComparison:
         return a / b if a and b else None
 
     def to_dict(self) -> Dict[str, Any]:
-        from ..schema import Provenance
+        from draftfinder.find.results import Provenance
 
         greedy = self.sampling.get("processor") == "greedy"
         return {
@@ -175,8 +175,8 @@ def decide_chat(flag: Optional[bool], tokenizer: Any, names: Iterable[Optional[s
 
 
 def build_sampling(args: argparse.Namespace) -> Any:
-    from ..engine.base import PROCESSORS, SamplingConfig
-    from ..engine.sampling import validate_sampling
+    from draftfinder.engine.base import PROCESSORS, SamplingConfig
+    from draftfinder.engine.sampling import validate_sampling
 
     if args.processor not in PROCESSORS:
         raise UsageError(f"--processor: unknown processor '{args.processor}'", hint=f"use one of: {', '.join(PROCESSORS)}")
@@ -188,8 +188,8 @@ def build_sampling(args: argparse.Namespace) -> Any:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ``UsageError`` for out-of-range numbers and formats, before anything is loaded."""
-    from ..engine.speculative import MAX_K
-    from ..report.output import FORMATS
+    from draftfinder.engine.speculative import MAX_K
+    from draftfinder.report.output import FORMATS
 
     if args.format not in FORMATS:
         raise UsageError(f"--format: unknown format '{args.format}'", hint=f"use one of: {', '.join(FORMATS)}")
@@ -253,10 +253,10 @@ def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool,
                             top_k_filler: Optional[int], say: Callable[[str], None]) -> Tuple[Any, Any]:
     """The target (``load_model``) and the drafter ``draft_spec`` for it, through one resolver (shared by
     ``generate`` and ``chat``). ``top_k_filler`` goes to n-gram drafters only."""
-    from .. import constants
-    from ..engine.drafters import make_drafter
-    from ..engine.loading import load_model
-    from ..resolver import Resolver
+    from draftfinder import constants
+    from draftfinder.engine.drafters import make_drafter
+    from draftfinder.engine.loading import load_model
+    from draftfinder.models.resolver import Resolver
 
     resolver = Resolver(token=constants.env_token(), offline=bool(offline) or constants.hub_offline(),
                         models_dirs=models_dir or ())
@@ -274,9 +274,9 @@ def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool,
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     sampling = build_sampling(args)
-    from ..engine.adaptive import HeuristicK
-    from ..engine.speculative import autoregressive_generate, speculative_generate
-    from ..report.output import emit, info
+    from draftfinder.engine.adaptive import HeuristicK
+    from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
+    from draftfinder.report.output import emit, info
 
     say = (lambda m: None) if args.quiet else info
     target, drafter = load_target_and_drafter(args.target_model, args.draft, offline=args.offline,

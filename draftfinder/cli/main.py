@@ -12,9 +12,9 @@ import sys
 import traceback
 from typing import List, Optional
 
-from .. import constants
-from ..errors import EXIT_INTERRUPTED, DraftFinderError, redact
-from ..version import __version__
+from draftfinder import constants
+from draftfinder.errors import EXIT_INTERRUPTED, DraftFinderError, redact
+from draftfinder.version import __version__
 
 COMMANDS = {
     "find": "draftfinder.cli.find_cmd",

@@ -21,16 +21,16 @@ import sys
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
-from ..errors import EXIT_INTERRUPTED, DraftFinderError, UsageError
+from draftfinder.errors import EXIT_INTERRUPTED, DraftFinderError, UsageError
 
 HELP = "measure acceptance, cost and speedup of drafts for a target on this machine (real runs)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from ..engine.base import PROCESSORS
-    from ..measure import DEFAULT_LIMIT, DEFAULT_MAX_NEW_TOKENS, DEFAULT_TIMING_REPEATS
-    from ..prompts import TASKS
-    from ..report.output import FORMATS
+    from draftfinder.engine.base import PROCESSORS
+    from draftfinder.measure import DEFAULT_LIMIT, DEFAULT_MAX_NEW_TOKENS, DEFAULT_TIMING_REPEATS
+    from draftfinder.measure.prompts import TASKS
+    from draftfinder.report.output import FORMATS
 
     parser.add_argument("target", metavar="TARGET", help="target model: zoo:NAME, a .gguf file, a folder or a Hub id")
     parser.add_argument("--draft", action="append", default=[], metavar="D", required=True,
@@ -95,7 +95,7 @@ class _Progress:
     """``(phase, done, total, label)`` → a rich bar per phase on a terminal, else one plain line per item."""
 
     def __init__(self, stream: Any = None):
-        from .. import constants
+        from draftfinder import constants
 
         self.stream = stream or sys.stderr
         self.rich = bool(getattr(self.stream, "isatty", lambda: False)()) and constants.color_enabled(self.stream)
@@ -107,7 +107,7 @@ class _Progress:
             self.close()
             self.phase = phase
             if self.rich:
-                from ..report.progress import BarProgress
+                from draftfinder.report.progress import BarProgress
 
                 self.bar = BarProgress(f"{phase:<12}")
         if self.bar is not None:
@@ -155,8 +155,8 @@ class _StopOnInterrupt:
 def build(args: argparse.Namespace, *, progress: Optional[Callable[..., None]] = None,
           should_stop: Optional[Callable[[], bool]] = None) -> Dict[str, Any]:
     """Run the measurement the flags describe; the payload every format is rendered from."""
-    from ..engine.base import SamplingConfig
-    from ..measure import measure
+    from draftfinder.engine.base import SamplingConfig
+    from draftfinder.measure import measure
 
     _check(args)
     if args.threads is not None:
@@ -179,7 +179,7 @@ def build(args: argparse.Namespace, *, progress: Optional[Callable[..., None]] =
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report.output import emit, info
+    from draftfinder.report.output import emit, info
 
     progress = _Progress()
     try:

@@ -12,9 +12,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
-from ..errors import DraftFinderError, UsageError
+from draftfinder.errors import DraftFinderError, UsageError
 
 HELP = "run measured target × draft × K sweeps (engine, hf, llamacpp, openai) with offline HTML charts"
 DEFAULT_INIT = "sweep.json"
@@ -46,7 +46,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep.config import write_example
+    from draftfinder.sweep.config import write_example
 
     if args.init:
         path = write_example(args.init, force=args.force)
@@ -93,8 +93,8 @@ def _paths(cfg: Any, args: argparse.Namespace, results: Optional[str], chart: Op
 
 
 def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: Optional[str]) -> int:
-    from ..sweep.config import load_sweep_config
-    from ..sweep.runner import plan_cells, run_sweep
+    from draftfinder.sweep.config import load_sweep_config
+    from draftfinder.sweep.runner import plan_cells, run_sweep
 
     cfg = load_sweep_config(config)
     _overrides(cfg, args)
@@ -131,8 +131,8 @@ def _try_chart(rpath: Path, cpath: Path, args: argparse.Namespace, log) -> Optio
     if args.no_chart or not rpath.exists():
         return None
     try:
-        from ..sweep.charts import write_chart
-        from ..sweep.results import SweepResults
+        from draftfinder.sweep.charts import write_chart
+        from draftfinder.sweep.results import SweepResults
 
         return write_chart(SweepResults.load(rpath), cpath)
     except DraftFinderError as err:
@@ -141,18 +141,18 @@ def _try_chart(rpath: Path, cpath: Path, args: argparse.Namespace, log) -> Optio
 
 
 def _chart_only(args: argparse.Namespace) -> int:
-    from ..sweep.results import SweepResults
+    from draftfinder.sweep.results import SweepResults
 
     results = args.results
     if not results and args.config:
-        from ..sweep.config import load_sweep_config
+        from draftfinder.sweep.config import load_sweep_config
 
         results = str(_paths(load_sweep_config(args.config), args, None, None)[0])
     if not results:
         raise UsageError("--chart-only needs the results file", hint="pass --results FILE (and --chart FILE)")
     res = SweepResults.load(results)
     cpath = Path(args.chart) if args.chart else Path(results).with_suffix(".html")
-    from ..sweep.charts import write_chart
+    from draftfinder.sweep.charts import write_chart
 
     _report(res, args)
     print(f"Chart saved to {write_chart(res, cpath)}")
@@ -208,7 +208,7 @@ def _report(res: Any, args: argparse.Namespace) -> None:
         return
     print(results_table(res))
     try:
-        from ..sweep.recommend import format_table, recommend
+        from draftfinder.sweep.recommend import format_table, recommend
 
         print()
         print(format_table(recommend(res)))

@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..errors import UsageError
+from draftfinder.errors import UsageError
 
 
 def _check_k(value: int, what: str) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import DraftFinderError
+from draftfinder.errors import DraftFinderError
 
 
 class CacheRollbackError(DraftFinderError):

@@ -28,12 +28,12 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
-from ..errors import UsageError
-from . import cache as kv
-from .base import Draft, SamplingConfig
-from .loading import LoadedModel, load_model
-from .sampling import logits_to_probs, sample, top_probability
-from .speculative import decode_one_token, model_forward, prefill
+from draftfinder.errors import UsageError
+from draftfinder.engine import cache as kv
+from draftfinder.engine.base import Draft, SamplingConfig
+from draftfinder.engine.loading import LoadedModel, load_model
+from draftfinder.engine.sampling import logits_to_probs, sample, top_probability
+from draftfinder.engine.speculative import decode_one_token, model_forward, prefill
 
 DEFAULT_NGRAM_N = 3          # n-gram order for the bare ``ngram`` spec
 
@@ -185,7 +185,7 @@ def check_draft_tokenizer(target: LoadedModel, draft: LoadedModel) -> None:
         missing = target.name if target.tokenizer is None else draft.name
         raise UsageError(f"cannot check the draft's tokenizer: '{missing}' has no tokenizer",
                          hint="load both models with their tokenizer files")
-    from ..compat import EnhancedTokenizerChecker
+    from draftfinder.compat.checks import EnhancedTokenizerChecker
 
     result = EnhancedTokenizerChecker.verify_compatibility(target.tokenizer, draft.tokenizer, target.name, draft.name)
     if not result.is_compatible:
@@ -208,7 +208,7 @@ def _make_ngram(arg: str, target: LoadedModel, **kw: Any) -> Any:
                              hint="use ngram, ngram:basic:N or ngram:onelevel:N (N ≥ 2)")
         storage, n = parts[0], int(parts[1])
     try:
-        from .ngram import NGramDrafter
+        from draftfinder.engine.ngram import NGramDrafter
     except ImportError as err:
         raise UsageError("the n-gram drafter is not available in this build",
                          hint="use a draft model or layerskip:N") from err

@@ -1,6 +1,6 @@
 """Load a model's weights and tokenizer for generation, whatever the name: zoo, .gguf file, folder or Hub id.
 
-Names go through :class:`~draftfinder.resolver.Resolver` (same order as everywhere else), then:
+Names go through :class:`~draftfinder.models.resolver.Resolver` (same order as everywhere else), then:
 
 ===========  ====================================================================================================
 source       how the weights load
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ..errors import (
+from draftfinder.errors import (
     DraftFinderError,
     MissingDependencyError,
     ModelFileError,
@@ -37,7 +37,7 @@ from ..errors import (
     NetworkError,
     UsageError,
 )
-from ..sources.base import ModelRecord
+from draftfinder.models.sources.base import ModelRecord
 
 
 @dataclass
@@ -104,7 +104,7 @@ def load_model(name: str, *, resolver: Any = None, dtype: Any = None) -> LoadedM
         if key in _MODELS:
             return _MODELS[key]
         if resolver is None:
-            from ..resolver import Resolver
+            from draftfinder.models.resolver import Resolver
 
             resolver = Resolver()
         record = resolver.resolve(name.strip())
@@ -192,13 +192,13 @@ def _short(err: Exception, limit: int = 300) -> str:
 
 
 def _tokenizer(record: ModelRecord) -> Any:
-    from ..vocab import load_tokenizer
+    from draftfinder.compat.tokenizer import load_tokenizer
 
     return load_tokenizer(record)
 
 
 def _hub_tokenizer(transformers: Any, model_id: str, token: Optional[str]) -> Any:
-    from ..errors import TokenizerLoadError
+    from draftfinder.errors import TokenizerLoadError
 
     try:
         with _quiet():
@@ -226,7 +226,7 @@ def _quiet() -> Iterator[None]:
     """
     from transformers.utils import logging as hf_logging
 
-    from ..vocab import quiet_transformers
+    from draftfinder.compat.tokenizer import quiet_transformers
 
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()

@@ -44,8 +44,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..errors import UsageError
-from .base import Draft, SamplingConfig
+from draftfinder.errors import UsageError
+from draftfinder.engine.base import Draft, SamplingConfig
 
 STORAGE_KINDS = ("basic", "onelevel")
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Sequence
 
-from . import cache as kv
+from draftfinder.engine import cache as kv
 
 
 @dataclass
@@ -58,7 +58,7 @@ class PassTimer:
     ``torch.inference_mode()``. Shared by :func:`calibrate` and ``measure.costs.time_target``."""
 
     def __init__(self, model: Any, context_ids: Sequence[int], feed: Sequence[int]):
-        from .speculative import prefill
+        from draftfinder.engine.speculative import prefill
 
         self.model, self.feed = model, list(feed)
         self.cache = kv.new_cache(model)
@@ -66,7 +66,7 @@ class PassTimer:
         self.base = kv.cache_length(self.cache)
 
     def seconds(self, n: int) -> float:
-        from .speculative import model_forward
+        from draftfinder.engine.speculative import model_forward
 
         t0 = time.perf_counter()
         model_forward(self.model, self.cache, self.feed[:n])

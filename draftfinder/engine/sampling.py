@@ -28,8 +28,8 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..errors import UsageError
-from .base import PROCESSORS, SamplingConfig
+from draftfinder.errors import UsageError
+from draftfinder.engine.base import PROCESSORS, SamplingConfig
 
 
 def validate_sampling(cfg: SamplingConfig) -> None:

@@ -30,11 +30,11 @@ from typing import Any, Callable, List, Optional, Sequence
 
 import torch
 
-from ..errors import UsageError
-from . import cache as kv
-from .base import Draft, Drafter, GenerationResult, SamplingConfig, SpecStats
-from .passcost import padded_length
-from .sampling import accept_greedy, align_vocab, logits_to_probs, sample, validate_sampling, verify_draft
+from draftfinder.errors import UsageError
+from draftfinder.engine import cache as kv
+from draftfinder.engine.base import Draft, Drafter, GenerationResult, SamplingConfig, SpecStats
+from draftfinder.engine.passcost import padded_length
+from draftfinder.engine.sampling import accept_greedy, align_vocab, logits_to_probs, sample, validate_sampling, verify_draft
 
 MAX_K = 64       # a larger draft window is never useful and is most likely a typo
 

@@ -58,21 +58,21 @@ import datetime as _dt
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ..constants import ESTIMATED, MEASURED
-from ..engine.base import SamplingConfig
-from ..errors import DraftFinderError, UsageError
-from ..schema import Provenance, to_plain
-from .costs import time_draft, time_target, typical_context
-from .formulas import (SimulatedRun, acceptance_probability, bootstrap_ratio_ci, expected_generation_steps,
+from draftfinder.constants import ESTIMATED, MEASURED
+from draftfinder.engine.base import SamplingConfig
+from draftfinder.errors import DraftFinderError, UsageError
+from draftfinder.find.results import Provenance, to_plain
+from draftfinder.measure.costs import time_draft, time_target, typical_context
+from draftfinder.measure.formulas import (SimulatedRun, acceptance_probability, bootstrap_ratio_ci, expected_generation_steps,
                        expected_run, interpolate, leading_matches, median_ms, simulate_greedy_windows)
-from .predict import merge_runs, predict, simulated_cost, summarize_acceptance, verify_with_engine
-from .results import (BOOTSTRAP_SAMPLES, CI_LEVEL, CONTEXT_BUCKETS, CONTEXT_DROP_WARNING, DEFAULT_LIMIT,
+from draftfinder.measure.summary import merge_runs, predict, simulated_cost, summarize_acceptance, verify_with_engine
+from draftfinder.measure.results import (BOOTSTRAP_SAMPLES, CI_LEVEL, CONTEXT_BUCKETS, CONTEXT_DROP_WARNING, DEFAULT_LIMIT,
                       DEFAULT_MAX_NEW_TOKENS, DEFAULT_TIMING_REPEATS, MAX_K, MIN_BUCKET_POSITIONS, SCHEMA_VERSION,
                       AcceptanceResult, ContextBucket, DraftCost, KResult, MachineInfo, Measurement, Progress,
                       TargetCost, Verification, machine_id, machine_info)
-from .scoring import (Continuation, DraftTrace, _fit_vocab, _head, _Scorer, draft_kind, generate_continuations,
+from draftfinder.measure.scoring import (Continuation, DraftTrace, _fit_vocab, _head, _Scorer, draft_kind, generate_continuations,
                       replay_drafter, score_continuation)
-from .store import (apply_measurement, load_measurement, measurement_path, measurements_dir, sampling_key,
+from draftfinder.measure.store import (apply_measurement, load_measurement, measurement_path, measurements_dir, sampling_key,
                     save_measurement)
 
 
@@ -94,10 +94,10 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
     ``should_stop()`` (polled between prompts and stages; the CLI sets it on Ctrl-C) ends the run early: what
     was measured is summarised, marked ``partial`` and saved; stages not reached are left out.
     """
-    from ..engine.loading import load_model
-    from ..engine.sampling import validate_sampling
-    from ..prompts import load_prompts
-    from ..version import __version__
+    from draftfinder.engine.loading import load_model
+    from draftfinder.engine.sampling import validate_sampling
+    from draftfinder.measure.prompts import load_prompts
+    from draftfinder.version import __version__
 
     started = time.perf_counter()
     sampling = sampling or SamplingConfig()

@@ -8,11 +8,11 @@ import statistics
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..engine.base import SamplingConfig
-from ..errors import DraftFinderError
-from .formulas import interpolate, median_ms
-from .results import DEFAULT_TIMING_REPEATS, MAX_K, DraftCost, TargetCost
-from .scoring import Continuation, DraftTrace, _Scorer
+from draftfinder.engine.base import SamplingConfig
+from draftfinder.errors import DraftFinderError
+from draftfinder.measure.formulas import interpolate, median_ms
+from draftfinder.measure.results import DEFAULT_TIMING_REPEATS, MAX_K, DraftCost, TargetCost
+from draftfinder.measure.scoring import Continuation, DraftTrace, _Scorer
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -44,7 +44,7 @@ def time_target(target: Any, continuations: Sequence[Continuation], *, max_k: in
     """
     import torch
 
-    from ..engine.passcost import PassTimer
+    from draftfinder.engine.passcost import PassTimer
 
     sizes = sorted(set(sizes or range(1, max_k + 2)) | {1})
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -100,8 +100,8 @@ def time_draft(scorer: _Scorer, target: Any, continuations: Sequence[Continuatio
         step = median_ms(calls)
         return DraftCost(step_ms=step, cost_ratio=step / target_cost.step_ms, basis="per call", samples=len(calls),
                          method="median (draft + accept) wall time per step of the n-gram replays / target 1-token step")
-    from ..engine import cache as kv
-    from ..engine.speculative import model_forward, prefill
+    from draftfinder.engine import cache as kv
+    from draftfinder.engine.speculative import model_forward, prefill
 
     seq, length = typical_context(continuations)
     drafter = scorer.drafter

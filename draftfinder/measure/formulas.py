@@ -7,9 +7,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .. import estimate as est
-from ..engine.base import SpecStats
-from .results import BOOTSTRAP_SAMPLES, CI_LEVEL
+from draftfinder.predict import speedup as est
+from draftfinder.engine.base import SpecStats
+from draftfinder.measure.results import BOOTSTRAP_SAMPLES, CI_LEVEL
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from .. import constants
-from ..schema import Provenance, to_plain
+from draftfinder import constants
+from draftfinder.find.results import Provenance, to_plain
 
 
 MAX_K = constants.MAX_K                      # K = 1 … 16 are simulated and predicted

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ..engine.base import SamplingConfig, SpecStats
-from .formulas import SimulatedRun, acceptance_probability, leading_matches, simulate_greedy_windows
-from .results import MAX_K, Progress
+from draftfinder.engine.base import SamplingConfig, SpecStats
+from draftfinder.measure.formulas import SimulatedRun, acceptance_probability, leading_matches, simulate_greedy_windows
+from draftfinder.measure.results import MAX_K, Progress
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -40,8 +40,8 @@ def generate_continuations(target: Any, prompts: Sequence[Any], *, max_new_token
     Stops early, keeping what is done, when ``should_stop()`` turns True (checked between and within prompts;
     a continuation cut short — neither at the budget nor at an EOS — is dropped).
     """
-    from ..engine.speculative import autoregressive_generate
-    from ..prompts import encode_prompt
+    from draftfinder.engine.speculative import autoregressive_generate
+    from draftfinder.measure.prompts import encode_prompt
 
     eos = set(getattr(target, "eos_token_ids", []) or [])
     out: List[Continuation] = []
@@ -93,7 +93,7 @@ class _Scorer:
     """Per-draft state for scoring: the drafter (n-gram / for timing), or the draft model."""
 
     def __init__(self, spec: str, target: Any, resolver: Any = None):
-        from ..engine.drafters import make_drafter
+        from draftfinder.engine.drafters import make_drafter
 
         self.spec = spec.strip()
         self.kind = draft_kind(self.spec)
@@ -107,7 +107,7 @@ class _Scorer:
 
     def fresh(self, target: Any) -> Any:
         """A new drafter of the same spec (n-gram replays start from an empty storage for every K)."""
-        from ..engine.drafters import make_drafter
+        from draftfinder.engine.drafters import make_drafter
 
         return make_drafter(self.spec, target) if self.kind == "ngram" else self.drafter
 
@@ -146,7 +146,7 @@ def score_continuation(target: Any, scorers: Sequence[_Scorer], cont: Continuati
     """
     import torch
 
-    from ..engine.sampling import logits_to_probs
+    from draftfinder.engine.sampling import logits_to_probs
 
     seq = cont.sequence
     start, total = len(cont.prompt_ids), len(cont.tokens)

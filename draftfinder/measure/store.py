@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional, Tuple
 
-from .. import constants
-from ..engine.base import SamplingConfig
-from ..errors import DraftFinderError
-from .results import Measurement, _slug, machine_id
+from draftfinder import constants
+from draftfinder.engine.base import SamplingConfig
+from draftfinder.errors import OutputError
+from draftfinder.measure.results import Measurement, _slug, machine_id
+from draftfinder.writer import write_json
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -56,15 +55,9 @@ def save_measurement(m: Measurement, path: Optional[Path] = None) -> Path:
                                       machine_id=m.machine.machine_id)
     m.path = str(target)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent))
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(m.to_dict(), fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise DraftFinderError(f"cannot save the measurement to {target}: {exc.strerror or exc}",
-                               hint="set DRAFTFINDER_HOME to a writable folder") from exc
+        write_json(target, m.to_dict(), create_parents=True)     # our own data home: its folders are ours to make
+    except OutputError as exc:
+        raise OutputError(target, exc.message.split(": ", 1)[-1], hint="set DRAFTFINDER_HOME to a writable folder") from exc
     return target
 
 
@@ -95,7 +88,7 @@ def apply_measurement(acceptance: Any, target_id: str, draft_id: str, task: str,
     is ``"cpu"``, the profile of this kind of machine: a c timed on this CPU says nothing about an A100.
     Otherwise ``(acceptance, None, None)`` unchanged. α does not depend on the hardware (same processor).
     """
-    from ..acceptance import AcceptanceEstimate
+    from draftfinder.predict.acceptance import AcceptanceEstimate
 
     m = measurement or load_measurement(target_id, draft_id, task, sampling=sampling)
     if m is None or m.acceptance.alpha is None:

@@ -10,8 +10,8 @@ import json
 import sys
 from typing import Any, Callable, Optional, TextIO
 
-from ..errors import UsageError
-from ..schema import to_plain
+from draftfinder.errors import UsageError
+from draftfinder.find.results import to_plain
 
 FORMATS = ("table", "json", "yaml")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Dict
 
-from ..schema import DraftModelCandidate, ModelInfo
+from draftfinder.find.results import DraftModelCandidate, ModelInfo
 
 
 def _load_kwargs(info: ModelInfo) -> str:

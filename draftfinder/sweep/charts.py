@@ -24,10 +24,10 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import MissingDependencyError
-from ..report.export import write_text
-from ..version import __version__
-from .recommend import (BAND_HEADER, BANDS_SOURCE, MIN_SPEEDUP, RECOMMEND_HEADER, band_row, baselines,
+from draftfinder.errors import MissingDependencyError
+from draftfinder.writer import write_text
+from draftfinder.version import __version__
+from draftfinder.sweep.recommend import (BAND_HEADER, BANDS_SOURCE, MIN_SPEEDUP, RECOMMEND_HEADER, band_row, baselines,
                         cell_speedup, fmt_k, fmt_pct, fmt_tps, normalize, number, rec_row, recommend, speed_bands)
 
 PLOTLY_JS = ("package_data", "plotly.min.js")
@@ -395,4 +395,4 @@ def build_chart_html(results: Any) -> str:
 
 def write_chart(results: Any, path: Any) -> Path:
     """Render :func:`build_chart_html` and write it atomically to ``path``; returns the path written."""
-    return write_text(str(path), build_chart_html(results))
+    return write_text(path, build_chart_html(results), flag="--chart")

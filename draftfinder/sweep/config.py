@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ..errors import ConfigError, UsageError
+from draftfinder.errors import ConfigError, UsageError
 
 BACKENDS = ("engine", "hf", "llamacpp", "openai")
 DRAFT_TYPES = ("model", "ngram", "layerskip")
@@ -221,7 +221,7 @@ def _settings(raw: Any, source: str) -> Settings:
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ConfigError(k, "a non-empty string", value, source=source)
             setattr(s, key, value.strip() if isinstance(value, str) else value)
-    from ..prompts import TASKS
+    from draftfinder.measure.prompts import TASKS
 
     if s.task not in TASKS:
         raise ConfigError("settings.task", f"one of {', '.join(TASKS)}", s.task, source=source)
@@ -321,7 +321,7 @@ def example_config() -> Dict[str, Any]:
 
 
 def write_example(path: str, *, force: bool = False) -> Path:
-    from ..report.export import write_text
+    from draftfinder.writer import write_text
 
     p = Path(path).expanduser()
     if p.exists() and not force:
@@ -332,4 +332,4 @@ def write_example(path: str, *, force: bool = False) -> Path:
         text = yaml.safe_dump(example_config(), sort_keys=False, allow_unicode=True)
     else:
         text = json.dumps(example_config(), indent=2, ensure_ascii=False) + "\n"
-    return write_text(str(p), text)
+    return write_text(p, text, flag="--init")

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..errors import MissingDependencyError, UsageError
+from draftfinder.errors import MissingDependencyError, UsageError
 
 BINARY_NAME = "llama-server"
 PROBE_TIMEOUT_S = 60.0          # --help / --version of a cold binary on a busy machine

@@ -34,7 +34,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..errors import UsageError
+from draftfinder.errors import UsageError
 
 MIN_SPEEDUP = 1.02
 """A draft must beat the baseline by more than this factor to be recommended (2%: run-to-run noise)."""

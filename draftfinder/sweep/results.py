@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import UsageError
-from ..report.export import write_json
+from draftfinder.errors import UsageError
+from draftfinder.writer import write_json
 
 FORMAT = "draftfinder-sweep/1"
 DONE = ("ok", "failed", "flagged")
@@ -98,7 +98,7 @@ class SweepResults:
         return {**self.meta, "format": FORMAT, "updated": now(), "results": self.cells}
 
     def save(self) -> Path:
-        return write_json(str(self.path), self.to_dict())
+        return write_json(self.path, self.to_dict(), flag="--results", create_parents=True)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from ..errors import DraftFinderError, UsageError, redact
-from ..prompts import Prompt, load_prompts, read_prompts_file
-from .config import Entry, SweepConfig
-from .results import DONE, SweepResults, now, summarize_runs
+from draftfinder.errors import DraftFinderError, UsageError, redact
+from draftfinder.measure.prompts import Prompt, load_prompts, read_prompts_file
+from draftfinder.sweep.config import Entry, SweepConfig
+from draftfinder.sweep.results import DONE, SweepResults, now, summarize_runs
 
 Log = Callable[[str], None]
 
@@ -96,8 +96,8 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
     Ctrl-C (KeyboardInterrupt) stops at once: the running cell is dropped (it reruns on resume), every finished
     cell is already on disk, and the exception propagates after the file is marked ``interrupted``.
     """
-    from ..version import __version__
-    from .backends import make_backend
+    from draftfinder.version import __version__
+    from draftfinder.sweep.backends import make_backend
 
     log = log or (lambda line: None)
     path = Path(results_path).expanduser()
@@ -210,7 +210,7 @@ def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], 
             record["status"] = "flagged"
             record["flag"] = flags[0].get("flag") or "the backend reported no drafting for this draft cell"
         if cfg.backend != "openai" or cell.k is not None:
-            from .predict import predict_cell
+            from draftfinder.sweep.predictions import predict_cell
 
             record["prediction"] = predict_cell(cfg, cell.target, cell.draft, cell.k)
     if record["status"] == "failed":

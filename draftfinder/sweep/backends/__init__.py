@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Dict, Optional
 
-from ...errors import UsageError
+from draftfinder.errors import UsageError
 
 BACKEND_CLASSES = {
     "engine": "draftfinder.sweep.backends.engine:EngineBackend",

@@ -27,8 +27,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Protocol
 
-from ...prompts import Prompt
-from ..config import Entry, Settings
+from draftfinder.measure.prompts import Prompt
+from draftfinder.sweep.config import Entry, Settings
 
 
 @dataclass

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional
 
-from ...prompts import Prompt, encode_prompt
-from ..config import Entry, Settings
-from .base import Generation, InProcessBackend, decode_tps
+from draftfinder.measure.prompts import Prompt, encode_prompt
+from draftfinder.sweep.config import Entry, Settings
+from draftfinder.sweep.backends.base import Generation, InProcessBackend, decode_tps
 
 
 def sampling_for(settings: Settings) -> Any:
-    from ...engine.base import SamplingConfig
+    from draftfinder.engine.base import SamplingConfig
 
     if settings.temperature == 0:
         return SamplingConfig(processor="greedy", seed=settings.seed)
@@ -31,7 +31,7 @@ class EngineSession:
         self.warm = warm                     # run once on the first prompt's ids, outside the engine's timings
 
     def generate(self, prompt: Prompt, settings: Settings) -> Generation:
-        from ...engine.speculative import autoregressive_generate, speculative_generate
+        from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
 
         ids = encode_prompt(self.target.tokenizer, prompt)
         if self.warm is not None:
@@ -70,20 +70,20 @@ class EngineBackend(InProcessBackend):
         speculative cell of a sweep pays it for all of them (measured here, machine shared: the first n-gram cell at 4.7 tok/s, the next ones at 35–38)."""
         if tgt.name in self._warmed:
             return
-        from ...engine.passcost import calibrate
+        from draftfinder.engine.passcost import calibrate
 
         calibrate(tgt, ids, max_tokens=max(settings.k) + 1, repeats=1, warmup=0)
         self._warmed.add(tgt.name)
 
     def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> EngineSession:
-        from ...engine.drafters import make_drafter
-        from ...engine.loading import load_model
+        from draftfinder.engine.drafters import make_drafter
+        from draftfinder.engine.loading import load_model
 
         tgt = load_model(str(target.path))
         drafter = make_drafter(draft.spec, tgt) if draft is not None else None
         adaptive = None
         if draft is not None and draft.adaptive:
-            from ...engine.adaptive import HeuristicK
+            from draftfinder.engine.adaptive import HeuristicK
 
             adaptive = HeuristicK()
         call = ([f"speculative_generate(target={target.path!r}, drafter={draft.spec!r}, k={k}"

@@ -20,9 +20,9 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Optional
 
-from ...prompts import Prompt, encode_prompt
-from ..config import Entry, Settings
-from .base import Generation, InProcessBackend, decode_tps
+from draftfinder.measure.prompts import Prompt, encode_prompt
+from draftfinder.sweep.config import Entry, Settings
+from draftfinder.sweep.backends.base import Generation, InProcessBackend, decode_tps
 
 
 class _FirstTokenClock:
@@ -77,7 +77,7 @@ class HFBackend(InProcessBackend):
     name = "hf"
 
     def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> HFSession:
-        from ...engine.loading import load_model
+        from draftfinder.engine.loading import load_model
 
         tgt = load_model(str(target.path))
         extra: Dict[str, Any] = {}

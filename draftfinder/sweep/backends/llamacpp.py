@@ -7,7 +7,7 @@ builds). Each cell starts its own server on 127.0.0.1 and stops it in :meth:`Lla
                  --spec-draft-p-min 0 --spec-type draft-simple [-ngld NGL]] -np 1 -ngl NGL -c CTX
                  --host 127.0.0.1 --port PORT --seed SEED [-t THREADS] [--no-webui]
 
-- Model paths: a ``.gguf`` file, ``zoo:NAME`` (resolved to its GGUF by :class:`~draftfinder.resolver.Resolver`)
+- Model paths: a ``.gguf`` file, ``zoo:NAME`` (resolved to its GGUF by :class:`~draftfinder.models.resolver.Resolver`)
   or a folder holding exactly one ``.gguf``. Hub ids and safetensors folders need backend ``engine`` or ``hf``.
 - K = the draft-max flag: tokens drafted per step. draft-min is 0 (a draft shorter than K is never thrown
   away) and p-min is 0 (the draft model never stops early for low confidence), so a step drafts K tokens as
@@ -53,12 +53,12 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ...errors import DraftFinderError, EndpointError, UsageError
-from ...prompts import Prompt
-from ..config import Entry, Settings
-from ..llama_bin import LlamaBinary, find_llama_server
-from .sse import sse_events
-from .base import Generation
+from draftfinder.errors import DraftFinderError, EndpointError, UsageError
+from draftfinder.measure.prompts import Prompt
+from draftfinder.sweep.config import Entry, Settings
+from draftfinder.sweep.llama_bin import LlamaBinary, find_llama_server
+from draftfinder.sweep.backends.sse import sse_events
+from draftfinder.sweep.backends.base import Generation
 
 HOST = "127.0.0.1"
 HEALTH_POLL_S = 0.2            # between /health polls while the server loads
@@ -83,7 +83,7 @@ def gguf_path(entry: Entry, role: str) -> str:
     hint = ("the llamacpp backend needs a .gguf file, zoo:NAME or a folder holding one .gguf; "
             "Hub ids and safetensors models run with backend engine or hf")
     if name.startswith("zoo:"):
-        from ...resolver import Resolver
+        from draftfinder.models.resolver import Resolver
 
         record = Resolver().resolve(name)
         if record.gguf_path is None:

@@ -50,12 +50,12 @@ import urllib.parse
 import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
-from ...errors import (EXIT_AUTH, EXIT_NETWORK, DraftFinderError, EndpointAuthError, EndpointError, UsageError, redact,
+from draftfinder.errors import (EXIT_AUTH, EXIT_NETWORK, DraftFinderError, EndpointAuthError, EndpointError, UsageError, redact,
                        register_secret)
-from ...prompts import Prompt
-from ..config import Entry, Settings
-from .sse import sse_events
-from .base import Generation, decode_tps
+from draftfinder.measure.prompts import Prompt
+from draftfinder.sweep.config import Entry, Settings
+from draftfinder.sweep.backends.sse import sse_events
+from draftfinder.sweep.backends.base import Generation, decode_tps
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 CHAT, COMPLETIONS = "/chat/completions", "/completions"
@@ -372,7 +372,7 @@ class OpenAISession:
     def _request(self, method: str, url: str, body: Optional[Dict[str, Any]], timeout: float
                  ) -> Tuple[int, Any, bytes]:
         """``(status, open response or None, error body)``; network failures raise one-line errors."""
-        from ...version import __version__
+        from draftfinder.version import __version__
 
         headers = {"User-Agent": f"draftfinder/{__version__}", "Accept": "text/event-stream, application/json"}
         data = None

@@ -1,0 +1,252 @@
+"""Configuration of the find workflow: the manual's YAML/JSON files (§6), validated, with CLI precedence.
+
+Precedence: built-in defaults < config file < command-line flags the user actually typed (manual §6.6).
+Every key is validated against its type; an unknown key or a wrong type raises ``ConfigError`` naming the
+key, the expected type and the value found.
+
+Keys beyond the manual: ``hardware``, ``models_dirs``, ``offline``, ``lenient_tokenization``,
+``show_test_details``, ``max_k``, ``test_strings`` (extra tokenization test strings), ``output.format``
+accepts table/json/yaml.
+
+Where the manual's rule is wrong the key keeps its name and gets a sound meaning:
+``compatibility.strict_vocab_match`` requires the *token-by-token* vocabulary over the shared id range to
+match (not ``config.vocab_size`` equality, which wrongly rejects padded embeddings such as Qwen2.5-0.5B
+for Qwen2.5-7B).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from draftfinder import constants
+from draftfinder.errors import ConfigError
+from draftfinder.find.results import Task
+
+
+@dataclass
+class SearchConfig:
+    include_quantized: bool = True
+    min_size_ratio: float = 0.0005   # drafts below 0.05% of the target are not worth evaluating
+    max_size_ratio: float = 0.5      # a draft above half the target leaves little to gain
+    prefer_same_family: bool = True
+    prefer_official_models: bool = True
+
+
+@dataclass
+class CompatibilityConfig:
+    strict_vocab_match: bool = True
+    strict_tokenization_match: bool = True
+    min_tokenization_match_rate: float = 0.95
+    min_compatibility_score: float = 70.0
+    require_special_tokens: bool = False
+    tokenizer_load_timeout: int = 30
+
+
+@dataclass
+class PerformanceConfig:
+    # None = use the fitted acceptance prior (predict/acceptance.py); a number overrides its intercept (manual §6.5).
+    base_acceptance_rate: Optional[float] = None
+    same_family_bonus: Optional[float] = None
+    tokenizer_match_bonus: Optional[float] = None
+    optimal_size_ratio_min: float = 0.1
+    optimal_size_ratio_max: float = 0.3
+
+
+@dataclass
+class OutputConfig:
+    show_warnings: bool = True
+    show_compatibility_details: bool = False
+    show_memory_info: bool = True
+    format: str = "table"
+
+
+@dataclass
+class FinderConfig:
+    target_model: Optional[str] = None
+    token: Optional[str] = None
+    top_n: int = constants.DEFAULT_TOP_N
+    task: str = Task.GENERAL.value
+    max_candidates: int = constants.DEFAULT_MAX_CANDIDATES
+    verbose: bool = False
+    export: Optional[str] = None
+    # beyond the manual
+    hardware: str = constants.DEFAULT_HARDWARE
+    models_dirs: List[str] = field(default_factory=list)
+    offline: bool = False
+    lenient_tokenization: bool = False
+    show_test_details: bool = False
+    max_k: int = constants.MAX_K
+    test_strings: List[str] = field(default_factory=list)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    compatibility: CompatibilityConfig = field(default_factory=CompatibilityConfig)
+    performance: PerformanceConfig = field(default_factory=PerformanceConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self, *, include_token: bool = False) -> Dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if not include_token:
+            data["token"] = None
+        return data
+
+
+_SECTIONS = {"search": SearchConfig, "compatibility": CompatibilityConfig,
+             "performance": PerformanceConfig, "output": OutputConfig}
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _field_types(cls) -> Dict[str, Any]:
+    import typing
+
+    return typing.get_type_hints(cls)
+
+
+def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
+    """Check ``value`` against the annotation ``hint``; ints are accepted for floats."""
+    import typing
+
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union and type(None) in args:
+        if value is None:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(hint)
+    if origin in (list, List):
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(key, "a list of strings", value, source=source)
+        return list(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, _TYPE_NAMES[bool], value, source=source)
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, _TYPE_NAMES[int], value, source=source)
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(key, _TYPE_NAMES[float], value, source=source)
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, _TYPE_NAMES[str], value, source=source)
+        return value
+    return value
+
+
+def _apply(obj: Any, data: Dict[str, Any], prefix: str, source: str) -> None:
+    hints = _field_types(type(obj))
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if key not in hints:
+            valid = ", ".join(sorted(hints))
+            raise ConfigError(dotted, f"one of the known keys ({valid})", source=source,
+                              hint="remove or rename the key")
+        if key in _SECTIONS and not prefix:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise ConfigError(dotted, "a mapping (section)", value, source=source)
+            _apply(getattr(obj, key), value, f"{key}.", source)
+            continue
+        setattr(obj, key, _coerce(dotted, value, hints[key], source))
+
+
+def validate(cfg: FinderConfig, source: str = "config") -> FinderConfig:
+    """Range checks that types alone cannot express."""
+    if cfg.top_n < 1:
+        raise ConfigError("top_n", "an integer ≥ 1", cfg.top_n, source=source)
+    if cfg.max_candidates < 1:
+        raise ConfigError("max_candidates", "an integer ≥ 1", cfg.max_candidates, source=source)
+    if cfg.task not in {t.value for t in Task}:
+        raise ConfigError("task", "one of " + ", ".join(t.value for t in Task), cfg.task, source=source)
+    if not 1 <= cfg.max_k <= 64:
+        raise ConfigError("max_k", "an integer from 1 to 64", cfg.max_k, source=source)
+    s = cfg.search
+    if not 0 <= s.min_size_ratio < s.max_size_ratio:
+        raise ConfigError("search.min_size_ratio", "a number ≥ 0 and below search.max_size_ratio",
+                          s.min_size_ratio, source=source)
+    c = cfg.compatibility
+    if not 0 <= c.min_tokenization_match_rate <= 1:
+        raise ConfigError("compatibility.min_tokenization_match_rate", "a number from 0 to 1",
+                          c.min_tokenization_match_rate, source=source)
+    if not 0 <= c.min_compatibility_score <= 100:
+        raise ConfigError("compatibility.min_compatibility_score", "a number from 0 to 100",
+                          c.min_compatibility_score, source=source)
+    if c.tokenizer_load_timeout <= 0:
+        raise ConfigError("compatibility.tokenizer_load_timeout", "a positive integer (seconds)",
+                          c.tokenizer_load_timeout, source=source)
+    p = cfg.performance
+    for name in ("base_acceptance_rate", "same_family_bonus", "tokenizer_match_bonus"):
+        value = getattr(p, name)
+        if value is not None and not 0 <= value <= 1:
+            raise ConfigError(f"performance.{name}", "a number from 0 to 1", value, source=source)
+    if not 0 < p.optimal_size_ratio_min < p.optimal_size_ratio_max <= 1:
+        raise ConfigError("performance.optimal_size_ratio_min",
+                          "a number in (0, 1) below performance.optimal_size_ratio_max",
+                          p.optimal_size_ratio_min, source=source)
+    if cfg.output.format not in ("table", "json", "yaml"):
+        raise ConfigError("output.format", "one of table, json, yaml", cfg.output.format, source=source)
+    return cfg
+
+
+def from_dict(data: Dict[str, Any], source: str = "config") -> FinderConfig:
+    cfg = FinderConfig()
+    if not isinstance(data, dict):
+        raise ConfigError("(top level)", "a mapping of keys to values", data, source=source)
+    _apply(cfg, data, "", source)
+    return validate(cfg, source)
+
+
+def load_config(path: str) -> FinderConfig:
+    """Read a YAML (.yaml/.yml) or JSON config file; the format is chosen by the content, not only the name."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(str(path), "an existing config file", source="--config",
+                          hint="check the path, or create one with: draftfinder --generate-config yaml > config.yaml")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(p.name, "valid YAML or JSON", source=str(p), hint=f"fix the syntax error: {first}") from exc
+    return from_dict(data or {}, source=str(p))
+
+
+def merge_cli(cfg: FinderConfig, overrides: Dict[str, Any]) -> FinderConfig:
+    """Apply the flags the user typed (dotted keys for sections), CLI winning over the file."""
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        target: Any = cfg
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            target = getattr(target, part)
+        if isinstance(getattr(target, parts[-1]), list) and isinstance(value, list):
+            value = [*getattr(target, parts[-1]), *[v for v in value if v not in getattr(target, parts[-1])]]
+        setattr(target, parts[-1], value)
+    return validate(cfg, "command line")
+
+
+def template(fmt: str) -> str:
+    """The config template printed by ``--generate-config yaml|json`` (manual §6.2)."""
+    data = FinderConfig(target_model="Qwen/Qwen2.5-7B-Instruct").to_dict()
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    import yaml
+
+    header = ("# draftfinder configuration (manual §6). CLI flags override these values.\n"
+              "# performance.base_acceptance_rate / same_family_bonus / tokenizer_match_bonus: null uses the\n"
+              "# fitted acceptance prior; set a number to override it.\n")
+    return header + yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,466 @@
+"""The find workflow: analyze the target, gather candidates, check tokenizers, estimate, rank.
+
+``DraftModelFinder`` keeps the manual's API (§8.5, §11.1); ``find()`` returns a :class:`FindResult` that
+every output (table, JSON export, YAML) is rendered from.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from draftfinder import constants
+from draftfinder.find.candidates import gather_candidates
+from draftfinder.find.config import FinderConfig, validate
+from draftfinder.errors import DraftFinderError, NoCompatibleDraftsError
+from draftfinder.models.resolver import Resolver
+from draftfinder.find.results import (
+    CompatibilityResult,
+    DraftModelCandidate,
+    ModelInfo,
+    Provenance,
+    QuantizationType,
+    Task,
+    to_plain,
+)
+from draftfinder.models.sources.base import CandidateRef, ModelRecord
+from draftfinder.version import __version__
+
+
+@dataclass
+class Rejection:
+    """A candidate that was evaluated and left out, with why."""
+
+    model_id: str
+    stage: str                     # resolve | size | compatibility
+    reasons: List[str]
+    engines: Dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class FindResult:
+    """Everything one find run produced."""
+
+    target: ModelInfo
+    candidates: List[DraftModelCandidate]          # compatible, ranked best first
+    rejected: List[Rejection]
+    evaluated: int
+    hardware: str
+    task: str
+    notes: List[str]
+    elapsed_s: float
+    settings: Dict[str, Any]
+
+    def top(self, n: int) -> List[DraftModelCandidate]:
+        return self.candidates[:n]
+
+    def summary(self, top_n: int) -> Dict[str, Any]:
+        top = self.top(top_n)
+        n = len(top)
+        return {
+            "average_speedup": round(sum(c.estimated_speedup for c in top) / n, 4) if n else None,
+            "average_acceptance_rate": round(sum(c.acceptance_rate_estimate for c in top) / n, 4) if n else None,
+            "total_candidates_evaluated": self.evaluated,
+            "compatible_candidates": len(self.candidates),
+            "rejected_candidates": len(self.rejected),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    def to_dict(self, top_n: Optional[int] = None) -> Dict[str, Any]:
+        shown = self.candidates if top_n is None else self.top(top_n)
+        return {
+            "draftfinder_version": __version__,
+            "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "target_model": self.target.to_dict(),
+            "hardware": self.hardware,
+            "task": self.task,
+            "draft_models": [c.to_dict() for c in shown],
+            "rejected_models": to_plain(self.rejected),
+            "summary": self.summary(top_n or len(self.candidates)),
+            "notes": list(self.notes),
+            "settings": self.settings,
+        }
+
+
+class DraftModelFinder:
+    """Find and rank draft models for a target (manual §11.1)."""
+
+    def __init__(
+        self,
+        target_model_id: str,
+        token: Optional[str] = None,
+        task: Task = Task.GENERAL,
+        verbose: bool = False,
+        max_candidates: int = constants.DEFAULT_MAX_CANDIDATES,
+        strict_tokenization: bool = True,
+        prefer_official: bool = True,
+        show_test_details: bool = False,
+        *,
+        config: Optional[FinderConfig] = None,
+        models_dirs: Sequence[str] = (),
+        hardware: Optional[str] = None,
+        offline: Optional[bool] = None,
+        log: Optional[Callable[[str], None]] = None,
+        progress: Optional[Callable[[int, int, str], None]] = None,
+    ):
+        cfg = config or FinderConfig()
+        cfg.target_model = target_model_id
+        if config is None:
+            cfg.token = token
+            cfg.task = Task(task).value if not isinstance(task, str) else task
+            cfg.verbose = verbose
+            cfg.max_candidates = max_candidates
+            cfg.compatibility.strict_tokenization_match = strict_tokenization
+            cfg.lenient_tokenization = not strict_tokenization
+            cfg.search.prefer_official_models = prefer_official
+            cfg.show_test_details = show_test_details
+            cfg.models_dirs = list(models_dirs)
+            if hardware:
+                cfg.hardware = hardware
+            if offline is not None:
+                cfg.offline = offline
+        self.config = validate(cfg)
+        from draftfinder.predict.latency import get_profile
+
+        get_profile(self.config.hardware)  # fail early on an unknown --hardware
+        self.target_model_id = target_model_id
+        self.log = log or (lambda message: None)
+        self.progress = progress
+        self.result: Optional[FindResult] = None
+        self.resolver = Resolver(
+            token=self.config.token,
+            offline=True if self.config.offline else None,
+            models_dirs=self.config.models_dirs,
+            timeout=float(self.config.compatibility.tokenizer_load_timeout),
+        )
+
+    # --- the manual's API -------------------------------------------------------------------------
+    def find_draft_models(self, top_n: int = 5) -> List[DraftModelCandidate]:
+        """Find and rank draft models; returns the best ``top_n`` compatible ones."""
+        return self.find().top(top_n)
+
+    def print_results(self, top_n: int = 5) -> None:
+        """Print the manual's report (§7) to stdout."""
+        from draftfinder.report.table import render_find
+
+        if self.result is None:
+            self.find()
+        print(render_find(self.result.to_dict(top_n), verbose=self.config.verbose,
+                          show_warnings=self.config.output.show_warnings,
+                          show_memory=self.config.output.show_memory_info,
+                          show_compat=self.config.output.show_compatibility_details))
+
+    def export_results(self, output_file: str, top_n: Optional[int] = None) -> None:
+        """Write the results as JSON (``target_model``, ``draft_models[]``, ...) atomically."""
+        from draftfinder.writer import write_json
+
+        if self.result is None:
+            self.find()
+        write_json(output_file, self.result.to_dict(top_n))
+
+    # --- the workflow -----------------------------------------------------------------------------
+    def find(self) -> FindResult:
+        started = time.perf_counter()
+        cfg = self.config
+        from draftfinder.models.analysis import ModelAnalyzer
+
+        target_record = self.resolver.resolve(self.target_model_id)
+        target = ModelAnalyzer.analyze_record(target_record)
+        self.log(f"Target: {target.model_id} ({target.num_parameters:,} parameters, family {target.model_family}, "
+                 f"source {target.source})")
+        target_tok = _TokenizerSide.for_record(target_record, self.resolver)
+
+        refs = gather_candidates(target_record, target, self.resolver, cfg)
+        self.log(f"Candidates to evaluate: {len(refs)}")
+        candidates: List[DraftModelCandidate] = []
+        rejected: List[Rejection] = []
+        self._seen: Dict[str, str] = {_identity(target_record): target_record.model_id}
+        for i, ref in enumerate(refs, 1):
+            if self.progress:
+                self.progress(i, len(refs), ref.model_id)
+            try:
+                outcome = self._evaluate(ref, target_record, target, target_tok)
+            except DraftFinderError as err:
+                outcome = Rejection(ref.model_id, "resolve", [err.message])
+            if outcome is None:       # the same files reached under another name
+                continue
+            if isinstance(outcome, Rejection):
+                rejected.append(outcome)
+                self.log(f"  ✗ {ref.model_id}: {'; '.join(outcome.reasons)}")
+            else:
+                candidates.append(outcome)
+                self.log(f"  ✅ {outcome.model_id}: Quality={outcome.quality_score:.0f}, "
+                         f"Speedup={outcome.estimated_speedup:.2f}x "
+                         f"({outcome.provenance['estimated_speedup'].source}), K={outcome.recommended_k}")
+        candidates.sort(key=lambda c: (-c.quality_score, -c.estimated_speedup, c.model_id))
+        notes = list(self.resolver.notes) + [f"could not read {p}" for p in self.resolver.scan_problems]
+        self.result = FindResult(
+            target=target,
+            candidates=candidates,
+            rejected=rejected,
+            evaluated=len(candidates) + len(rejected),
+            hardware=cfg.hardware,
+            task=cfg.task,
+            notes=notes,
+            elapsed_s=time.perf_counter() - started,
+            settings=_public_settings(cfg),
+        )
+        if not candidates:
+            raise NoCompatibleDraftsError(target.model_id, len(rejected), [r.model_id for r in rejected])
+        return self.result
+
+    def _evaluate(self, ref: CandidateRef, target_record: ModelRecord, target: ModelInfo,
+                  target_tok: "_TokenizerSide"):
+        from draftfinder.models.analysis import ModelAnalyzer
+
+        cfg = self.config
+        record = self.resolver.resolve(ref.model_id)
+        identity = _identity(record)
+        if identity in self._seen:
+            return None
+        self._seen[identity] = ref.model_id
+        if _same_model(record, target_record):
+            return Rejection(ref.model_id, "size", ["this is the target itself"])
+        info = ModelAnalyzer.analyze_record(record)
+        if info.is_peft:
+            return Rejection(info.model_id, "size", [
+                f"PEFT adapter (base {info.base_model_id or 'unknown'}): merge it into its base model and "
+                "pass the merged folder, or use the base model as the draft"])
+        size_ratio = info.num_parameters / target.num_parameters if target.num_parameters else 1.0
+        if size_ratio >= 1.0:
+            return Rejection(info.model_id, "size", [f"not smaller than the target (size ratio {size_ratio:.2f})"])
+        if not cfg.search.min_size_ratio <= size_ratio <= cfg.search.max_size_ratio:
+            return Rejection(info.model_id, "size", [
+                f"size ratio {size_ratio:.4f} outside search bounds "
+                f"[{cfg.search.min_size_ratio}, {cfg.search.max_size_ratio}]"])
+        if info.is_quantized_variant and not cfg.search.include_quantized:
+            return Rejection(info.model_id, "size", ["quantized variant excluded (search.include_quantized: false)"])
+
+        quick = _quick_vocab_rejection(target, info)
+        if quick is not None:
+            return quick
+        draft_tok = _TokenizerSide.for_record(record, self.resolver)
+        compat = self._check(target_record, record, target, info, target_tok, draft_tok)
+        self._log_check(target, info, compat)
+        engine_ok = {k: v.compatible for k, v in compat.engines.items()}
+        if not compat.is_compatible:
+            return Rejection(info.model_id, "compatibility", compat.incompatibility_reasons or ["incompatible"],
+                             engine_ok)
+        if compat.compatibility_score < cfg.compatibility.min_compatibility_score:
+            return Rejection(info.model_id, "compatibility", [
+                f"compatibility score {compat.compatibility_score:.1f} below "
+                f"min_compatibility_score {cfg.compatibility.min_compatibility_score}"], engine_ok)
+        return self._estimate(target, info, compat, size_ratio)
+
+    def _log_check(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult) -> None:
+        """The manual's verbose block (§7.7) and, with --show-test-details, the failed tests (§7.8)."""
+        if self.config.verbose:
+            lines = [f"  Checking: {info.model_id}", f"    Parameters: {info.num_parameters:,}"]
+            if compat.method == "unverified":
+                lines.append(f"    Tokenizer: not checked ({'; '.join(c.reason for c in compat.checks)})")
+                for line in lines:
+                    self.log(line)
+                return
+            lines += [f"    Vocab sizes: Target={target.tokenizer_vocab_size or 0:,}, Draft="
+                      f"{info.tokenizer_vocab_size or 0:,} tokens (config rows {target.vocab_size:,} / {info.vocab_size:,})",
+                      f"    Vocab match: {compat.tokenizer_match} ({compat.vocab_mismatches or 0:,} of "
+                      f"{compat.shared_vocab_size or 0:,} shared ids differ)",
+                      f"    Special tokens match: {compat.special_tokens_match}"]
+            if compat.num_test_strings:
+                lines += [f"    Tokenization tests: {compat.num_passed_tests}/{compat.num_test_strings} passed",
+                          f"    Tokenization match rate: {100 * compat.tokenization_match_rate:.1f}%"]
+            else:
+                lines.append(f"    Tokenization tests: not run ({compat.method} check)")
+            lines += [f"    Decode match: {compat.decode_match}",
+                      f"    Compatibility score: {compat.compatibility_score:.1f}/100"]
+            lines += [f"    Engine {name}: {'yes' if v.compatible else 'no'} ({v.mode})" for name, v in compat.engines.items()]
+            for line in lines:
+                self.log(line)
+        if self.config.show_test_details and compat.failed_test_examples:
+            from draftfinder.report.table import render_failed_tests
+
+            for line in render_failed_tests({"compatibility": compat.to_dict()}):
+                self.log(line)
+
+    def _check(self, target_record, record, target, info, target_tok, draft_tok) -> CompatibilityResult:
+        """Real tokenizers when both sides have files; stored facts when either comes from the catalog."""
+        from draftfinder.compat.checks import EnhancedTokenizerChecker
+
+        cfg = self.config
+        strict = cfg.compatibility.strict_tokenization_match and not cfg.lenient_tokenization
+        kwargs = dict(target_config=target_record.config, draft_config=record.config,
+                      lenient=cfg.lenient_tokenization,
+                      require_special_tokens=cfg.compatibility.require_special_tokens)
+        if target_tok.tokenizer is not None and draft_tok.tokenizer is not None:
+            return EnhancedTokenizerChecker.verify_compatibility(
+                target_tok.tokenizer, draft_tok.tokenizer, target.model_id, info.model_id,
+                strict_tokenization=strict,
+                min_match_rate=cfg.compatibility.min_tokenization_match_rate,
+                extra_test_strings=tuple(cfg.test_strings),
+                **kwargs,
+            )
+        target_facts, draft_facts = target_tok.get_facts(), draft_tok.get_facts()
+        if target_facts is not None and draft_facts is not None:
+            return EnhancedTokenizerChecker.verify_facts(
+                target_facts, draft_facts, target.model_id, info.model_id, strict_tokenization=strict, **kwargs)
+        missing = target.model_id if target_facts is None else info.model_id
+        return _unverifiable(missing, lenient=cfg.lenient_tokenization)
+
+    def _estimate(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult,
+                  size_ratio: float) -> DraftModelCandidate:
+        from draftfinder.predict.acceptance import prior_acceptance
+        from draftfinder.predict.estimator import SpeedupEstimator
+        from draftfinder.models.family import is_official
+        from draftfinder.report.snippets import usage_snippets
+        from draftfinder.find.ranking import candidate_warnings, quality_score, quality_tier
+
+        cfg = self.config
+        same_family = bool(target.model_family and target.model_family == info.model_family)
+        # offline fingerprint checks run no test strings: identical tokenization is then proven, not sampled
+        match_rate = compat.tokenization_match_rate if compat.num_test_strings else 1.0
+        alpha = prior_acceptance(
+            target.num_parameters, info.num_parameters,
+            same_family=same_family,
+            task=Task(cfg.task),
+            draft_bits=info.bits_per_param,
+            target_bits=target.bits_per_param,
+            tokenization_match_rate=match_rate,
+            base_rate=cfg.performance.base_acceptance_rate,
+            same_family_bonus=cfg.performance.same_family_bonus,
+            tokenizer_match_bonus=cfg.performance.tokenizer_match_bonus,
+        )
+        from draftfinder.measure import apply_measurement
+
+        # A saved `draftfinder measure` of this pair on this machine replaces the prior (labelled measured);
+        # its cost ratio applies only to the cpu profile (it was timed here).
+        alpha, measured_c, _measurement = apply_measurement(alpha, target.model_id, info.model_id, cfg.task,
+                                                            hardware=cfg.hardware)
+        est = SpeedupEstimator.evaluate(target, info, alpha, hardware=cfg.hardware, max_k=cfg.max_k,
+                                        cost_ratio=measured_c)
+        memory_ratio = (info.memory_footprint_mb / target.memory_footprint_mb) if target.memory_footprint_mb else 0.0
+        breakdown = quality_score(est.speedup, alpha.alpha, size_ratio, same_family,
+                                  match_rate,
+                                  cfg.performance.optimal_size_ratio_min, cfg.performance.optimal_size_ratio_max)
+        score = round(breakdown.total, 1)
+        engine_problems = [f"{name}: {'; '.join(v.reasons) or v.mode}" for name, v in compat.engines.items()
+                           if not v.compatible]
+        warnings = candidate_warnings(
+            size_ratio=size_ratio,
+            quantized=info.quantization != QuantizationType.NONE,
+            quantization=info.dtype or info.quantization.value,
+            official=is_official(info.model_id) or info.source in ("local", "gguf", "zoo"),
+            tokenization_match_rate=compat.tokenization_match_rate,
+            num_tests=compat.num_test_strings,
+            speedup=est.speedup,
+            engine_problems=engine_problems,
+            is_peft=info.is_peft,
+        ) + list(compat.warnings)
+        provenance: Dict[str, Provenance] = dict(est.provenance)
+        provenance["estimated_speedup"] = provenance.pop("speedup")
+        provenance["acceptance_rate_estimate"] = Provenance(alpha.source, alpha.method, alpha.detail)
+        provenance["num_parameters"] = Provenance(
+            constants.EXACT if info.parameters_exact else constants.ESTIMATED, info.parameters_source)
+        provenance["quality_score"] = Provenance(constants.ESTIMATED, "manual §4.3 weights over the estimates above")
+        candidate = DraftModelCandidate(
+            model_id=info.model_id,
+            model_info=info,
+            compatibility=compat,
+            size_ratio=size_ratio,
+            memory_ratio=memory_ratio,
+            estimated_speedup=est.speedup,
+            recommended_k=est.recommended_k,
+            acceptance_rate_estimate=alpha.alpha,
+            same_family=same_family,
+            quality_tier=quality_tier(score, alpha.alpha, est.speedup),
+            quality_score=score,
+            warnings=warnings if cfg.output.show_warnings else [],
+            cost_ratio=est.cost_ratio,
+            verify_cost_ratio=est.verify_cost_by_k.get(est.recommended_k),
+            speedup_by_k=est.speedup_by_k,
+            acceptance_low=alpha.low,
+            acceptance_high=alpha.high,
+            hardware=cfg.hardware,
+            provenance=provenance,
+        )
+        candidate.usage = usage_snippets(target, candidate)
+        return candidate
+
+
+@dataclass
+class _TokenizerSide:
+    """A model's tokenizer for checking: a real tokenizer when files exist, else catalog facts, else nothing."""
+
+    tokenizer: Any = None
+    facts: Any = None
+    problem: Optional[str] = None
+
+    def get_facts(self):
+        """Stored facts, or facts computed from the real tokenizer (to compare with a catalog side)."""
+        if self.facts is None and self.tokenizer is not None:
+            from draftfinder.compat.tokenizer import facts_from_tokenizer
+
+            self.facts = facts_from_tokenizer(self.tokenizer)
+        return self.facts
+
+    @classmethod
+    def for_record(cls, record: ModelRecord, resolver: Resolver) -> "_TokenizerSide":
+        from draftfinder.compat.tokenizer import TokenizerFacts, load_tokenizer
+
+        if record.has_tokenizer_files():
+            return cls(tokenizer=load_tokenizer(record))
+        if record.source == "catalog":
+            facts = resolver.catalog.tokenizer_facts(record)
+            if facts is not None:
+                return cls(facts=TokenizerFacts.from_dict(facts))
+        return cls(problem=f"no tokenizer files for {record.model_id}")
+
+
+def _quick_vocab_rejection(target: ModelInfo, info: ModelInfo) -> Optional[Rejection]:
+    """Reject without loading the draft's tokenizer when the token counts (read cheaply from the files)
+    differ by more than even lenient mode accepts: the full check's required ``tokenizer_size`` check would
+    fail in both modes, so the verdict is the same, minus seconds of tokenizer conversion."""
+    from draftfinder.compat.checks import LENIENT_MAX_EXTRA_TOKENS
+
+    t_n, d_n = target.tokenizer_vocab_size, info.tokenizer_vocab_size
+    if not t_n or not d_n or abs(t_n - d_n) <= LENIENT_MAX_EXTRA_TOKENS:
+        return None
+    return Rejection(info.model_id, "compatibility", [
+        f"tokenizer_size: {t_n:,} vs {d_n:,} tokens differ by {abs(t_n - d_n):,} — more than the "
+        f"{LENIENT_MAX_EXTRA_TOKENS} extra ids even --lenient-tokenization accepts: a different vocabulary "
+        "(decided from token counts; tokenizer not loaded)"])
+
+
+def _unverifiable(model_id: str, *, lenient: bool) -> CompatibilityResult:
+    """A pair whose tokenizer could not be checked (no tokenizer files, no catalog facts): never recommended,
+    in strict or lenient mode — lenient relaxes what a check accepts, not whether it ran."""
+    from draftfinder.find.results import Check
+
+    reason = (f"tokenizer of {model_id} could not be checked: no tokenizer files or catalog fingerprint "
+              "(add tokenizer.json / vocab.json+merges.txt / tokenizer.model to its folder)")
+    check = Check(name="tokenizer_available", passed=False, target_value=None, draft_value=None,
+                  reason=reason, required=True, skipped=True)
+    return CompatibilityResult(
+        is_compatible=False, vocab_size_match=False, tokenizer_match=False, tokenization_match=False,
+        decode_match=False, special_tokens_match=False, quantization_compatible=True, architecture_match=False,
+        model_accessible=True, incompatibility_reasons=[reason], compatibility_score=0.0, checks=[check],
+        method="unverified",
+    )
+
+
+def _identity(record: ModelRecord) -> str:
+    """The files a record stands for: two names reaching the same files are one candidate."""
+    return str(record.gguf_path or record.local_dir or record.model_id).lower()
+
+
+def _same_model(a: ModelRecord, b: ModelRecord) -> bool:
+    """The same model: one id (any case), or the same files (see :func:`_identity`)."""
+    return a.model_id.lower() == b.model_id.lower() or _identity(a) == _identity(b)
+
+
+def _public_settings(cfg: FinderConfig) -> Dict[str, Any]:
+    """The settings of this run for the export — never the token."""
+    data = cfg.to_dict(include_token=False)
+    data["token"] = "set" if cfg.token else None
+    return data

@@ -1,0 +1,114 @@
+"""Quality score, tier and warnings of a draft candidate (manual §4.2–4.4, §7.4).
+
+Score (0–100) = 40·speedup + 30·acceptance + 15·size_ratio + 10·family + 5·tokenization, each component in
+[0, 1] (manual §4.3 weights):
+
+- speedup:      (S − 1) / (S_full − 1) clipped, S_full = 3.0× (a 3× speedup earns the full 40 points);
+- acceptance:   α itself (the expected per-token acceptance);
+- size ratio:   1 inside the optimal band [optimal_min, optimal_max] (manual §4.4 / config
+                ``performance.optimal_size_ratio_*``), falling linearly in log10 ratio to 0 one decade away;
+- family:       1 for the same family, else 0;
+- tokenization: the tokenization test match rate.
+
+Tier (manual §4.2): the best tier whose score, acceptance *and* speedup thresholds are all met —
+EXCELLENT ≥80 / α ≥0.80 / ≥2.0×, GOOD ≥65 / ≥0.70 / ≥1.5×, ACCEPTABLE ≥50 / ≥0.60 / ≥1.3×,
+MARGINAL ≥35 / ≥0.50 / ≥1.2×, else POOR.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List
+
+from draftfinder.find.results import QualityTier
+
+WEIGHTS = {"speedup": 40.0, "acceptance": 30.0, "size_ratio": 15.0, "family": 10.0, "tokenization": 5.0}
+FULL_MARKS_SPEEDUP = 3.0
+
+# (tier, min score, min acceptance, min speedup) — manual §4.2, best first.
+TIER_THRESHOLDS = [
+    (QualityTier.EXCELLENT, 80.0, 0.80, 2.0),
+    (QualityTier.GOOD, 65.0, 0.70, 1.5),
+    (QualityTier.ACCEPTABLE, 50.0, 0.60, 1.3),
+    (QualityTier.MARGINAL, 35.0, 0.50, 1.2),
+]
+
+TIER_ICONS = {
+    QualityTier.EXCELLENT: "🌟",
+    QualityTier.GOOD: "✅",
+    QualityTier.ACCEPTABLE: "👍",
+    QualityTier.MARGINAL: "⚡",
+    QualityTier.POOR: "⚠️",
+}
+
+
+def _clip(x: float) -> float:
+    return max(0.0, min(1.0, x))
+
+
+def size_ratio_component(ratio: float, optimal_min: float, optimal_max: float) -> float:
+    """1 inside [optimal_min, optimal_max]; linear in log10 distance to the band, 0 one decade away."""
+    if ratio <= 0:
+        return 0.0
+    if optimal_min <= ratio <= optimal_max:
+        return 1.0
+    edge = optimal_min if ratio < optimal_min else optimal_max
+    return _clip(1.0 - abs(math.log10(ratio / edge)))
+
+
+@dataclass
+class ScoreBreakdown:
+    speedup: float
+    acceptance: float
+    size_ratio: float
+    family: float
+    tokenization: float
+
+    @property
+    def total(self) -> float:
+        return sum(WEIGHTS[name] * getattr(self, name) for name in WEIGHTS)
+
+
+def quality_score(speedup: float, acceptance: float, size_ratio: float, same_family: bool,
+                  tokenization_match_rate: float, optimal_min: float = 0.1,
+                  optimal_max: float = 0.3) -> ScoreBreakdown:
+    """The manual's weighted score, components in [0, 1] (see module docstring)."""
+    return ScoreBreakdown(
+        speedup=_clip((speedup - 1.0) / (FULL_MARKS_SPEEDUP - 1.0)),
+        acceptance=_clip(acceptance),
+        size_ratio=size_ratio_component(size_ratio, optimal_min, optimal_max),
+        family=1.0 if same_family else 0.0,
+        tokenization=_clip(tokenization_match_rate),
+    )
+
+
+def quality_tier(score: float, acceptance: float, speedup: float) -> QualityTier:
+    """Best tier whose three thresholds are all met (manual §4.2)."""
+    for tier, min_score, min_alpha, min_speedup in TIER_THRESHOLDS:
+        if score >= min_score and acceptance >= min_alpha and speedup >= min_speedup:
+            return tier
+    return QualityTier.POOR
+
+
+def candidate_warnings(*, size_ratio: float, quantized: bool, quantization: str, official: bool,
+                       tokenization_match_rate: float, num_tests: int, speedup: float,
+                       engine_problems: List[str], is_peft: bool = False) -> List[str]:
+    """The manual's §7.4 warnings, plus engine rejections and a below-1× speedup."""
+    out: List[str] = []
+    if size_ratio < 0.01:
+        out.append("Very small model - may have poor quality (< 1% of target size)")
+    if size_ratio > 0.5:
+        out.append("Large draft model - limited speedup benefit (> 50% of target size)")
+    if quantized:
+        out.append(f"Quantized variant ({quantization})")
+    if not official:
+        out.append("Community model (not official)")
+    if num_tests and tokenization_match_rate < 1.0:
+        out.append(f"Tokenization mismatch on {100 * (1 - tokenization_match_rate):.0f}% of tests")
+    if speedup < 1.0:
+        out.append(f"Estimated speedup below 1× ({speedup:.2f}×): the draft costs more than it saves here")
+    if is_peft:
+        out.append("PEFT adapter: needs its base model loaded with the adapter")
+    out.extend(engine_problems)
+    return out

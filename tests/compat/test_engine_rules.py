@@ -1,0 +1,161 @@
+"""draftfinder.compat.engine_rules: each engine's own acceptance rule, applied to real tokenizer facts and configs."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+
+from tests.conftest import fixture_dir
+from draftfinder.compat import engine_rules as engines
+from draftfinder.compat import tokenizer as vocab
+from draftfinder.models.sources.base import ModelRecord
+
+
+def record(name):
+    folder = fixture_dir(name)
+    return ModelRecord(model_id=name, source="local", local_dir=folder,
+                       config=json.loads((folder / "config.json").read_text()))
+
+
+def facts(name):
+    return vocab.facts_from_tokenizer(vocab.load_tokenizer(record(name)))
+
+
+def verdicts(target, draft, target_config=None, draft_config=None):
+    return engines.engine_verdicts(facts(target), facts(draft),
+                                   target_config or record(target).config, draft_config or record(draft).config)
+
+
+def modes(result):
+    return {name: (v.compatible, v.mode) for name, v in result.items()}
+
+
+DIRECT = {"transformers": (True, "same-tokenizer"), "vllm": (True, "draft-model"),
+          "llama.cpp": (True, "shared-vocab")}
+
+
+@pytest.mark.parametrize("target, draft", [
+    ("gpt2", "distilgpt2"),
+    ("meta-llama/Llama-2-7b-hf", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"),
+])
+def test_identical_tokenizers_and_sizes_share_ids_everywhere(fixtures, target, draft):
+    assert modes(verdicts(target, draft)) == DIRECT
+
+
+@pytest.mark.parametrize("draft", ["Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B"])
+def test_qwen_padded_vocab(fixtures, draft):
+    result = verdicts("Qwen/Qwen2.5-7B", draft)
+    assert modes(result) == {"transformers": (True, "universal-assisted-decoding"),
+                             "vllm": (True, "heterogeneous-vocab"),
+                             "llama.cpp": (True, "shared-vocab")}
+    hf = " ".join(result["transformers"].reasons)
+    assert "assistant_tokenizer=draft_tokenizer" in result["transformers"].reasons[0]
+    assert "identical tokenizers" in hf and "resize_token_embeddings(152064)" in hf
+    vllm = " ".join(result["vllm"].reasons)
+    assert "use_heterogeneous_vocab" in result["vllm"].reasons[0]
+    assert "ValueError (config vocab_size 152064 vs 151936)" in vllm
+    assert "n_vocab 152064 vs 151936 (diff 128, max 128)" in " ".join(result["llama.cpp"].reasons)
+
+
+def test_same_size_different_vocabulary(fixtures):
+    result = verdicts("meta-llama/Llama-2-7b-hf", "mistralai/Mistral-7B-v0.1")
+    assert modes(result) == {"transformers": (False, "rejected"), "vllm": (True, "heterogeneous-vocab"),
+                             "llama.cpp": (True, "retokenize")}
+    assert "equal (32000)" in result["transformers"].reasons[0]
+    assert "ValueError" in result["transformers"].reasons[1]
+    assert "token text differs from id 5" in result["llama.cpp"].reasons[1]
+
+
+def test_base_draft_for_instruct_target_fails_llamacpp_eos(fixtures):
+    result = verdicts("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-0.5B")
+    assert modes(result)["llama.cpp"] == (True, "retokenize")
+    assert result["llama.cpp"].reasons[1] == "common_speculative_are_compatible fails: EOS id differs (151645 vs 151643)"
+
+
+def test_cross_family_needs_translation(fixtures):
+    result = verdicts("gpt2", "Qwen/Qwen2.5-0.5B")
+    assert modes(result) == {"transformers": (True, "universal-assisted-decoding"),
+                             "vllm": (True, "heterogeneous-vocab"), "llama.cpp": (True, "retokenize")}
+    assert "n_vocab differs by 101679 > 128" in result["llama.cpp"].reasons[1]
+
+
+def test_gguf_pair(smollm2_gguf, gemma_gguf):
+    smol = vocab.facts_from_tokenizer(vocab.load_tokenizer(ModelRecord(model_id="s", source="gguf",
+                                                                       gguf_path=smollm2_gguf)))
+    gemma = vocab.facts_from_tokenizer(vocab.load_tokenizer(ModelRecord(model_id="g", source="gguf",
+                                                                        gguf_path=gemma_gguf)))
+    result = engines.engine_verdicts(gemma, smol, {"vocab_size": 262144}, {"vocab_size": 49152})
+    assert modes(result) == {"transformers": (True, "universal-assisted-decoding"),
+                             "vllm": (True, "heterogeneous-vocab"), "llama.cpp": (True, "retokenize")}
+    reason = result["llama.cpp"].reasons[1]
+    assert "add_bos differs (True vs False)" in reason and "n_vocab differs by 212992" in reason
+    assert "vocab type SPM/BPE" in result["llama.cpp"].reasons[2]
+    same = engines.engine_verdicts(smol, smol, {"vocab_size": 49152}, {"vocab_size": 49152})
+    assert modes(same) == DIRECT
+
+
+# --- the llama.cpp rule in detail -------------------------------------------------------------------
+
+def test_llamacpp_size_tolerance_is_128(fixtures):
+    big, small = facts("Qwen/Qwen2.5-7B"), facts("Qwen/Qwen2.5-0.5B")
+    assert engines.SPEC_VOCAB_MAX_SIZE_DIFFERENCE == 128 and engines.SPEC_VOCAB_CHECK_START_TOKEN_ID == 5
+    ok = engines.llama_cpp_verdict(big, small, {"vocab_size": 152064}, {"vocab_size": 151936})
+    too_far = engines.llama_cpp_verdict(big, small, {"vocab_size": 152064}, {"vocab_size": 151935})
+    assert (ok.mode, too_far.mode) == ("shared-vocab", "retokenize")
+    assert "n_vocab differs by 129 > 128" in too_far.reasons[1]
+
+
+def test_llamacpp_view_uses_padded_size_and_spm_bos_default(fixtures):
+    view = engines.llama_cpp_view(facts("Qwen/Qwen2.5-0.5B"), record("Qwen/Qwen2.5-0.5B").config)
+    # BOS from config.json (gguf-py SpecialVocab), the tokenizer has none; n_vocab = padded config size.
+    assert view == {"vocab_type": "BPE", "n_vocab": 151936, "bos": 151643, "eos": 151643,
+                    "add_bos": False, "add_eos": False}
+    tiny = engines.llama_cpp_view(facts("TinyLlama/TinyLlama-1.1B-Chat-v1.0"), {"vocab_size": 32000})
+    assert tiny["add_bos"] is True                   # no explicit flag + SentencePiece -> llama.cpp adds BOS
+
+
+def test_verdicts_from_stored_facts_match(fixtures):
+    stored = [vocab.TokenizerFacts.from_dict(facts(n).to_dict()) for n in ("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-0.5B")]
+    cfgs = (record("Qwen/Qwen2.5-7B").config, record("Qwen/Qwen2.5-0.5B").config)
+    assert modes(engines.engine_verdicts(*stored, *cfgs)) == modes(verdicts("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-0.5B"))
+
+
+# --- configs and missing facts ----------------------------------------------------------------------
+
+def test_config_vocab_size_reads_the_text_config():
+    assert engines.config_vocab_size({"vocab_size": 32000}) == 32000
+    assert engines.config_vocab_size({"model_type": "gemma3", "text_config": {"vocab_size": 262208}}) == 262208
+    assert engines.config_vocab_size({}) is None and engines.config_vocab_size(None) is None
+
+
+def test_unknown_without_config_or_facts(fixtures):
+    result = engines.engine_verdicts(facts("gpt2"), facts("distilgpt2"), None, {"vocab_size": 50257})
+    assert modes(result)["transformers"] == (False, "unknown")
+    assert modes(result)["vllm"] == (False, "unknown")
+    assert modes(result)["llama.cpp"] == (True, "shared-vocab")      # needs no config: sizes from tokenizers
+    no_facts = engines.engine_verdicts(None, facts("gpt2"), {"vocab_size": 50257}, {"vocab_size": 50257})
+    assert modes(no_facts)["llama.cpp"] == (False, "unknown")
+    assert "not verified" in " ".join(no_facts["transformers"].reasons)
+
+
+# --- citations ----------------------------------------------------------------------------------------
+
+def test_rules_cite_their_sources():
+    result = engines.engine_verdicts(None, None, None, None)
+    assert "generation/utils.py" in result["transformers"].rule and "_validate_generation_mode" in result["transformers"].rule
+    assert "verify_equal_vocab_size_if_draft_model" in result["vllm"].rule
+    assert "common/speculative.cpp" in result["llama.cpp"].rule
+    assert "SPEC_VOCAB_MAX_SIZE_DIFFERENCE" in result["llama.cpp"].rule
+
+
+def test_transformers_rule_matches_the_installed_source():
+    """Regression guard: the cited check still lives where RULE_TRANSFORMERS says, in this transformers."""
+    from transformers.generation.utils import GenerationMixin
+
+    source = inspect.getsource(GenerationMixin._validate_generation_mode)
+    assert "get_text_config().vocab_size == assistant_model.config.get_text_config().vocab_size" in source
+    assert '"assistant_tokenizer" in generation_mode_kwargs' in source
+    assert "Please provide `tokenizer` and `assistant_tokenizer`" in source
+    assert "batch_size = 1" in inspect.getsource(GenerationMixin._assisted_decoding)
