@@ -10,7 +10,8 @@ Drafts: ``layerskip:N`` (the target's first N layers), ``ngram`` / ``ngram:basic
 a draft model's name. The method is in :mod:`draftfinder.measure`. Data go to stdout, progress (rich bars on a
 terminal, plain lines otherwise) and warnings to stderr. Results are saved under
 ``$DRAFTFINDER_HOME/measurements/<machine>/`` (``find`` reads them back). Ctrl-C once stops after the current
-step and keeps, prints and saves what was measured (marked partial, exit code 130); twice aborts.
+step and keeps, prints and saves what was measured (marked partial, exit code 130) beside any complete
+measurement of the same pair, never over it (``….partial.json``); twice aborts.
 """
 
 from __future__ import annotations
@@ -200,6 +201,12 @@ def run(args: argparse.Namespace) -> int:
     for m in payload["measurements"]:
         if m.get("path"):
             info(f"saved{' (partial)' if m.get('partial') else ''}: {m['path']}")
+            if m.get("partial"):
+                from draftfinder.measure.store import complete_sibling
+
+                complete = complete_sibling(m["path"])
+                info(f"  kept the complete measurement {complete}: find and sweep use it" if complete.is_file()
+                     else "  find and sweep use it (labelled partial) until a complete run is saved")
     if payload["partial"]:
         info("measure: interrupted — the results above cover only what was measured before Ctrl-C")
         return EXIT_INTERRUPTED

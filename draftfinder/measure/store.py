@@ -1,5 +1,10 @@
 """Saved measurements: one JSON file per target × draft × task (× processor) under
-``constants.data_home()/measurements/<machine>/``, written atomically; and the hook find uses."""
+``constants.data_home()/measurements/<machine>/``, written atomically; and the hook find uses.
+
+A partial (interrupted) measurement never replaces a complete one: it is saved beside it as
+``<name>.partial.json`` (a complete run writes ``<name>.json`` and leaves any partial file alone). Readers
+(:func:`load_measurement`, hence ``find`` and ``sweep``) take the complete file when there is one, else the
+partial one, which stays marked ``partial`` and is labelled so wherever it is used."""
 
 from __future__ import annotations
 
@@ -39,20 +44,33 @@ def measurements_dir(machine_id: Optional[str] = None) -> Path:
     return constants.data_home() / "measurements" / (machine_id or _this_machine())
 
 
+PARTIAL_SUFFIX = ".partial.json"
+
+
 def measurement_path(target_id: str, draft_id: str, task: str, *, sampling: Optional[SamplingConfig] = None,
-                     machine_id: Optional[str] = None) -> Path:
-    """Where the measurement of target × draft × task (× processor when not greedy) on a machine is kept."""
+                     machine_id: Optional[str] = None, partial: bool = False) -> Path:
+    """Where the measurement of target × draft × task (× processor when not greedy) on a machine is kept;
+    ``partial=True``: where an interrupted one is kept (beside it, ``….partial.json``)."""
     parts = [_slug(target_id), _slug(draft_id), _slug(task)]
     skey = sampling_key(sampling)
     if skey:
         parts.append(_slug(skey))
-    return measurements_dir(machine_id) / ("__".join(parts) + ".json")
+    return measurements_dir(machine_id) / ("__".join(parts) + (PARTIAL_SUFFIX if partial else ".json"))
+
+
+def complete_sibling(partial_path: Any) -> Path:
+    """The complete measurement's file beside a ``….partial.json`` file."""
+    p = Path(partial_path)
+    return p.with_name(p.name[: -len(PARTIAL_SUFFIX)] + ".json") if p.name.endswith(PARTIAL_SUFFIX) else p
 
 
 def save_measurement(m: Measurement, path: Optional[Path] = None) -> Path:
-    """Write ``m`` as JSON atomically (temporary file in the same folder + rename); sets ``m.path``."""
+    """Write ``m`` as JSON atomically (temporary file in the same folder + rename); sets ``m.path``.
+
+    Without ``path``: a complete measurement goes to :func:`measurement_path`, a partial one to its
+    ``….partial.json`` sibling, so an interrupted run never overwrites a complete measurement."""
     target = path or measurement_path(m.target_id, m.draft_id, m.task, sampling=SamplingConfig(**m.sampling),
-                                      machine_id=m.machine.machine_id)
+                                      machine_id=m.machine.machine_id, partial=m.partial)
     m.path = str(target)
     try:
         write_json(target, m.to_dict(), create_parents=True)     # our own data home: its folders are ours to make
@@ -61,11 +79,7 @@ def save_measurement(m: Measurement, path: Optional[Path] = None) -> Path:
     return target
 
 
-def load_measurement(target_id: str, draft_id: str, task: str, *, sampling: Optional[SamplingConfig] = None,
-                     machine_id: Optional[str] = None, path: Optional[Path] = None) -> Optional[Measurement]:
-    """The saved measurement of target × draft × task on this machine (or ``machine_id``); None when there is
-    none or it cannot be read (a stale or corrupt file is ignored, never fatal)."""
-    p = path or measurement_path(target_id, draft_id, task, sampling=sampling, machine_id=machine_id)
+def _read(p: Path) -> Optional[Measurement]:
     if not p.is_file():
         return None
     try:
@@ -74,6 +88,22 @@ def load_measurement(target_id: str, draft_id: str, task: str, *, sampling: Opti
         return None
     m.path = str(p)
     return m
+
+
+def load_measurement(target_id: str, draft_id: str, task: str, *, sampling: Optional[SamplingConfig] = None,
+                     machine_id: Optional[str] = None, path: Optional[Path] = None) -> Optional[Measurement]:
+    """The saved measurement of target × draft × task on this machine (or ``machine_id``): the complete one
+    when there is one, else the partial one (``m.partial``; the newer of the two files when an older version
+    saved a partial run under the complete name). None when there is none or it cannot be read (a stale or
+    corrupt file is ignored, never fatal). ``path``: read exactly that file."""
+    if path is not None:
+        return _read(Path(path))
+    found = [m for m in (_read(measurement_path(target_id, draft_id, task, sampling=sampling, machine_id=machine_id,
+                                                partial=partial)) for partial in (False, True)) if m is not None]
+    complete = [m for m in found if not m.partial]
+    if complete:
+        return complete[0]
+    return max(found, key=lambda m: m.created_at) if found else None
 
 
 def apply_measurement(acceptance: Any, target_id: str, draft_id: str, task: str, *, hardware: Optional[str] = None,

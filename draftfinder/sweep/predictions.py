@@ -74,7 +74,8 @@ def _from_measurement(cfg: SweepConfig, target: Entry, draft: Entry, k: int) -> 
     return {"speedup": speedup, "alpha": m.acceptance.alpha, "k": k,
             "c": m.cost_ratio if m.draft_cost is not None else None, "provenance": MEASURED,
             "method": ("predicted from draftfinder measure (measured α, exact greedy replay, measured c and v(K) "
-                       "of our engine on this machine)"), "source": m.path}
+                       "of our engine on this machine)" + ("; partial measurement (interrupted run)" if m.partial
+                                                           else "")), "source": m.path}
 
 
 def _from_estimator(cfg: SweepConfig, target: Entry, draft: Entry, k: int) -> Dict[str, Any]:

@@ -122,3 +122,55 @@ def test_ctrl_c_before_anything_was_measured_exits_130(smollm2_installed, monkey
     err = capsys.readouterr().err
     assert code == EXIT_INTERRUPTED
     assert "interrupted — nothing was measured" in err and "Traceback" not in err
+
+
+def _interrupt_during_generation(monkeypatch):
+    """The user presses Ctrl-C once while the target generates its second continuation."""
+    real_generate = M.generate_continuations
+
+    def generate_then_interrupt(*args, **kwargs):
+        def progress(phase, done, total, label):
+            if phase == "generate" and done == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+        kwargs["progress"] = progress
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(M, "generate_continuations", generate_then_interrupt)
+
+
+@pytest.mark.slow
+def test_interrupted_run_never_overwrites_a_complete_measurement(smollm2_installed, monkeypatch, capsys):
+    """Issue 9 §1: a complete saved measurement (partial False, recommended K) was replaced by the partial one of
+    a second, interrupted run (partial True, recommended_k None), and find/sweep then read the partial one.
+    Now the partial run is saved beside it and readers take the complete one."""
+    argv = ["measure", "zoo:smollm2-135m", "--draft", "ngram", "--max-new-tokens", "8", "--timing-repeats", "1",
+            "--timing-ks", "1,2", "--format", "json"]
+    assert main(argv + ["--limit", "2"]) == 0
+    first = json.loads(capsys.readouterr().out)["measurements"][0]
+    assert first["partial"] is False and first["recommended_k"] is not None
+    complete_path = first["path"]
+    complete_bytes = open(complete_path, "rb").read()
+
+    _interrupt_during_generation(monkeypatch)
+    code = main(argv + ["--limit", "3"])
+    out, err = capsys.readouterr()
+    assert code == EXIT_INTERRUPTED, err
+    second = json.loads(out)["measurements"][0]
+    assert second["partial"] is True and second["recommended_k"] is None
+    assert second["path"] != complete_path and second["path"].endswith(".partial.json")
+    assert open(complete_path, "rb").read() == complete_bytes                 # untouched, byte for byte
+    assert json.loads(open(second["path"]).read())["partial"] is True         # the partial run is kept too
+    assert f"kept the complete measurement {complete_path}" in err
+
+    back = M.load_measurement("zoo:smollm2-135m", "ngram:basic:3", "general")  # what find and sweep read
+    assert back.path == complete_path and back.partial is False and back.recommended_k == first["recommended_k"]
+
+    # with no complete measurement, the partial one is used and says so
+    os.unlink(complete_path)
+    back = M.load_measurement("zoo:smollm2-135m", "ngram:basic:3", "general")
+    assert back.partial is True and back.path == second["path"]
+    from draftfinder.predict.acceptance import AcceptanceEstimate
+
+    used, _, _ = M.apply_measurement(AcceptanceEstimate(0.5, 0.4, 0.6), back.target_id, back.draft_id, "general",
+                                     hardware="cpu")
+    assert used.source == "measured" and "partial: interrupted" in used.detail

@@ -144,6 +144,27 @@ def test_save_and_load_round_trip(tmp_path):
     assert M.load_measurement("zoo:smollm2-135m", "layerskip:20", "general", machine_id="test-cpu-2c") is None
 
 
+def test_a_partial_measurement_is_saved_beside_the_complete_one_which_readers_prefer():
+    """Issue 9 §1: saving an interrupted (partial) measurement replaced the complete one of the same pair."""
+    complete = _hand_made_measurement()
+    path = M.save_measurement(complete)
+    before = path.read_bytes()
+    partial = _hand_made_measurement()
+    partial.partial, partial.recommended_k, partial.created_at = True, None, "2026-11-25T00:00:00+00:00"
+    ppath = M.save_measurement(partial)
+    assert ppath == path.with_name("zoo-smollm2-135m__layerskip-20__general.partial.json")
+    assert path.read_bytes() == before
+    got = M.load_measurement("zoo:smollm2-135m", "layerskip:20", "general", machine_id="test-cpu-2c")
+    assert got.partial is False and got.recommended_k == 1 and got.path == str(path)
+    assert M.store.complete_sibling(ppath) == path
+    # a file an older version wrote: a partial run under the complete name; the newer partial wins
+    legacy = _hand_made_measurement()
+    legacy.partial, legacy.created_at = True, "2026-11-20T00:00:00+00:00"
+    M.save_measurement(legacy, path)
+    got = M.load_measurement("zoo:smollm2-135m", "layerskip:20", "general", machine_id="test-cpu-2c")
+    assert got.partial is True and got.path == str(ppath)
+
+
 def test_apply_measurement_replaces_the_prior_and_c_only_on_the_cpu_profile():
     m = _hand_made_measurement()
     prior = AcceptanceEstimate(0.6, 0.5, 0.7, ESTIMATED, "prior")
