@@ -60,7 +60,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     o.add_argument("--verbose", "-v", action="store_true", default=None, help="detailed logging on stderr")
     o.add_argument("--show-test-details", action="store_true", default=None,
                    help="show ids and tokens of tokenization test failures")
-    o.add_argument("--export", default=None, metavar="FILE", help="write the results as JSON to FILE")
+    o.add_argument("--export", default=None, metavar="FILE",
+                   help="write the results as JSON to FILE (a symlink is followed, a device or FIFO written into; "
+                        "the folder must exist). `-` or /dev/stdout: the JSON goes to stdout, the report to stderr")
     o.add_argument("--format", choices=["table", "json", "yaml"], default=None, help="stdout format (default table)")
     o.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     f = p.add_argument_group("configuration")
@@ -104,11 +106,15 @@ def run(args: argparse.Namespace) -> int:
                          hint="pass one, e.g. `draftfinder Qwen/Qwen2.5-7B-Instruct --top-n 5`, or set target_model in --config")
     from draftfinder.errors import register_secret
     from draftfinder.find.finder import DraftModelFinder
-    from draftfinder.writer import describe, write_json
+    from draftfinder.writer import STDOUT, check_destination, describe, write_json
     from draftfinder.report.output import emit
     from draftfinder.report.table import render_find
 
     register_secret(cfg.token)
+    # a bad --export path fails before any work; with --export to stdout the report moves to stderr
+    report_stream = None
+    if cfg.export and check_destination(cfg.export, flag="--export") == STDOUT:
+        report_stream = sys.stderr
     log = ((lambda m: (sys.stderr.write(m + "\n"), sys.stderr.flush()))
            if cfg.verbose or cfg.show_test_details else None)
     progress = _progress_printer(args.quiet or cfg.verbose)
@@ -129,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     data = result.to_dict(cfg.top_n)
     emit(data, cfg.output.format, table=lambda d: render_find(
         d, verbose=cfg.verbose, show_warnings=cfg.output.show_warnings, show_memory=cfg.output.show_memory_info,
-        show_compat=cfg.output.show_compatibility_details, show_test_details=cfg.show_test_details))
+        show_compat=cfg.output.show_compatibility_details, show_test_details=cfg.show_test_details),
+        stream=report_stream)
     if cfg.export:
         where = write_json(cfg.export, data, flag="--export")
         sys.stderr.write(f"Results exported to {describe(where)}\n")
