@@ -24,15 +24,24 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="sweep config (draftbench JSON, or YAML)")
     p.add_argument("--config-dir", metavar="DIR", help="run every *.json / *.yaml in DIR except example_*")
     p.add_argument("--results", metavar="FILE",
-                   help="results JSON (default results/<hardware>_<backend>_<name>.json); resumed when it exists")
-    p.add_argument("--chart", metavar="FILE", help="chart HTML (default: the results path with .html)")
+                   help="results JSON (default results/<hardware>_<backend>_<name>.json); resumed when it exists "
+                        "and its cells were measured with this run's settings (else refused: see --fresh); missing "
+                        "folders are created; must be a regular file (a symlink to one is followed)")
+    p.add_argument("--chart", metavar="FILE",
+                   help="chart HTML (default: the results path with .html); its folder must exist; `-`: the HTML "
+                        "goes to stdout and the tables to stderr")
     p.add_argument("--chart-only", action="store_true", help="rebuild the chart (and tables) from --results; run nothing")
     p.add_argument("--no-chart", action="store_true", help="do not write the HTML chart")
     p.add_argument("--results-dir", metavar="DIR", default="results", help="where default results/charts go (results)")
     p.add_argument("--init", nargs="?", const=DEFAULT_INIT, metavar="PATH",
-                   help=f"write an example config to PATH (default {DEFAULT_INIT}) and exit")
+                   help=f"write an example config to PATH (default {DEFAULT_INIT}; `-`: stdout) and exit")
     p.add_argument("--force", action="store_true", help="--init: overwrite an existing file")
-    p.add_argument("--fresh", action="store_true", help="ignore an existing results file and start over")
+    p.add_argument("--fresh", action="store_true",
+                   help="discard the cells of an existing results file and start over. Without it, a results "
+                        "file whose cells were measured with other settings (runs, warmup, max_tokens, temperature, "
+                        "task, prompts and their texts, seed, threads; llamacpp also gpu_layers, ctx_size, "
+                        "llama_bin) or with another target path / drafter under the same label is refused, naming "
+                        "the differing keys: nothing is rerun or mixed. Pass another --results to keep both")
     p.add_argument("--retry-failed", action="store_true", help="rerun cells that failed in an earlier run")
     p.add_argument("--llama-server", metavar="PATH", help="llamacpp backend: the llama-server binary to start")
     g = p.add_argument_group("overrides of the config's settings")
@@ -49,8 +58,14 @@ def run(args: argparse.Namespace) -> int:
     from draftfinder.sweep.config import write_example
 
     if args.init:
+        from draftfinder.writer import describe
+
         path = write_example(args.init, force=args.force)
-        print(f"Example sweep config written to {path} (edit targets/drafts, then: draftfinder sweep --config {path})")
+        if isinstance(path, Path):
+            _note(f"Example sweep config written to {path} (edit targets/drafts, then: draftfinder sweep "
+                  f"--config {path})")
+        else:
+            _note(f"Example sweep config written to {describe(path)}")
         return 0
     if args.chart_only:
         return _chart_only(args)
@@ -92,6 +107,34 @@ def _paths(cfg: Any, args: argparse.Namespace, results: Optional[str], chart: Op
     return rpath, cpath
 
 
+def _note(line: str) -> None:
+    """A status line ("saved to …"): stderr, so that stdout carries only data (the tables, or a `-` file)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _check_outputs(args: argparse.Namespace, rpath: Path, cpath: Path) -> None:
+    """Refuse unusable --results / --chart paths before any cell runs (nothing is written here)."""
+    from draftfinder.writer import check_destination, is_regular_destination
+
+    if not is_regular_destination(rpath):
+        raise UsageError(f"--results {rpath}: not a regular file (the sweep rewrites it after every cell and reads "
+                         "it back to resume)", hint="name a file, e.g. --results results/my_sweep.json; for the "
+                         "results on stdout add --format json")
+    check_destination(rpath, flag="--results", create_parents=True)
+    if not args.no_chart:            # the default chart sits beside the results, whose folder the sweep creates
+        check_destination(cpath, flag="--chart", create_parents=cpath.parent == rpath.parent)
+
+
+def _data_stream(cpath: Optional[Path], args: argparse.Namespace):
+    """Where the tables go: stdout, unless the chart HTML is the data written there (`--chart -`)."""
+    from draftfinder.writer import STDOUT, resolve_output
+
+    if cpath is None or getattr(args, "no_chart", False):
+        return sys.stdout
+    return sys.stderr if resolve_output(cpath) == STDOUT else sys.stdout
+
+
 def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: Optional[str]) -> int:
     from draftfinder.sweep.config import load_sweep_config
     from draftfinder.sweep.runner import plan_cells, run_sweep
@@ -99,6 +142,7 @@ def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: O
     cfg = load_sweep_config(config)
     _overrides(cfg, args)
     rpath, cpath = _paths(cfg, args, results, chart)
+    _check_outputs(args, rpath, cpath)
     cells = plan_cells(cfg)
     log = (lambda line: None) if args.quiet else (lambda line: sys.stderr.write(line + "\n"))
     log(f"Sweep '{cfg.name}': {len(cfg.targets)} target(s) × {len(cfg.drafts)} draft(s) × K {cfg.settings.k} "
@@ -114,30 +158,29 @@ def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: O
             progress.close()
         sys.stderr.write(f"draftfinder: interrupted — finished cells are saved in {rpath}; "
                          f"run the same command again to resume\n")
-        _try_chart(rpath, cpath, args, log)
+        try:
+            _write_chart(rpath, cpath, args)
+        except DraftFinderError as err:
+            log(f"chart not written: {err.line()}")
         return 130
     if progress:
         progress.close()
-    _report(res, args)
-    print(f"Results saved to {rpath}")
-    chart_path = _try_chart(rpath, cpath, args, log)
-    if chart_path:
-        print(f"Chart saved to {chart_path}")
+    _report(res, args, stream=_data_stream(cpath, args))
+    _note(f"Results saved to {rpath}")
+    _write_chart(rpath, cpath, args)          # a failed chart write is an error (exit 2); the results are saved
     failed = [c for c in res.cells if c.get("status") == "failed"]
     return 0 if not failed else 1
 
 
-def _try_chart(rpath: Path, cpath: Path, args: argparse.Namespace, log) -> Optional[Path]:
+def _write_chart(rpath: Path, cpath: Path, args: argparse.Namespace) -> None:
+    """Write the chart from the saved results and say where, only after it was written."""
     if args.no_chart or not rpath.exists():
-        return None
-    try:
-        from draftfinder.sweep.charts import write_chart
-        from draftfinder.sweep.results import SweepResults
+        return
+    from draftfinder.sweep.charts import write_chart
+    from draftfinder.sweep.results import SweepResults
+    from draftfinder.writer import describe
 
-        return write_chart(SweepResults.load(rpath), cpath)
-    except DraftFinderError as err:
-        log(f"chart not written: {err.line()}")
-        return None
+    _note(f"Chart saved to {describe(write_chart(SweepResults.load(rpath), cpath))}")
 
 
 def _chart_only(args: argparse.Namespace) -> int:
@@ -153,9 +196,11 @@ def _chart_only(args: argparse.Namespace) -> int:
     res = SweepResults.load(results)
     cpath = Path(args.chart) if args.chart else Path(results).with_suffix(".html")
     from draftfinder.sweep.charts import write_chart
+    from draftfinder.writer import check_destination, describe
 
-    _report(res, args)
-    print(f"Chart saved to {write_chart(res, cpath)}")
+    check_destination(cpath, flag="--chart")
+    _report(res, args, stream=_data_stream(cpath, args))
+    _note(f"Chart saved to {describe(write_chart(res, cpath))}")
     return 0
 
 
@@ -202,16 +247,17 @@ def _fmt(v: Any, spec: str = ".2f", none: str = "—") -> str:
     return none if v is None else format(v, spec)
 
 
-def _report(res: Any, args: argparse.Namespace) -> None:
+def _report(res: Any, args: argparse.Namespace, stream: Any = None) -> None:
+    out = stream or sys.stdout
     if args.format == "json":
-        print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False), file=out)
         return
-    print(results_table(res))
+    print(results_table(res), file=out)
     try:
         from draftfinder.sweep.recommend import format_table, recommend
 
-        print()
-        print(format_table(recommend(res)))
+        print(file=out)
+        print(format_table(recommend(res)), file=out)
     except ImportError:
         pass
 

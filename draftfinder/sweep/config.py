@@ -320,11 +320,14 @@ def example_config() -> Dict[str, Any]:
     }
 
 
-def write_example(path: str, *, force: bool = False) -> Path:
-    from draftfinder.writer import write_text
+def write_example(path: str, *, force: bool = False) -> Any:
+    """Write :func:`example_config` to ``path`` (``-``: stdout; YAML for .yaml/.yml) by the writer's rules; an
+    existing regular file (also behind a symlink) is overwritten only with ``force``. Returns where it went."""
+    from draftfinder.writer import resolve_output, write_text
 
     p = Path(path).expanduser()
-    if p.exists() and not force:
+    real = resolve_output(path)
+    if isinstance(real, Path) and real.is_file() and not force:
         raise UsageError(f"{p} already exists", hint="choose another path or pass --force to overwrite it")
     if p.suffix.lower() in (".yaml", ".yml"):
         import yaml
@@ -332,4 +335,4 @@ def write_example(path: str, *, force: bool = False) -> Path:
         text = yaml.safe_dump(example_config(), sort_keys=False, allow_unicode=True)
     else:
         text = json.dumps(example_config(), indent=2, ensure_ascii=False) + "\n"
-    return write_text(p, text, flag="--init")
+    return write_text(path, text, flag="--init")

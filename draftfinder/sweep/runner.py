@@ -1,6 +1,13 @@
 """The sweep loop: every cell (baseline per target, then target × draft × K), ``runs`` repetitions over the
 task prompts, results written atomically after every cell, resumable, failures recorded and skipped.
 
+Every cell records the settings it was measured with (``cell["settings"]``: :func:`measured_settings`). A
+results file is resumed only when its stored cells were measured with the settings of this run (and the same
+target path / drafter spec per cell); otherwise the run is refused with one line naming the differing keys and
+the fix (``--fresh`` discards the stored cells, another ``--results`` keeps them), so the file's header never
+claims settings its cells were not measured with. Files written before cells carried settings: the header's
+settings are taken as the cells' settings.
+
 A cell's figures are draftbench's (mean/median tok/s, mean TTFT, mean total time, acceptance) plus the
 speedup over the same target's baseline (both measured here, same prompts and settings), tokens per step,
 whether greedy outputs matched the baseline token for token, and the estimator's prediction
@@ -12,12 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from draftfinder.errors import DraftFinderError, UsageError, redact
 from draftfinder.measure.prompts import Prompt, load_prompts, read_prompts_file
@@ -74,17 +82,79 @@ def _digest(ids: Optional[List[int]]) -> Optional[str]:
     return hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16]
 
 
-def open_results(cfg: SweepConfig, path: Path, *, fresh: bool = False) -> SweepResults:
-    """The results file to continue (same sweep) or a new one. A file of another sweep is never overwritten
-    silently: ``fresh=True`` starts over."""
+# settings that change what a cell measures; not port, timeout_s, api_key_env (how to reach it), nor k (the
+# cell's own key). llama-server's own knobs matter only to the llamacpp backend.
+MEASURED_SETTINGS = ("runs", "warmup", "max_tokens", "temperature", "task", "prompts", "prompts_file", "seed",
+                     "threads")
+LLAMACPP_SETTINGS = ("gpu_layers", "ctx_size", "llama_bin")
+
+
+def measured_settings(cfg: SweepConfig, prompts: List[Prompt]) -> Dict[str, Any]:
+    """The settings a cell of this run is measured with (stored in the cell), with a digest of the prompt texts
+    (``prompts_sha1``: an edited prompts file is another measurement)."""
+    s = dataclasses.asdict(cfg.settings)
+    keys = MEASURED_SETTINGS + (LLAMACPP_SETTINGS if cfg.backend == "llamacpp" else ())
+    out = {k: s[k] for k in keys}
+    out["prompts_sha1"] = hashlib.sha1("\0".join(f"{p.id}\0{p.text}" for p in prompts).encode()).hexdigest()[:16]
+    return out
+
+
+def _stored_settings(res: SweepResults, cell: Dict[str, Any]) -> Dict[str, Any]:
+    """What a stored cell was measured with: its own record, else (older files) the header's settings."""
+    own = cell.get("settings")
+    return own if isinstance(own, dict) else dict(res.meta.get("settings") or {})
+
+
+def settings_mismatch(res: SweepResults, cfg: SweepConfig, settings: Dict[str, Any]) -> Dict[str, Tuple[Any, Any]]:
+    """``{key: (stored, now)}`` for every setting (and per-cell target path / drafter spec) where a stored cell
+    differs from this run; keys a stored cell does not record are not compared."""
+    diffs: Dict[str, Tuple[Any, Any]] = {}
+    for c in res.cells:
+        stored = _stored_settings(res, c)
+        for key, value in settings.items():
+            if key in stored and stored[key] != value and key not in diffs:
+                diffs[key] = (stored[key], value)
+    for cell in plan_cells(cfg):
+        c = res.find(cell.target.label, cell.draft.label if cell.draft else None, cell.k)
+        if c is None:
+            continue
+        now_ = {"target_path": cell.target.path or cell.target.url,
+                "draft_spec": cell.draft.spec if cell.draft and cfg.backend != "openai" else None,
+                "adaptive": bool(cell.draft.adaptive) if cell.draft else None}
+        for key, value in now_.items():
+            label = f"{key} of '{cell.title}'"
+            if key in c and c[key] != value and label not in diffs:
+                diffs[label] = (c[key], value)
+    return diffs
+
+
+def open_results(cfg: SweepConfig, path: Path, *, fresh: bool = False,
+                 settings: Optional[Dict[str, Any]] = None) -> SweepResults:
+    """The results file to continue (same sweep, same settings) or a new one. A file of another sweep, or one
+    whose cells were measured with other ``settings`` (:func:`measured_settings`), is never overwritten or
+    mixed silently: :class:`UsageError` names the difference; ``fresh=True`` starts over."""
     if path.exists() and not fresh:
         res = SweepResults.load(path)
         old = (res.meta.get("name"), res.meta.get("backend"))
         if old != (cfg.name, cfg.backend):
             raise UsageError(f"{path} holds the results of sweep '{old[0]}' (backend {old[1]}), not '{cfg.name}' "
                              f"({cfg.backend})", hint="pass another --results path, or --fresh to overwrite it")
+        diffs = settings_mismatch(res, cfg, settings) if settings is not None else {}
+        if "prompts_sha1" in diffs and {"task", "prompts", "prompts_file"} & set(diffs):
+            del diffs["prompts_sha1"]              # implied by the key that changed the prompts
+        elif "prompts_sha1" in diffs:
+            diffs["prompt texts"] = diffs.pop("prompts_sha1")
+        if diffs:
+            what = "; ".join(f"{k} {_show(a)} → {_show(b)}" for k, (a, b) in diffs.items())
+            raise UsageError(f"{path} holds {len(res.cells)} cell(s) measured with other settings ({what})",
+                             hint="pass --fresh to discard them and start over, or another --results file to keep "
+                                  "them; or rerun with the stored settings to resume")
         return res
     return SweepResults(path=path, meta={"timestamp": now()})
+
+
+def _show(value: Any) -> str:
+    return "none" if value is None else (value if isinstance(value, str) else json.dumps(value))
 
 
 def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str, Any]] = None,
@@ -101,10 +171,11 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
 
     log = log or (lambda line: None)
     path = Path(results_path).expanduser()
-    res = open_results(cfg, path, fresh=fresh)
     prompts = sweep_prompts(cfg)
     if not prompts:
         raise UsageError("the sweep has no prompts", hint="check settings.task / settings.prompts_file")
+    settings = measured_settings(cfg, prompts)
+    res = open_results(cfg, path, fresh=fresh, settings=settings)
     backend = backend or make_backend(cfg, options)
     res.meta.update({"name": cfg.name, "hardware": cfg.hardware, "backend": cfg.backend,
                      "model_family": cfg.model_family, "settings": cfg.to_dict()["settings"],
@@ -125,6 +196,7 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
                 progress(i, len(todo), cell.title)
             log(f"[{i + skipped}/{len(cells)}] {cell.title}")
             record = run_cell(cfg, backend, cell, prompts, log)
+            record["settings"] = settings
             res.put(record)
             refresh_speedups(res)
             res.save()

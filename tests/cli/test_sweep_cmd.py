@@ -30,7 +30,7 @@ def tiny(tmp_path, name="tiny", drafts=None, **settings):
 def test_init_then_bad_input_messages(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["sweep", "--init"]) == 0
-    assert Path("sweep.json").exists() and "draftfinder sweep --config sweep.json" in capsys.readouterr().out
+    assert Path("sweep.json").exists() and "draftfinder sweep --config sweep.json" in capsys.readouterr().err
     assert main(["sweep", "--init"]) == 2                      # exists: not overwritten
     assert "already exists" in capsys.readouterr().err
     assert main(["sweep"]) == 2
@@ -51,11 +51,11 @@ def test_run_table_chart_and_chart_only(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = tiny(tmp_path)
     assert main(["sweep", "--config", str(cfg), "--quiet"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     results = Path("results/cpu_engine_tiny.json")               # draftbench's default name
     chart = results.with_suffix(".html")
     assert results.exists() and chart.exists()
-    assert "Results saved to results/cpu_engine_tiny.json" in out and "Chart saved to" in out
+    assert "Results saved to results/cpu_engine_tiny.json" in err and "Chart saved to" in err     # status: stderr
     assert "(baseline)" in out and "ngram" in out and "measured" in out
     html = chart.read_text()
     assert "Plotly" in html and "<script src" not in html and "<link " not in html

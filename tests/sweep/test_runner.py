@@ -139,3 +139,53 @@ def test_resume_after_kill(zoo, tmp_path):
 def test_plan_counts():
     cfg = config(drafts=[{"label": "a", "type": "ngram"}, {"label": "b", "type": "ngram", "n": 2}], k=[1, 2, 3])
     assert len(plan_cells(cfg)) == 1 + 2 * 3
+
+
+def test_rerun_with_other_settings_is_refused_and_keeps_the_file(zoo, tmp_path, capsys):
+    """Issue 9 §1: rerunning with `--max-tokens 999 --task code --prompts 1` printed "resuming: 10 of 10 cells"
+    and rewrote the header, so cells measured at 24 tokens on summarization claimed 999 tokens on code. Each
+    cell now records its settings; a mismatch is refused naming the keys, and the file is left as it was."""
+    from draftfinder.cli.main import main
+    from draftfinder.errors import UsageError
+
+    path = tmp_path / "r.json"
+    res = run_sweep(config(max_tokens=4), path)
+    assert len(res.cells) == 2
+    for c in res.cells:
+        assert c["settings"]["max_tokens"] == 4 and c["settings"]["task"] == "summarization"
+        assert c["settings"]["prompts"] == 1 and c["settings"]["prompts_sha1"]
+    before = path.read_bytes()
+
+    cfg_file = tmp_path / "t.json"
+    cfg_file.write_text(json.dumps(config(max_tokens=4).to_dict()))
+    code = main(["sweep", "--config", str(cfg_file), "--results", str(path), "--max-tokens", "999", "--task", "code",
+                 "--prompts", "1", "--no-chart"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("draftfinder:")]
+    assert code == 2 and len(lines) == 1, err
+    assert "max_tokens 4 → 999" in lines[0] and "task summarization → code" in lines[0]
+    assert "--fresh" in lines[0] and "--results" in lines[0] and "resuming" not in err
+    assert path.read_bytes() == before
+
+    # a setting that does not change what is measured (timeout_s): resumed, nothing rerun
+    res = run_sweep(config(max_tokens=4, timeout_s=30), path)
+    assert [c["started"] for c in res.cells] == [c["started"] for c in json.loads(before)["results"]]
+
+    # another drafter under the same label is another measurement too
+    onelevel = [{"label": "ngram", "type": "ngram", "storage": "basic", "n": 3}]
+    with pytest.raises(UsageError, match="draft_spec of 'SmolLM2 \\+ ngram K=3' ngram:onelevel:3 → ngram:basic:3"):
+        run_sweep(config(max_tokens=4, drafts=onelevel), path)
+
+    # a file written before cells carried settings: the header's settings are the cells' settings
+    data = json.loads(path.read_text())
+    for c in data["results"]:
+        del c["settings"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="max_tokens 4 → 5"):
+        run_sweep(config(max_tokens=5), path)
+
+    # --fresh starts over: every cell and the header say what the cells were measured with
+    run_sweep(config(max_tokens=5), path, fresh=True)
+    on_disk = json.loads(path.read_text())
+    assert on_disk["settings"]["max_tokens"] == 5 and on_disk["status"] == "complete"
+    assert all(c["settings"]["max_tokens"] == 5 and c["runs"][0]["tokens"] == 5 for c in on_disk["results"])
