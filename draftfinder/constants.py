@@ -69,8 +69,16 @@ def hub_timeout_s() -> float:
         return 10.0
 
 
+def zoo_dir() -> Path:
+    """Where zoo models shipped in chunks are assembled (``zoo:gemma3-270m``: 253 MB, once):
+    ``DRAFTFINDER_ZOO_DIR``, else ``data_home()/zoo``."""
+    base = os.environ.get("DRAFTFINDER_ZOO_DIR")
+    return Path(base).expanduser() if base else data_home() / "zoo"
+
+
 def data_home() -> Path:
-    """Where draftfinder keeps its own files (measurements, assembled zoo GGUFs)."""
+    """Where draftfinder keeps its own files (measurements, assembled zoo GGUFs, Hub metadata for offline use,
+    chat history): ``DRAFTFINDER_HOME``, else ``$XDG_CACHE_HOME/draftfinder``, else ``~/.cache/draftfinder``."""
     base = os.environ.get("DRAFTFINDER_HOME")
     if base:
         return Path(base)

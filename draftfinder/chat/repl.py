@@ -95,10 +95,14 @@ def setup_readline(path: Path) -> Any:
 
 
 def save_history(readline: Any, path: Path) -> None:
+    """readline writes the history into a temporary file that the writer moves over ``path`` (a symlink is
+    followed; a link to /dev/null, the usual way to switch history off, is respected: nothing is written)."""
+    from draftfinder.errors import OutputError
+    from draftfinder.writer import write_produced
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        readline.write_history_file(str(path))
-    except OSError:                                    # a read-only home must not spoil the exit
+        write_produced(path, lambda tmp: readline.write_history_file(str(tmp)), create_parents=True)
+    except OutputError:                                # a read-only home must not spoil the exit
         pass
 
 

@@ -196,3 +196,27 @@ def test_session_layerskip_colour(pexpect):
         raise AssertionError(f"{err}\n--- transcript ---\n{transcript(child)}") from None
     finally:
         child.close(force=True)
+
+
+def test_history_is_saved_through_the_writer(tmp_path):
+    """The history file goes through draftfinder.writer: its folder (ours) is created, a symlink is followed and
+    stays a link, and a link to /dev/null (history switched off) is left alone instead of being replaced."""
+    readline = pytest.importorskip("readline")
+    from draftfinder.chat.repl import save_history
+
+    readline.clear_history()
+    readline.add_history("/gamma 6")
+    path = tmp_path / "home" / "chat_history"
+    save_history(readline, path)
+    assert "/gamma 6" in path.read_text(encoding="utf-8").splitlines()
+    assert [p.name for p in path.parent.iterdir()] == ["chat_history"]          # no temporary file left
+    real = tmp_path / "elsewhere"
+    link = tmp_path / "linked_history"
+    link.symlink_to(real)
+    save_history(readline, link)
+    assert link.is_symlink() and "/gamma 6" in real.read_text(encoding="utf-8")
+    off = tmp_path / "off"
+    off.symlink_to(os.devnull)
+    save_history(readline, off)
+    assert off.is_symlink() and os.readlink(off) == os.devnull
+    readline.clear_history()

