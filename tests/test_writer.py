@@ -126,3 +126,53 @@ def test_tilde_is_expanded(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     write_text("~/r.txt", "x")
     assert (Path(tmp_path) / "r.txt").read_text() == "x"
+
+
+def test_descriptor_names_write_to_the_descriptor_not_a_reopened_file(tmp_path):
+    """/dev/stdout -> /proc/self/fd/1 -> (a file the shell opened): before, the chain was resolved to that file
+    and it was replaced by rename, so the shell's descriptor kept an orphaned inode and earlier output was lost.
+    Now the bytes go to the descriptor, after what was already written to it."""
+    from draftfinder.writer import STDOUT, FileDescriptor, resolve_output
+
+    assert resolve_output("/dev/stdout") == STDOUT and resolve_output("/dev/fd/1") == STDOUT
+    assert resolve_output("/dev/stderr") == FileDescriptor(2)
+    out = tmp_path / "out.txt"
+    with open(out, "w") as fh:
+        fh.write("before\n")
+        fh.flush()
+        link = tmp_path / "fd-link"
+        link.symlink_to(f"/proc/self/fd/{fh.fileno()}")
+        where = write_text(link, "after\n")
+        assert isinstance(where, FileDescriptor) and int(where) == fh.fileno()
+        inode = os.fstat(fh.fileno()).st_ino
+    assert out.read_text() == "before\nafter\n" and os.stat(out).st_ino == inode
+    assert link.is_symlink()
+
+
+def test_check_destination_refuses_before_any_work(tmp_path):
+    from draftfinder.writer import check_destination
+
+    with pytest.raises(OutputError, match="does not exist"):
+        check_destination(tmp_path / "no" / "r.json", flag="--export")
+    with pytest.raises(OutputError, match="is a folder"):
+        check_destination(tmp_path)
+    assert check_destination(tmp_path / "no" / "r.json", create_parents=True) == tmp_path / "no" / "r.json"
+    assert list(tmp_path.iterdir()) == []                                        # checks write nothing
+
+
+def test_write_produced_replaces_atomically_and_cleans_up_on_failure(tmp_path):
+    from draftfinder.writer import write_produced
+
+    target = tmp_path / "sub" / "model.bin"
+    write_produced(target, lambda tmp: tmp.write_bytes(b"\x00" * 10), create_parents=True)
+    assert target.read_bytes() == b"\x00" * 10
+
+    def half_then_fail(tmp):
+        tmp.write_bytes(b"partial")
+        raise ValueError("checksum mismatch")
+
+    with pytest.raises(ValueError):
+        write_produced(target, half_then_fail)
+    assert target.read_bytes() == b"\x00" * 10 and [p.name for p in target.parent.iterdir()] == ["model.bin"]
+    with pytest.raises(OutputError, match="not a regular file"):
+        write_produced("/dev/null", lambda tmp: tmp.write_bytes(b"x"))
