@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from draftfinder.errors import MissingDependencyError
+from draftfinder.errors import MissingDependencyError, OutputError
 from draftfinder.sweep.charts import build_chart_html, script_json, write_chart
 from draftfinder.sweep.results import SweepResults
 from tests.sweep.test_recommend import DRAFTBENCH, cell, sweep_dict
@@ -159,6 +159,10 @@ def test_script_json_cannot_close_a_script():
 def test_write_chart_from_results_file(tmp_path):
     src = tmp_path / "draftbench.json"
     src.write_text(json.dumps(DRAFTBENCH))
+    with pytest.raises(OutputError, match="does not exist"):                # --chart creates no folder
+        write_chart(SweepResults.load(src), tmp_path / "out" / "chart.html")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "out").mkdir()
     out = write_chart(SweepResults.load(src), tmp_path / "out" / "chart.html")
     assert out == tmp_path / "out" / "chart.html"
     assert out.read_text(encoding="utf-8") == build_chart_html(DRAFTBENCH)
