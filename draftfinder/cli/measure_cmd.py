@@ -22,7 +22,7 @@ import sys
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
-from draftfinder.errors import EXIT_INTERRUPTED, DraftFinderError, UsageError
+from draftfinder.errors import EXIT_INTERRUPTED, EXIT_USAGE, DraftFinderError, UsageError
 
 HELP = "measure acceptance, cost and speedup of drafts for a target on this machine (real runs)"
 
@@ -171,12 +171,16 @@ def build(args: argparse.Namespace, *, progress: Optional[Callable[..., None]] =
                       timing_repeats=args.timing_repeats, timing_ks=args.timing_ks, save=not args.no_save,
                       progress=progress,
                       should_stop=should_stop)
-    return {
+    payload = {
         "target": results[0].target_id,
         "task": results[0].task,
         "partial": any(m.partial for m in results),
         "measurements": [m.to_dict() for m in results],
     }
+    errors = [m.save_error.line() for m in results if getattr(m, "save_error", None) is not None]
+    if errors:
+        payload["not_saved"] = errors
+    return payload
 
 
 def run(args: argparse.Namespace) -> int:
@@ -207,10 +211,12 @@ def run(args: argparse.Namespace) -> int:
                 complete = complete_sibling(m["path"])
                 info(f"  kept the complete measurement {complete}: find and sweep use it" if complete.is_file()
                      else "  find and sweep use it (labelled partial) until a complete run is saved")
+    for line in payload.get("not_saved", []):       # the results are above; find cannot use them
+        info(f"draftfinder: error: not saved: {line}")
     if payload["partial"]:
         info("measure: interrupted — the results above cover only what was measured before Ctrl-C")
         return EXIT_INTERRUPTED
-    return 0
+    return EXIT_USAGE if payload.get("not_saved") else 0
 
 
 # --- table ---------------------------------------------------------------------------------------------

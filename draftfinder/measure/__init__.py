@@ -60,7 +60,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from draftfinder.constants import ESTIMATED, MEASURED
 from draftfinder.engine.base import SamplingConfig
-from draftfinder.errors import DraftFinderError, UsageError
+from draftfinder.errors import DraftFinderError, OutputError, UsageError
 from draftfinder.find.results import Provenance, to_plain
 from draftfinder.measure.costs import time_draft, time_target, typical_context
 from draftfinder.measure.formulas import (SimulatedRun, acceptance_probability, bootstrap_ratio_ci, expected_generation_steps,
@@ -93,6 +93,9 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
 
     ``should_stop()`` (polled between prompts and stages; the CLI sets it on Ctrl-C) ends the run early: what
     was measured is summarised, marked ``partial`` and saved; stages not reached are left out.
+
+    A measurement that cannot be saved (unwritable ``DRAFTFINDER_HOME``) is still returned, with ``path`` None
+    and the :class:`OutputError` in ``m.save_error``.
     """
     from draftfinder.engine.loading import load_model
     from draftfinder.engine.sampling import validate_sampling
@@ -205,7 +208,11 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
         m.provenance = _provenance(m, sampling)
         m.warnings = _warnings(m)
         if save:
-            save_measurement(m)
+            try:
+                save_measurement(m)
+            except OutputError as err:          # keep what was measured: the caller prints it and the error
+                m.path = None
+                m.save_error = err              # type: ignore[attr-defined]   (not a field: never saved)
         results.append(m)
     return results
 

@@ -174,3 +174,21 @@ def test_interrupted_run_never_overwrites_a_complete_measurement(smollm2_install
     used, _, _ = M.apply_measurement(AcceptanceEstimate(0.5, 0.4, 0.6), back.target_id, back.draft_id, "general",
                                      hardware="cpu")
     assert used.source == "measured" and "partial: interrupted" in used.detail
+
+
+@pytest.mark.slow
+def test_unwritable_home_prints_the_results_and_fails_with_one_line(smollm2_installed, monkeypatch, tmp_path, capsys):
+    """A measurement that cannot be saved used to raise at the end of the run, and the minute of measuring was
+    lost with it; now the results are printed, the error is one line and the exit code says it failed."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DRAFTFINDER_HOME", str(blocker / "home"))
+    code = main(["measure", "zoo:smollm2-135m", "--draft", "ngram", "--limit", "1", "--max-new-tokens", "4",
+                 "--timing-repeats", "1", "--timing-ks", "1", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == EXIT_USAGE
+    d = json.loads(out)
+    assert d["measurements"][0]["acceptance"]["positions"] == 4 and d["measurements"][0]["path"] is None
+    errors = [line for line in err.splitlines() if line.startswith("draftfinder: error:")]
+    assert len(errors) == 1 and "not saved: cannot write" in errors[0] and "DRAFTFINDER_HOME" in errors[0]
+    assert "saved:" not in err.replace("not saved:", "") and blocker.read_text() == "not a folder"
