@@ -278,7 +278,8 @@ class NumberError(ConfigError, UsageError):
         self.source = source
         self.got = got
         where = f"{source}: '{key}'" if source else key
-        DraftFinderError.__init__(self, f"{where} must be {expected}, got {got!r}", hint=hint,
+        default = "fix the value" if source else f"give {expected}"
+        DraftFinderError.__init__(self, f"{where} must be {expected}, got {got!r}", hint=hint or default,
                                   hints=None if hint or not source else CONFIG_TEMPLATE_HINTS)
 
 
