@@ -263,7 +263,7 @@ class ChatSession:
                 return self.command(text)
             return Output(turn=self.generate(text, should_stop=should_stop, progress=progress))
         except DraftFinderError as err:
-            return Output(message=err.line(), error=True)
+            return Output(message=err.line("chat"), error=True)
 
     def command(self, text: str) -> Output:
         parts = text[1:].split()

@@ -176,8 +176,8 @@ def _config_dir(args: argparse.Namespace) -> int:
             code = _one(args, str(p), None, None)
             summary.append((p.name, "ok" if code == 0 else "some cells failed"))
         except DraftFinderError as err:
-            sys.stderr.write(f"draftfinder: error: {err.line()} (skipping {p.name})\n")
-            summary.append((p.name, f"failed: {err.line()}"))
+            sys.stderr.write(f"draftfinder: error: {err.line('sweep')} (skipping {p.name})\n")
+            summary.append((p.name, f"failed: {err.line('sweep')}"))
         except KeyboardInterrupt:
             summary.append((p.name, "interrupted"))
             _print_summary(summary)

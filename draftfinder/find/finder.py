@@ -10,12 +10,12 @@ import datetime as _dt
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from draftfinder import constants
 from draftfinder.find.candidates import gather_candidates
 from draftfinder.find.ranking import rank_key
+from draftfinder.find.dedupe import SameFiles, add_sources, merge_same_models
 from draftfinder.find.config import FinderConfig, validate
 from draftfinder.errors import DraftFinderError, NoCompatibleDraftsError
 from draftfinder.models.resolver import Resolver
@@ -196,12 +196,12 @@ class DraftModelFinder:
                 outcome = self._evaluate(ref, target_record, target, target_tok)
             except DraftFinderError as err:
                 outcome = Rejection(ref.model_id, "resolve", [err.message])
-            if isinstance(outcome, _SameFiles):   # the same files reached under another name: one row, both sources
+            if isinstance(outcome, SameFiles):   # the same files reached under another name: one row, both sources
                 first = by_identity.get(outcome.identity)
                 if first is not None:
-                    _add_sources(first.sources, ref, None, self.resolver)
+                    add_sources(first.sources, ref, None, self.resolver)
                 continue
-            _add_sources(outcome.sources, ref, self._records.get(ref.model_id), self.resolver)
+            add_sources(outcome.sources, ref, self._records.get(ref.model_id), self.resolver)
             if ref.model_id in self._identities:
                 by_identity[self._identities[ref.model_id]] = outcome
             if isinstance(outcome, Rejection):
@@ -212,7 +212,7 @@ class DraftModelFinder:
                 self.log(f"  {yes} {outcome.model_id}: Quality={outcome.quality_score:.0f}, "
                          f"Speedup={outcome.estimated_speedup:.2f}x "
                          f"({outcome.provenance['estimated_speedup'].source}), K={outcome.recommended_k}")
-        _merge_same_models(candidates)
+        merge_same_models(candidates)
         candidates.sort(key=rank_key)
         for rank, cand in enumerate(candidates, 1):
             cand.rank = rank
@@ -245,7 +245,7 @@ class DraftModelFinder:
         identity = _identity(record)
         self._records[ref.model_id] = record
         if identity in self._seen:
-            return _SameFiles(identity)
+            return SameFiles(identity)
         self._seen[identity] = ref.model_id
         self._identities[ref.model_id] = identity
         if _same_model(record, target_record):
@@ -444,64 +444,6 @@ class _TokenizerSide:
             if facts is not None:
                 return cls(facts=TokenizerFacts.from_dict(facts))
         return cls(problem=f"no tokenizer files for {record.model_id}")
-
-
-@dataclass
-class _SameFiles:
-    """A candidate name that resolved to files already evaluated under another name."""
-
-    identity: str
-
-
-def _add_sources(sources: List[Dict[str, Any]], ref: CandidateRef, record: Optional[ModelRecord],
-                 resolver: Resolver) -> None:
-    """Add where ``ref`` was found to ``sources`` (once per source and name). ``record``: the files that were
-    evaluated (``"used": true``); the other entries say where else the same model is known."""
-    def place(proposed_by: str) -> str:
-        """The source that holds the model under ``ref.model_id`` (a "known-good" name is only a name)."""
-        if proposed_by not in ("known",):
-            return proposed_by
-        for name, src in (("catalog", resolver.catalog), ("hf-cache", resolver.hf_cache)):
-            try:
-                if src.has(ref.model_id):
-                    return name
-            except Exception:                      # an unreadable cache or catalog: say nothing about it
-                continue
-        return "hub"
-
-    entries = [{"source": record.source if record is not None else place(ref.source), "name": ref.model_id,
-                "found_by": ref.reason, "used": record is not None}]
-    entries += [{"source": place(alt["source"]), "name": ref.model_id, "found_by": alt["reason"], "used": False}
-                for alt in ref.also_found]
-    for entry in entries:
-        if not any(e["source"] == entry["source"] and e["name"] == entry["name"] for e in sources):
-            sources.append(entry)
-
-
-def _merge_same_models(candidates: List[DraftModelCandidate]) -> None:
-    """One row per model: a candidate known by name (catalog, Hub, HF cache) whose name matches a local folder or
-    .gguf file under --models-dir and whose sizes are the same (parameters, layers, hidden size, vocabulary) is
-    that local model; its sources join the local row (whose files were evaluated) and its own row goes."""
-    local = [c for c in candidates if c.model_info.source in ("local", "gguf")]
-
-    def local_names(c: DraftModelCandidate) -> set:
-        path = PurePath(c.model_info.path or c.model_id)
-        return {path.name.lower(), path.stem.lower(), path.name.replace("__", "/").lower()}
-
-    def sizes(c: DraftModelCandidate) -> tuple:
-        i = c.model_info
-        return (i.num_parameters, i.num_layers, i.hidden_size, i.vocab_size)
-
-    for cand in [c for c in candidates if c not in local]:
-        name = cand.model_id.lower()
-        for own in local:
-            if (name in local_names(own) or name.split("/")[-1] in local_names(own)) and sizes(own) == sizes(cand):
-                for src in cand.sources:
-                    entry = dict(src, used=False)
-                    if not any(e["source"] == entry["source"] and e["name"] == entry["name"] for e in own.sources):
-                        own.sources.append(entry)
-                candidates.remove(cand)
-                break
 
 
 def _quick_vocab_rejection(target: ModelInfo, info: ModelInfo) -> Optional[Rejection]:

@@ -71,13 +71,13 @@ def test_cli_refuses_bad_flags_before_loading(capsys):
     from draftfinder.cli.main import main
     from draftfinder.errors import EXIT_USAGE
 
-    for argv, message in ((["--device", "cuda"], "runs on the CPU only"), (["--k", "0"], "--k must be between"),
-                          (["--length", "0"], "--length must be between"),
-                          (["--top-k-filler", "0"], "--top-k-filler must be at least 1")):
+    for argv, message in ((["--device", "cuda"], "runs on the CPU only"), (["--k", "0"], "--k must be a whole number from 1 to"),
+                          (["--length", "0"], "--length must be a whole number from 1 to"),
+                          (["--top-k-filler", "0"], "--top-k-filler must be a whole number ≥ 1")):
         assert main(["chat", "--target", "zoo:smollm2-135m", *argv]) == EXIT_USAGE
         assert message in capsys.readouterr().err
     assert main(["chat", "--target", "zoo:smollm2-135m", "--processor", "beam"]) == EXIT_USAGE
-    assert "unknown sampling processor 'beam'" in capsys.readouterr().err
+    assert "unknown processor 'beam'" in capsys.readouterr().err
 
 
 # --- real sessions in a pseudo-terminal --------------------------------------------------------------
@@ -143,7 +143,7 @@ def test_session_ngram_plain(pexpect):
         out = reply(child, "/foo")
         assert "unknown command '/foo' — /help lists the commands" in out
         out = reply(child, "/processor topknucleus 50 x")
-        assert "/processor: top_p 'x' is not a number" in out
+        assert "/processor top_p must be a number in (0, 1], got 'x'" in out
 
         assert "target-only generation: off" in reply(child, "/target off")
         out = reply(child, COPY)
