@@ -6,12 +6,17 @@ is shown only when ``DRAFTFINDER_DEBUG=1``. The library never prints or exits: i
 
 Messages must never contain a Hugging Face token: build them with :func:`redact` when they quote text that
 came from outside (server responses, exception strings).
+
+Hints name only flags the command at hand has: an error raised deep in the library does not know which
+command runs, so a hint that names a flag comes per command (``hints={"find": "... --offline ..."}``) beside a
+default that names none; the CLI picks the one for its command (:meth:`DraftFinderError.hint_for`).
+``tests/test_errors.py`` checks every hint here against every command's real flags.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional
 
 # Exit codes used by the CLI (sysexits-like, stable for scripting).
 EXIT_USAGE = 2          # bad flags, bad config, bad input file
@@ -28,14 +33,30 @@ class DraftFinderError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: Optional[str] = None):
+    def __init__(self, message: str, *, hint: Optional[str] = None, hints: Optional[Dict[str, str]] = None):
         self.message = redact(message)
         self.hint = redact(hint) if hint else None
+        self.hints = {cmd: redact(text) for cmd, text in (hints or {}).items()}   # command -> hint naming its flags
         super().__init__(self.line())
 
-    def line(self) -> str:
-        """The single line the CLI prints: problem, then fix."""
-        return f"{self.message} — {self.hint}" if self.hint else self.message
+    def hint_for(self, command: Optional[str] = None) -> Optional[str]:
+        """The hint for ``command`` (``find``, ``measure``, …): its own when given, else the default."""
+        return self.hints.get(command, self.hint) if command else self.hint
+
+    def line(self, command: Optional[str] = None) -> str:
+        """The single line the CLI prints: problem, then fix (the fix worded for ``command``)."""
+        hint = self.hint_for(command)
+        return f"{self.message} — {hint}" if hint else self.message
+
+
+# Commands that have the flags the hints below name (checked against the parsers by tests/test_errors.py).
+OFFLINE_FLAG_COMMANDS = ("find", "generate", "chat")       # --offline, --models-dir
+TOKEN_FLAG_COMMANDS = ("find",)                              # --token
+
+
+def per_command(commands: Iterable[str], hint: str) -> Dict[str, str]:
+    """``{command: hint}`` for each of ``commands`` (hints that name a flag only those commands have)."""
+    return {cmd: hint for cmd in commands}
 
 
 # --- models and files -------------------------------------------------------------------------------
@@ -99,12 +120,14 @@ class GatedModelError(DraftFinderError):
 
     def __init__(self, model_id: str, *, has_token: bool):
         self.model_id = model_id
-        hint = (
-            "your token was refused: accept the model's license on its Hub page, or use a token with read access"
-            if has_token
-            else "pass --token or set HF_TOKEN (and accept the model's license on its Hub page)"
-        )
-        super().__init__(f"model '{model_id}' is gated or private (HTTP 401/403)", hint=hint)
+        if has_token:
+            hint, hints = ("your token was refused: accept the model's license on its Hub page, or use a token with "
+                           "read access"), None
+        else:
+            hint = "set HF_TOKEN (and accept the model's license on its Hub page)"
+            hints = per_command(TOKEN_FLAG_COMMANDS, "pass --token or set HF_TOKEN (and accept the model's license "
+                                                     "on its Hub page)")
+        super().__init__(f"model '{model_id}' is gated or private (HTTP 401/403)", hint=hint, hints=hints)
 
 
 class RateLimitedError(DraftFinderError):
@@ -116,7 +139,8 @@ class RateLimitedError(DraftFinderError):
         wait = f"wait {retry_after} s" if retry_after else "wait a few minutes"
         super().__init__(
             f"the Hub rate-limited the request for {what} (HTTP 429)",
-            hint=f"{wait}, authenticate with --token/HF_TOKEN for a higher limit, or lower --max-candidates",
+            hint=f"{wait}, or set HF_TOKEN for a higher limit",
+            hints={"find": f"{wait}, authenticate with --token/HF_TOKEN for a higher limit, or lower --max-candidates"},
         )
 
 
@@ -126,10 +150,11 @@ class HubTimeoutError(DraftFinderError):
     exit_code = EXIT_NETWORK
 
     def __init__(self, what: str):
+        retry = "retry, raise HF_HUB_DOWNLOAD_TIMEOUT / HF_HUB_ETAG_TIMEOUT, or "
         super().__init__(
             f"timed out talking to the Hub about {what}",
-            hint="retry, raise HF_HUB_DOWNLOAD_TIMEOUT / HF_HUB_ETAG_TIMEOUT, or run with --offline to use the "
-            "built-in catalog and the HF cache",
+            hint=retry + "set HF_HUB_OFFLINE=1 to use local files and the HF cache",
+            hints=per_command(OFFLINE_FLAG_COMMANDS, retry + "run with --offline to use local files and the HF cache"),
         )
 
 
@@ -139,9 +164,11 @@ class NetworkError(DraftFinderError):
     exit_code = EXIT_NETWORK
 
     def __init__(self, what: str, problem: str = "the Hub is unreachable"):
+        check = "check the network / HF_ENDPOINT, or "
         super().__init__(
             f"{problem} while fetching {what}",
-            hint="check the network / HF_ENDPOINT, or run with --offline to use the built-in catalog and the HF cache",
+            hint=check + "set HF_HUB_OFFLINE=1 to use local files and the HF cache",
+            hints=per_command(OFFLINE_FLAG_COMMANDS, check + "run with --offline to use local files and the HF cache"),
         )
 
 
@@ -154,7 +181,9 @@ class OfflineUnavailableError(DraftFinderError):
         self.model_id = model_id
         super().__init__(
             f"model '{model_id}' is not available offline (not in the HF cache, the zoo or the built-in catalog)",
-            hint="go online (unset HF_HUB_OFFLINE, drop --offline), or pass its folder/GGUF file with --models-dir",
+            hint="go online (unset HF_HUB_OFFLINE / DRAFTFINDER_OFFLINE), or give the path of its folder or .gguf file",
+            hints=per_command(OFFLINE_FLAG_COMMANDS, "go online (unset HF_HUB_OFFLINE, drop --offline), or pass its "
+                                                     "folder/GGUF file with --models-dir"),
         )
 
 
@@ -171,8 +200,9 @@ class NoCompatibleDraftsError(DraftFinderError):
         self.reasons = list(reasons)
         super().__init__(
             f"no compatible draft models found for '{target}' ({evaluated} candidates evaluated)",
-            hint="try --lenient-tokenization, a larger --max-candidates, --models-dir with local drafts, "
-            "or --verbose to see why each was rejected",
+            hint="the rejected_models list says why each candidate was left out",
+            hints={"find": "try --lenient-tokenization, a larger --max-candidates, --models-dir with local drafts, "
+                           "or --verbose to see why each was rejected"},
         )
 
 
@@ -186,11 +216,18 @@ class ConfigError(DraftFinderError):
     def __init__(self, key: str, expected: str, got: Any = None, *, source: str = "config", hint: Optional[str] = None):
         self.key = key
         self.expected = expected
+        self.source = source
         got_text = "" if got is None else f", got {type(got).__name__} {got!r}"
-        super().__init__(
-            f"{source}: '{key}' must be {expected}{got_text}",
-            hint=hint or "fix the value (draftfinder --generate-config yaml prints a valid template)",
-        )
+        super().__init__(f"{source}: '{key}' must be {expected}{got_text}", hint=hint or "fix the value",
+                         hints=None if hint else CONFIG_TEMPLATE_HINTS)
+
+
+# Where each command's valid configuration comes from (the default fix of a ConfigError).
+CONFIG_TEMPLATE_HINTS = {
+    "find": "fix the value (draftfinder --generate-config yaml prints a valid template)",
+    "sweep": "fix the value (draftfinder sweep --init FILE writes a valid example)",
+}
+
 
 
 class EndpointError(DraftFinderError):
@@ -224,6 +261,26 @@ class UsageError(DraftFinderError):
     """Raised for invalid command-line input that argparse cannot express (conflicting or out-of-range flags)."""
 
     exit_code = EXIT_USAGE
+
+
+class NumberError(ConfigError, UsageError):
+    """Raised by :func:`draftfinder.ranges.check_number` — the one validator of numbers from flags, config files
+    and model files — for a value that is not a number, not finite, of the wrong kind or out of its range.
+    Names the flag or key, the allowed range and the value found. It is both a ``ConfigError`` (``key``,
+    ``expected``) and a ``UsageError``; exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, key: str, expected: str, got: Any, *, source: Optional[str] = None,
+                 hint: Optional[str] = None):
+        self.key = key
+        self.expected = expected
+        self.source = source
+        self.got = got
+        where = f"{source}: '{key}'" if source else key
+        default = "fix the value" if source else f"give {expected}"
+        DraftFinderError.__init__(self, f"{where} must be {expected}, got {got!r}", hint=hint or default,
+                                  hints=None if hint or not source else CONFIG_TEMPLATE_HINTS)
 
 
 class MissingDependencyError(DraftFinderError):

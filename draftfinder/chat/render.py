@@ -13,7 +13,8 @@ bonus           cyan         ``<text>``     the target's extra token after every
 ==============  ===========  =============  =============================================================
 
 Colour is used when stdout is a terminal and ``NO_COLOR`` is not set (``constants.color_enabled``); the
-caller decides and passes ``color``. Every number printed is measured in this process, and says so.
+caller decides and passes ``color``. Without colour the ✓/✗ marks are words too ("identical"/"DIFFERS",
+"yes,"/"NO,"). Every number printed is measured in this process, and says so.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def render_turn(turn: Turn, *, color: bool, token_text: TokenText) -> str:
                      "warm-up")
         for run_label, base_label, ratio in turn.speedups():
             lines.append(f"speedup (measured, tokens/s ratio): {run_label} ÷ {base_label} = {_num(ratio, '.2f')}x")
-        lines += _identity_lines(turn)
+        lines += _identity_lines(turn, color)
     if turn.cancelled:
         done = ", ".join(r.label for r in turn.runs if not r.cancelled) or "nothing"
         stopped = next((r.label for r in turn.runs if r.cancelled), None)
@@ -141,15 +142,17 @@ def _table(runs: List[StrategyRun]) -> List[str]:
     return out
 
 
-def _identity_lines(turn: Turn) -> List[str]:
+def _identity_lines(turn: Turn, color: bool = True) -> List[str]:
+    """Greedy: ✓/✗ on a colour terminal, the words "identical"/"DIFFERS" otherwise (NO_COLOR, a pipe)."""
     lines = []
     for run in turn.runs:
         same = turn.identical(run)
         if same is None:
             continue
         if turn.greedy:
-            lines.append(f"✓ identical: {run.label} = target only (greedy)" if same else
-                         f"✗ differs: {run.label} ≠ target only — unexpected under greedy, please report it")
+            ok, bad = ("✓ identical", "✗ differs") if color else ("identical", "DIFFERS")
+            lines.append(f"{ok}: {run.label} = target only (greedy)" if same else
+                         f"{bad}: {run.label} ≠ target only — unexpected under greedy, please report it")
         else:
             lines.append(f"{'same' if same else 'different'} tokens: {run.label} vs target only (sampling: equal "
                          "only in distribution, not token for token)")
@@ -173,7 +176,7 @@ def render_banner(info: Dict[str, Any], *, color: bool) -> str:
     layers = f", {info['target_layers']} layers" if info.get("target_layers") else ""
     tok = f" (tokenizer {info['tokenizer_size']})" if info.get("tokenizer_size") else ""
     ok = info["compatible"]
-    sign = "✓" if ok else "✗"
+    sign = ("✓" if ok else "✗") if color else ("yes," if ok else "NO,")
     if color:
         sign = f"{STYLES['accepted' if ok else 'rejected']}{sign}{RESET}"
     chat = ("on (instruct model; /chat toggles)" if info["chat"] else

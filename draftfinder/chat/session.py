@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from draftfinder.engine.base import PROCESSORS, SamplingConfig
 from draftfinder.engine.ngram import STORAGE_KINDS
 from draftfinder.errors import DraftFinderError, UsageError
+from draftfinder.ranges import parse_number
 from draftfinder.chat.results import ChatSettings, Output, StrategyRun, Turn
 
 STRATEGIES = ("speculative", "ngram", "target", "draft")
@@ -99,21 +100,17 @@ def describe_sampling(cfg: SamplingConfig) -> str:
 def _int(args: Sequence[str], usage: str, lo: int, hi: int) -> int:
     if len(args) != 1:
         raise UsageError(f"{usage} takes one number", hint=f"e.g. {usage.split()[0]} {max(lo, min(hi, 4))}")
-    try:
-        value = int(args[0])
-    except ValueError:
-        raise UsageError(f"{usage}: '{args[0]}' is not a whole number", hint=f"give a number in {lo}..{hi}") from None
-    if not lo <= value <= hi:
-        raise UsageError(f"{usage}: {value} is out of range", hint=f"give a number in {lo}..{hi}")
-    return value
+    return parse_number(args[0], usage, kind=int, low=lo, high=hi, hint=f"give a number from {lo} to {hi}")
+
+
+# /processor's numeric slots: kind and range (the same ranges validate_sampling enforces).
+_SLOT_RANGES = {"top_k": dict(kind=int, low=1), "top_p": dict(low=0, high=1, low_open=True),
+                "temperature": dict(low=0, low_open=True)}
 
 
 def _number(text: str, what: str, kind: type) -> Any:
-    try:
-        return kind(text)
-    except ValueError:
-        raise UsageError(f"/processor: {what} '{text}' is not a number",
-                         hint="e.g. /processor topknucleus 50 0.9 0.8 (K, P, temperature)") from None
+    return parse_number(text, f"/processor {what}", **_SLOT_RANGES.get(what, dict(kind=kind)),
+                        hint="e.g. /processor topknucleus 50 0.9 0.8 (K, P, temperature)")
 
 
 def parse_processor(args: Sequence[str], current: SamplingConfig) -> SamplingConfig:
@@ -266,7 +263,7 @@ class ChatSession:
                 return self.command(text)
             return Output(turn=self.generate(text, should_stop=should_stop, progress=progress))
         except DraftFinderError as err:
-            return Output(message=err.line(), error=True)
+            return Output(message=err.line("chat"), error=True)
 
     def command(self, text: str) -> Output:
         parts = text[1:].split()

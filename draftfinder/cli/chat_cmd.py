@@ -58,13 +58,11 @@ def check_args(args: argparse.Namespace) -> None:
 
     if args.device.strip().lower() != "cpu":
         raise UsageError(f"--device {args.device}: draftfinder's engine runs on the CPU only", hint="use --device cpu")
-    if not 1 <= args.k <= MAX_K:
-        raise UsageError(f"--k must be between 1 and {MAX_K}, got {args.k}",
-                         hint="K is the tokens drafted per step, e.g. 4")
-    if not 1 <= args.length <= MAX_LENGTH:
-        raise UsageError(f"--length must be between 1 and {MAX_LENGTH}, got {args.length}")
-    if args.top_k_filler < 1:
-        raise UsageError(f"--top-k-filler must be at least 1, got {args.top_k_filler}")
+    from draftfinder.ranges import check_number
+
+    check_number(args.k, "--k", kind=int, low=1, high=MAX_K, hint="K is the tokens drafted per step, e.g. 4")
+    check_number(args.length, "--length", kind=int, low=1, high=MAX_LENGTH, hint="e.g. --length 128")
+    check_number(args.top_k_filler, "--top-k-filler", kind=int, low=1, hint="e.g. --top-k-filler 1")
     if not args.draft.strip():
         raise UsageError("--draft is empty", hint="use ngram, layerskip:N or a draft model name")
 
@@ -74,14 +72,14 @@ def run(args: argparse.Namespace) -> int:
     from draftfinder.chat.repl import run_repl
     from draftfinder.chat.results import ChatSettings
     from draftfinder.chat.session import ChatSession
-    from draftfinder.engine.base import SamplingConfig
     from draftfinder.engine.sampling import validate_sampling
     from draftfinder.report.output import info
-    from draftfinder.cli.generate_cmd import _instruct_names, decide_chat, load_target_and_drafter
+    from draftfinder.cli.generate_cmd import _instruct_names, decide_chat, load_target_and_drafter, resolve_sampling
 
-    sampling = SamplingConfig(processor=args.processor, temperature=args.temperature, top_k=args.top_k,
-                              top_p=args.top_p, seed=args.seed)
+    sampling, note = resolve_sampling(args)
     validate_sampling(sampling)
+    if note:
+        info(note)
     target, drafter = load_target_and_drafter(args.target, args.draft, offline=args.offline,
                                               models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=info)
     chat, hint = decide_chat(args.chat, target.tokenizer, _instruct_names(target))

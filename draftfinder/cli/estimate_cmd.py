@@ -13,11 +13,11 @@ with its method; ``--measured`` labels a given α as measured, ``--cost-ratio`` 
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from typing import Any, Dict
 
-from draftfinder.errors import UsageError
+from draftfinder.errors import NumberError, UsageError
+from draftfinder.ranges import MAX_LAYERS, MAX_PARAMETERS, check_number, parse_number
 
 HELP = "what-if calculator: expected speedup for every K from model sizes, bits, layers and acceptance rate"
 
@@ -47,16 +47,16 @@ _PARAMS_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMbBgG
 
 
 def parse_params(text: str, flag: str = "--params") -> float:
-    """``7e9``, ``7B``, ``1.5b``, ``500M``, ``7615616512`` → parameter count (> 0)."""
+    """``7e9``, ``7B``, ``1.5b``, ``500M``, ``7615616512`` → parameter count in [1, ``ranges.MAX_PARAMETERS``]."""
     m = _PARAMS_RE.match(str(text).replace("_", "").replace(",", ""))
+    hint = "write it like 7B, 1.5B, 500M, 7e9 or 7615616512"
     if not m:
-        raise UsageError(f"{flag}: cannot read '{text}' as a parameter count",
-                         hint="write it like 7B, 1.5B, 500M, 7e9 or 7615616512")
+        raise NumberError(flag, "a parameter count", str(text), hint=hint)
     value = float(m.group(1)) * _SUFFIX[m.group(2).lower()]
-    if not math.isfinite(value) or value < 1:
-        raise UsageError(f"{flag}: parameter count must be at least 1, got '{text}'",
-                         hint="write it like 7B, 500M or 7e9")
-    return value
+    try:
+        return check_number(value, flag, low=1, high=MAX_PARAMETERS, unit="parameters", hint=hint)
+    except NumberError as err:
+        raise NumberError(flag, err.expected, str(text), hint=hint) from None
 
 
 def parse_bits(text: str, flag: str = "--bits") -> float:
@@ -64,40 +64,20 @@ def parse_bits(text: str, flag: str = "--bits") -> float:
     key = str(text).strip().lower()
     if key in BITS_BY_NAME:
         return BITS_BY_NAME[key]
-    try:
-        value = float(key)
-    except ValueError:
-        raise UsageError(f"{flag}: unknown weight format '{text}'",
-                         hint=f"give bits per weight (e.g. 16, 4.5) or one of: {', '.join(BITS_BY_NAME)}") from None
-    if not math.isfinite(value) or not 0 < value <= 64:
-        raise UsageError(f"{flag}: bits per weight must be in (0, 64], got '{text}'",
-                         hint="e.g. 16 for bf16, 8.5 for Q8_0, 4.89 for Q4_K_M")
-    return value
+    hint = f"give bits per weight (e.g. 16 for bf16, 4.5) or one of: {', '.join(BITS_BY_NAME)}"
+    return parse_number(text, flag, low=0, high=64, low_open=True, unit="bits per weight or a format name",
+                        hint=hint)
 
 
 def parse_layers(text: str, flag: str = "--layers") -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise UsageError(f"{flag}: '{text}' is not a whole number of layers",
-                         hint="give num_hidden_layers from the model's config.json, e.g. 32") from None
-    if value < 1:
-        raise UsageError(f"{flag}: a model has at least 1 layer, got {value}",
-                         hint="give num_hidden_layers from the model's config.json, e.g. 32")
-    return value
+    return parse_number(text, flag, kind=int, low=1, high=MAX_LAYERS,
+                        hint="give num_hidden_layers from the model's config.json, e.g. 32")
 
 
 def parse_acceptance(text: str, flag: str = "--acceptance") -> float:
     """``0.7`` or ``70%`` → 0.7 (must be in [0, 1])."""
-    raw = str(text).strip()
-    try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise UsageError(f"{flag}: '{text}' is not a number", hint="give α as a fraction (0.7) or a percentage (70%)") from None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise UsageError(f"{flag}: acceptance rate must be between 0 and 1, got '{text}'",
-                         hint="give α as a fraction (0.7) or a percentage (70%)")
-    return value
+    return parse_number(text, flag, percent=True, low=0, high=1,
+                        hint="give α as a fraction (0.7) or a percentage (70%)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -118,7 +98,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="acceptance rate α (0.7 or 70%%); omitted: the prior fitted to published measurements")
     g.add_argument("--measured", action="store_true", help="label the --acceptance value as measured")
     g.add_argument("--task", default="general", choices=["general", "code", "chat", "summarization"],
-                   help="task, for the prior when --acceptance is omitted")
+                   help="task, for the prior when --acceptance is omitted: summarization applies the fitted summarization "
+                        "offset (Leviathan et al. 2023, CNN/DM vs En-De); general, code and chat use the same prior "
+                        "(no published within-study contrast for them)")
     g.add_argument("--different-family", action="store_true",
                    help="draft shares the tokenizer but not the family (prior only)")
     g.add_argument("--cost-ratio", metavar="C", help="a measured c (draft step / target step) instead of the latency model's")
@@ -128,24 +110,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="table", choices=list(FORMATS), help="output format (default table)")
 
 
-def _positive_float(text: str, flag: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{flag}: '{text}' is not a number", hint="e.g. 0.05") from None
-    if not math.isfinite(value) or value < 0:
-        raise UsageError(f"{flag}: must be a finite number >= 0, got '{text}'", hint="e.g. 0.05")
-    return value
+def _cost_ratio(text: str) -> float:
+    return parse_number(text, "--cost-ratio", low=0, hint="c = draft step time / target step time, e.g. 0.05")
 
 
 def _max_k(text: str) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise UsageError(f"--max-k: '{text}' is not a whole number", hint="e.g. --max-k 16") from None
-    if not 1 <= value <= 64:
-        raise UsageError(f"--max-k: must be between 1 and 64, got {value}", hint="e.g. --max-k 16")
-    return value
+    return parse_number(text, "--max-k", kind=int, low=1, high=64, hint="e.g. --max-k 16")
 
 
 def build(args: argparse.Namespace) -> Dict[str, Any]:
@@ -163,7 +133,7 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
                        parse_layers(args.draft_layers, "--draft-layers"))
     profile = get_profile(args.hardware)
     max_k = _max_k(args.max_k)
-    cost_ratio = _positive_float(args.cost_ratio, "--cost-ratio") if args.cost_ratio is not None else None
+    cost_ratio = _cost_ratio(args.cost_ratio) if args.cost_ratio is not None else None
 
     if args.acceptance is None:
         if args.measured:

@@ -12,6 +12,18 @@ from draftfinder.errors import NoCompatibleDraftsError, UsageError
 
 HELP = "find, check and rank draft models for TARGET (Hub id, local folder, .gguf file or zoo:NAME)"
 
+EPILOG = """ranking:
+  Drafts are ranked by the expected speedup at their recommended K on the chosen --hardware, highest first
+  (compared at the printed 0.01x). Ties: a measured speedup (from a saved `draftfinder measure` of the pair on
+  this machine) before a published one before an estimated one, then the higher quality score, then the
+  model id. The quality score and tier (manual §4) are columns, not the sort key; the usage example is for
+  row 1. The JSON export has the same rule under "ranking" and each draft's "rank" and "speedup_basis".
+
+output:
+  --format json|yaml prints one document on stdout: the results, or with no compatible draft the same
+  document with "draft_models": [] and the "rejected_models" (exit 6), or on any error
+  {"error": {"message", "hint", "exit_code", ...}} with the command's exit code."""
+
 # CLI flag dest -> config key (dotted for sections). Only flags the user typed override the config file.
 _OVERRIDES = {
     "target_model": "target_model",
@@ -39,7 +51,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--top-n", type=int, default=None, help="number of recommendations to show (default 5)")
     g.add_argument("--max-candidates", type=int, default=None, help="max candidates to evaluate (default 100)")
     g.add_argument("--task", choices=["general", "code", "chat", "summarization"], default=None,
-                   help="task type; shifts the acceptance estimate (default general)")
+                   help="task type (default general): summarization applies the fitted summarization offset to "
+                        "the acceptance prior; general, code and chat use the same prior (no published "
+                        "contrast). Any task selects the saved `draftfinder measure --task` results of that task")
     g.add_argument("--models-dir", action="append", default=None, metavar="DIR",
                    help="also consider the HF folders and .gguf files under DIR (repeatable)")
     g.add_argument("--offline", action="store_true", default=None,
@@ -101,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(cfgmod.template(args.generate_config) + ("\n" if args.generate_config == "json" else ""))
         return 0
     cfg = build_config(args)
+    args.format = cfg.output.format          # --format or the config's output.format: errors follow it too
     if not cfg.target_model:
         raise UsageError("no target model given",
                          hint="pass one, e.g. `draftfinder Qwen/Qwen2.5-7B-Instruct --top-n 5`, or set target_model in --config")
@@ -121,13 +136,25 @@ def run(args: argparse.Namespace) -> int:
     finder = DraftModelFinder(cfg.target_model, config=cfg, log=log, progress=progress)
     try:
         result = finder.find()
-    except NoCompatibleDraftsError:
-        if cfg.export and finder.result is not None:
-            where = write_json(cfg.export, finder.result.to_dict(cfg.top_n), flag="--export")
-            sys.stderr.write(f"Results (rejections) exported to {describe(where)}\n")
-        if cfg.verbose and finder.result is not None:
-            for r in finder.result.rejected:
-                sys.stderr.write(f"  ✗ {r.model_id} [{r.stage}]: {'; '.join(r.reasons)}\n")
+    except NoCompatibleDraftsError as err:
+        if finder.result is not None:
+            data = finder.result.to_dict(cfg.top_n)
+            if cfg.output.format in ("json", "yaml"):
+                # one document: the evaluation (draft_models empty, rejected_models filled) and the error
+                from draftfinder.cli.main import error_document, error_hint
+
+                data.update(error_document(err.message, error_hint(err, "find"), err.exit_code,
+                                           type(err).__name__, "find"))
+                emit(data, cfg.output.format)
+            if cfg.export:
+                where = write_json(cfg.export, data, flag="--export")
+                sys.stderr.write(f"Results (rejections) exported to {describe(where)}\n")
+            if cfg.verbose:
+                from draftfinder.constants import color_enabled
+
+                mark = "✗" if color_enabled(sys.stderr) else "rejected:"
+                for r in finder.result.rejected:
+                    sys.stderr.write(f"  {mark} {r.model_id} [{r.stage}]: {'; '.join(r.reasons)}\n")
         raise
     finally:
         if progress is not None and hasattr(progress, "close"):

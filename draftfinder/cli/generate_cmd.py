@@ -40,16 +40,72 @@ WARMUP_TOKENS = 2
 _INSTRUCT_RE = re.compile(r"instruct|chat|(?:^|[-_./:])it(?:$|[-_./:])", re.IGNORECASE)
 
 
+# Which parameters each processor reads (engine/sampling.py); the others have no effect on it.
+PROCESSOR_PARAMETERS = {"greedy": (), "multinomial": ("temperature",), "topk": ("top_k", "temperature"),
+                        "nucleus": ("top_p", "temperature"), "topknucleus": ("top_k", "top_p", "temperature")}
+SAMPLING_DEFAULTS = {"temperature": 1.0, "top_k": 50, "top_p": 0.9}
+
+
 def add_sampling_arguments(group: Any, seed_help: str) -> None:
     """--processor, --temperature, --top-k, --top-p, --seed (shared by ``generate`` and ``chat``)."""
     from draftfinder.engine.base import PROCESSORS
 
-    group.add_argument("--processor", default="greedy", metavar="NAME",
-                       help=f"sampling: {' | '.join(PROCESSORS)} (default greedy)")
-    group.add_argument("--temperature", type=float, default=1.0, metavar="T", help="default 1.0 (not used by greedy)")
-    group.add_argument("--top-k", type=int, default=50, metavar="K", help="for topk / topknucleus (default 50)")
-    group.add_argument("--top-p", type=float, default=0.9, metavar="P", help="for nucleus / topknucleus (default 0.9)")
+    group.add_argument("--processor", default=None, metavar="NAME",
+                       help=f"sampling: {' | '.join(PROCESSORS)}. Default: greedy, unless a sampling flag is "
+                            "given: --temperature alone means multinomial, --top-k topk, --top-p nucleus, "
+                            "--top-k with --top-p topknucleus (--temperature 0 alone means greedy)")
+    group.add_argument("--temperature", type=float, default=None, metavar="T",
+                       help="softmax temperature of the sampling processors (default 1.0)")
+    group.add_argument("--top-k", type=int, default=None, metavar="K", help="for topk / topknucleus (default 50)")
+    group.add_argument("--top-p", type=float, default=None, metavar="P", help="for nucleus / topknucleus (default 0.9)")
     group.add_argument("--seed", type=int, default=0, metavar="S", help=seed_help)
+
+
+def resolve_sampling(args: argparse.Namespace) -> Tuple[Any, Optional[str]]:
+    """``(SamplingConfig, note)`` from the sampling flags; ``note`` says which processor a flag implied.
+
+    A sampling flag never goes unused: without ``--processor`` it picks the processor that reads it (see
+    ``add_sampling_arguments``); with a ``--processor`` that does not read it, it is an error naming both.
+    """
+    from draftfinder.engine.base import PROCESSORS, SamplingConfig
+    from draftfinder.ranges import check_number
+
+    given = {name: getattr(args, name) for name in SAMPLING_DEFAULTS if getattr(args, name, None) is not None}
+    note = None
+    processor = args.processor
+    if processor is None:
+        if "top_k" in given and "top_p" in given:
+            processor = "topknucleus"
+        elif "top_k" in given:
+            processor = "topk"
+        elif "top_p" in given:
+            processor = "nucleus"
+        elif "temperature" in given and given["temperature"] != 0:
+            processor = "multinomial"
+        else:
+            processor = "greedy"
+            given.pop("temperature", None)       # --temperature 0 alone: greedy, as in sweep's settings
+        if given:
+            flags = " ".join(f"--{n.replace('_', '-')} {given[n]:g}" for n in given)
+            note = f"sampling: {flags} implies --processor {processor}"
+    elif processor not in PROCESSORS:
+        raise UsageError(f"--processor: unknown processor '{processor}'", hint=f"use one of: {', '.join(PROCESSORS)}")
+    unused = [n for n in given if n not in PROCESSOR_PARAMETERS[processor]]
+    if unused:
+        flags = ", ".join(f"--{n.replace('_', '-')}" for n in unused)
+        readers = sorted(p for p, params in PROCESSOR_PARAMETERS.items() if set(unused) <= set(params))
+        raise UsageError(f"{flags} has no effect with --processor {processor}",
+                         hint=f"use a processor that reads it ({', '.join(readers)}), or drop --processor to let "
+                              "the flags choose")
+    values = {**SAMPLING_DEFAULTS, **given}
+    if processor != "greedy":
+        check_number(values["temperature"], "--temperature", low=0, low_open=True,
+                     hint="use --processor greedy (or no sampling flag) for deterministic output")
+        check_number(values["top_k"], "--top-k", kind=int, low=1, hint="e.g. --top-k 50")
+        check_number(values["top_p"], "--top-p", low=0, high=1, low_open=True, hint="e.g. --top-p 0.9")
+    cfg = SamplingConfig(processor=processor, temperature=float(values["temperature"]), top_k=int(values["top_k"]),
+                         top_p=float(values["top_p"]), seed=args.seed)
+    return cfg, note
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -175,13 +231,10 @@ def decide_chat(flag: Optional[bool], tokenizer: Any, names: Iterable[Optional[s
 
 
 def build_sampling(args: argparse.Namespace) -> Any:
-    from draftfinder.engine.base import PROCESSORS, SamplingConfig
+    """The ``SamplingConfig`` of the flags (see :func:`resolve_sampling`)."""
     from draftfinder.engine.sampling import validate_sampling
 
-    if args.processor not in PROCESSORS:
-        raise UsageError(f"--processor: unknown processor '{args.processor}'", hint=f"use one of: {', '.join(PROCESSORS)}")
-    cfg = SamplingConfig(processor=args.processor, temperature=args.temperature, top_k=args.top_k,
-                         top_p=args.top_p, seed=args.seed)
+    cfg, _ = resolve_sampling(args)
     validate_sampling(cfg)
     return cfg
 
@@ -193,10 +246,10 @@ def check_args(args: argparse.Namespace) -> None:
 
     if args.format not in FORMATS:
         raise UsageError(f"--format: unknown format '{args.format}'", hint=f"use one of: {', '.join(FORMATS)}")
-    if not 1 <= args.k <= MAX_K:
-        raise UsageError(f"--k must be between 1 and {MAX_K}, got {args.k}", hint="K is the tokens drafted per step, e.g. 4")
-    if args.max_new_tokens < 1:
-        raise UsageError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
+    from draftfinder.ranges import check_number
+
+    check_number(args.k, "--k", kind=int, low=1, high=MAX_K, hint="K is the tokens drafted per step, e.g. 4")
+    check_number(args.max_new_tokens, "--max-new-tokens", kind=int, low=1, hint="e.g. --max-new-tokens 64")
     if not args.prompt.strip():
         raise UsageError("--prompt is empty", hint="give the text to continue, e.g. --prompt 'Tell me about owls'")
     if not args.draft.strip():
@@ -204,8 +257,7 @@ def check_args(args: argparse.Namespace) -> None:
     if args.top_k_filler is not None:
         if args.draft.strip().partition(":")[0] != "ngram":
             raise UsageError("--top-k-filler applies to n-gram drafters only", hint="use it with --draft ngram[:KIND:N]")
-        if args.top_k_filler < 1:
-            raise UsageError(f"--top-k-filler must be at least 1, got {args.top_k_filler}")
+        check_number(args.top_k_filler, "--top-k-filler", kind=int, low=1, hint="e.g. --top-k-filler 1")
 
 
 def _machine() -> Dict[str, Any]:
@@ -273,12 +325,16 @@ def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool,
 
 def run(args: argparse.Namespace) -> int:
     check_args(args)
-    sampling = build_sampling(args)
+    sampling, note = resolve_sampling(args)
     from draftfinder.engine.adaptive import HeuristicK
+    from draftfinder.engine.sampling import validate_sampling
     from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
     from draftfinder.report.output import emit, info
 
+    validate_sampling(sampling)
     say = (lambda m: None) if args.quiet else info
+    if note:
+        say(note)
     target, drafter = load_target_and_drafter(args.target_model, args.draft, offline=args.offline,
                                               models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=say)
 
@@ -357,3 +413,4 @@ def render_table(d: Dict[str, Any]) -> str:
     else:
         lines.append(f"outputs identical: {same} (sampling: equal only in distribution, not token for token)")
     return "\n".join(lines)
+

@@ -83,20 +83,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _overrides(cfg: Any, args: argparse.Namespace) -> None:
     s = cfg.settings
+    from draftfinder.ranges import check_number, parse_number
+    from draftfinder.sweep.config import MAX_SWEEP_K
+
     if args.k:
-        try:
-            ks = sorted({int(x) for x in args.k.split(",") if x.strip()})
-        except ValueError:
-            raise UsageError(f"--k: '{args.k}' is not a comma-separated list of whole numbers", hint="e.g. --k 2,4,8") from None
-        if not ks or any(not 1 <= k <= 16 for k in ks):
-            raise UsageError(f"--k: values must be in 1..16, got '{args.k}'", hint="e.g. --k 2,4,8")
-        s.k = ks
+        parts = [x for x in args.k.split(",") if x.strip()]
+        if not parts:
+            raise UsageError(f"--k: '{args.k}' is not a comma-separated list of whole numbers", hint="e.g. --k 2,4,8")
+        s.k = sorted({parse_number(x, "--k", kind=int, low=1, high=MAX_SWEEP_K, hint="e.g. --k 2,4,8") for x in parts})
     for name in ("runs", "max_tokens", "prompts"):
         value = getattr(args, name)
         if value is not None:
-            if value < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-            setattr(s, name, value)
+            setattr(s, name, check_number(value, f"--{name.replace('_', '-')}", kind=int, low=1))
     if args.task:
         s.task = args.task
 
@@ -223,8 +221,8 @@ def _config_dir(args: argparse.Namespace) -> int:
             code = _one(args, str(p), None, None)
             summary.append((p.name, "ok" if code == 0 else "some cells failed"))
         except DraftFinderError as err:
-            sys.stderr.write(f"draftfinder: error: {err.line()} (skipping {p.name})\n")
-            summary.append((p.name, f"failed: {err.line()}"))
+            sys.stderr.write(f"draftfinder: error: {err.line('sweep')} (skipping {p.name})\n")
+            summary.append((p.name, f"failed: {err.line('sweep')}"))
         except KeyboardInterrupt:
             summary.append((p.name, "interrupted"))
             _print_summary(summary)

@@ -17,15 +17,17 @@ tokenizer_size       required   required   same number of tokens; lenient also a
 special_tokens       config     config     BOS, EOS and UNK equal (text and id); required only with
                                            ``require_special_tokens`` (config ``compatibility.
                                            require_special_tokens``, default false as in manual §6.3): a base
-                                           draft for an instruct target differs in EOS but not in any id, and
-                                           only llama.cpp refuses it (its verdict says so); PAD never required
+                                           draft for an instruct target differs in EOS but not in any id; PAD
+                                           never required. Whether an engine compares them is its own check
+                                           (``llama.cpp.add_bos`` / ``llama.cpp.add_eos``), never claimed here
 tokenization         required   required   test-string match rate ≥ ``min_match_rate`` (strict) or
                                            ≥ min(min_match_rate, ``LENIENT_MIN_MATCH_RATE``) (lenient)
 decode               required   warning    both tokenizers decode the same ids to the same text
 fingerprint          info       info       identical tokenizers (same fingerprint)
 added_tokens         info       info       same added tokens with the same flags
-add_special_tokens   info       info       same default BOS/EOS insertion (llama.cpp requires it; in
-                                           transformers and vLLM the draft reads the target's ids)
+add_special_tokens   info       info       same default BOS/EOS insertion by the HF tokenizers (in
+                                           transformers and vLLM the draft reads the target's ids; llama.cpp
+                                           compares the GGUF conversion's flags in its own checks)
 embedding_size       info       info       each config's embedding covers the other's tokens (padding shown)
 architecture         info       info       same ``model_type`` (not needed for speculative decoding)
 ==================== ========== ========== =====================================================================
@@ -149,15 +151,15 @@ def _size_check(t: TokenizerFacts, d: TokenizerFacts, vocab_passed: bool, lenien
         return Check("tokenizer_size", True, t.n_tokens, d.n_tokens,
                      f"{text}; accepted in lenient mode (≤ {LENIENT_MAX_EXTRA_TOKENS} extra ids at the end, shared "
                      "ids identical) — the draft can never propose those ids")
-    why = "" if lenient else " (strict mode; --lenient-tokenization accepts a few extra ids at the end)"
+    why = "" if lenient else " (strict mode; lenient tokenization accepts a few extra ids at the end)"
     return Check("tokenizer_size", False, t.n_tokens, d.n_tokens, f"{text}{why}")
 
 
 def _special_check(t: TokenizerFacts, d: TokenizerFacts, lenient: bool, require: bool = False) -> Check:
     """BOS/EOS/UNK/PAD of both sides. Required only with ``require`` (config
     ``compatibility.require_special_tokens``, default false as in manual §6.3): when the vocabularies are the
-    same, a different EOS (a base draft for an instruct target) changes no token id, so transformers and vLLM
-    run the pair correctly; llama.cpp refuses it, which its own engine verdict reports."""
+    same, a different EOS (a base draft for an instruct target) changes no token id. What an engine makes of
+    it is that engine's own checks (``engine_rules``), not this one's reason."""
     values_t = {role: _fmt_special(t, role) for role in ROLES}
     values_d = {role: _fmt_special(d, role) for role in ROLES}
     diffs = [role for role in ROLES if t.special(role) != d.special(role)]
@@ -171,7 +173,7 @@ def _special_check(t: TokenizerFacts, d: TokenizerFacts, lenient: bool, require:
         reason = "; ".join(parts)
         reason += (" (compatibility.require_special_tokens: true; use the matching base/instruct variant)" if require
                    else " — not required (compatibility.require_special_tokens: false): the ids still name the "
-                   "same tokens; llama.cpp refuses such a pair (see its verdict)")
+                   "same tokens; each engine's verdict says whether it compares them")
     return Check("special_tokens", not required_diffs, values_t, values_d, reason, required=require)
 
 
@@ -181,8 +183,9 @@ def _add_special_check(t: TokenizerFacts, d: TokenizerFacts) -> Check:
     if vt == vd:
         return Check("add_special_tokens", True, vt, vd, "same default BOS/EOS insertion", required=False)
     return Check("add_special_tokens", False, vt, vd,
-                 "default BOS/EOS insertion differs: harmless in transformers and vLLM (the draft reads the "
-                 "target's ids), but llama.cpp requires equal add_bos/add_eos", required=False)
+                 "the HF tokenizers insert BOS/EOS differently by default: harmless where the draft reads the "
+                 "target's ids (transformers, vLLM); llama.cpp compares the flags of the GGUF conversion in its "
+                 "own llama.cpp.add_bos / llama.cpp.add_eos checks", required=False)
 
 
 def _added_check(t: TokenizerFacts, d: TokenizerFacts) -> Check:

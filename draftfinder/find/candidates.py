@@ -8,7 +8,8 @@ Sources, in order of trust:
   5. models of the family already in the HF cache;
   6. the embedded catalog's models of the family (offline).
 
-Then: de-duplicate (case-insensitive id), optionally drop quantized re-uploads (``search.include_quantized``),
+Then: de-duplicate (case-insensitive id; a name proposed by several sources is one candidate that lists them
+all in ``CandidateRef.also_found``), optionally drop quantized re-uploads (``search.include_quantized``),
 order same family first and official organisations first (``prefer_same_family``,
 ``prefer_official_models``), keep at most ``max_candidates``. Size-ratio bounds are applied after each
 candidate is analyzed (``find/finder.py``) because they need its real parameter count.
@@ -54,7 +55,10 @@ def gather_candidates(target_record: ModelRecord, target: ModelInfo, resolver, c
     seen: Dict[str, CandidateRef] = {}
     for ref in refs:
         key = _canonical(ref.model_id, resolver)
-        if key == _canonical(target_record.model_id, resolver) or key in seen:
+        if key == _canonical(target_record.model_id, resolver):
+            continue
+        if key in seen:                       # proposed again by another source: one candidate, every source kept
+            seen[key].also_found.append({"source": ref.source, "reason": ref.reason})
             continue
         if not cfg.search.include_quantized and base_model_of(ref.model_id):
             continue

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional
 from draftfinder import constants
 from draftfinder.errors import ConfigError
 from draftfinder.find.results import Task
+from draftfinder.ranges import check_number
 
 
 @dataclass
@@ -95,7 +96,7 @@ class FinderConfig:
 
 _SECTIONS = {"search": SearchConfig, "compatibility": CompatibilityConfig,
              "performance": PerformanceConfig, "output": OutputConfig}
-_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_TYPE_NAMES = {bool: "true or false", str: "a string"}
 
 
 def _field_types(cls) -> Dict[str, Any]:
@@ -126,13 +127,9 @@ def _coerce(key: str, value: Any, hint: Any, source: str) -> Any:
             raise ConfigError(key, _TYPE_NAMES[bool], value, source=source)
         return value
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, _TYPE_NAMES[int], value, source=source)
-        return value
+        return check_number(value, key, kind=int, source=source)
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(key, _TYPE_NAMES[float], value, source=source)
-        return float(value)
+        return check_number(value, key, kind=float, source=source)
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(key, _TYPE_NAMES[str], value, source=source)
@@ -159,38 +156,30 @@ def _apply(obj: Any, data: Dict[str, Any], prefix: str, source: str) -> None:
 
 
 def validate(cfg: FinderConfig, source: str = "config") -> FinderConfig:
-    """Range checks that types alone cannot express."""
-    if cfg.top_n < 1:
-        raise ConfigError("top_n", "an integer ≥ 1", cfg.top_n, source=source)
-    if cfg.max_candidates < 1:
-        raise ConfigError("max_candidates", "an integer ≥ 1", cfg.max_candidates, source=source)
+    """Range checks that types alone cannot express (every number through ``ranges.check_number``)."""
+    check_number(cfg.top_n, "top_n", kind=int, low=1, source=source)
+    check_number(cfg.max_candidates, "max_candidates", kind=int, low=1, source=source)
     if cfg.task not in {t.value for t in Task}:
         raise ConfigError("task", "one of " + ", ".join(t.value for t in Task), cfg.task, source=source)
-    if not 1 <= cfg.max_k <= 64:
-        raise ConfigError("max_k", "an integer from 1 to 64", cfg.max_k, source=source)
+    check_number(cfg.max_k, "max_k", kind=int, low=1, high=64, source=source)
     s = cfg.search
-    if not 0 <= s.min_size_ratio < s.max_size_ratio:
-        raise ConfigError("search.min_size_ratio", "a number ≥ 0 and below search.max_size_ratio",
-                          s.min_size_ratio, source=source)
+    check_number(s.max_size_ratio, "search.max_size_ratio", low=0, high=1, low_open=True, source=source)
+    check_number(s.min_size_ratio, "search.min_size_ratio", low=0, high=s.max_size_ratio, high_open=True,
+                 source=source, unit="below search.max_size_ratio")
     c = cfg.compatibility
-    if not 0 <= c.min_tokenization_match_rate <= 1:
-        raise ConfigError("compatibility.min_tokenization_match_rate", "a number from 0 to 1",
-                          c.min_tokenization_match_rate, source=source)
-    if not 0 <= c.min_compatibility_score <= 100:
-        raise ConfigError("compatibility.min_compatibility_score", "a number from 0 to 100",
-                          c.min_compatibility_score, source=source)
-    if c.tokenizer_load_timeout <= 0:
-        raise ConfigError("compatibility.tokenizer_load_timeout", "a positive integer (seconds)",
-                          c.tokenizer_load_timeout, source=source)
+    check_number(c.min_tokenization_match_rate, "compatibility.min_tokenization_match_rate", low=0, high=1,
+                 source=source)
+    check_number(c.min_compatibility_score, "compatibility.min_compatibility_score", low=0, high=100, source=source)
+    check_number(c.tokenizer_load_timeout, "compatibility.tokenizer_load_timeout", kind=int, low=0, low_open=True,
+                 source=source, unit="seconds")
     p = cfg.performance
     for name in ("base_acceptance_rate", "same_family_bonus", "tokenizer_match_bonus"):
-        value = getattr(p, name)
-        if value is not None and not 0 <= value <= 1:
-            raise ConfigError(f"performance.{name}", "a number from 0 to 1", value, source=source)
-    if not 0 < p.optimal_size_ratio_min < p.optimal_size_ratio_max <= 1:
-        raise ConfigError("performance.optimal_size_ratio_min",
-                          "a number in (0, 1) below performance.optimal_size_ratio_max",
-                          p.optimal_size_ratio_min, source=source)
+        check_number(getattr(p, name), f"performance.{name}", low=0, high=1, source=source, allow_none=True)
+    check_number(p.optimal_size_ratio_max, "performance.optimal_size_ratio_max", low=0, high=1, low_open=True,
+                 source=source)
+    check_number(p.optimal_size_ratio_min, "performance.optimal_size_ratio_min", low=0,
+                 high=p.optimal_size_ratio_max, low_open=True, high_open=True, source=source,
+                 unit="below performance.optimal_size_ratio_max")
     if cfg.output.format not in ("table", "json", "yaml"):
         raise ConfigError("output.format", "one of table, json, yaml", cfg.output.format, source=source)
     return cfg

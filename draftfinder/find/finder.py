@@ -7,12 +7,15 @@ every output (table, JSON export, YAML) is rendered from.
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from draftfinder import constants
 from draftfinder.find.candidates import gather_candidates
+from draftfinder.find.ranking import rank_key
+from draftfinder.find.dedupe import SameFiles, add_sources, merge_same_models
 from draftfinder.find.config import FinderConfig, validate
 from draftfinder.errors import DraftFinderError, NoCompatibleDraftsError
 from draftfinder.models.resolver import Resolver
@@ -37,6 +40,7 @@ class Rejection:
     stage: str                     # resolve | size | compatibility
     reasons: List[str]
     engines: Dict[str, bool] = field(default_factory=dict)
+    sources: List[Dict[str, Any]] = field(default_factory=list)   # every place this model was found
 
 
 @dataclass
@@ -69,6 +73,8 @@ class FindResult:
         }
 
     def to_dict(self, top_n: Optional[int] = None) -> Dict[str, Any]:
+        from draftfinder.find.ranking import RANK_ORDER, RANKING_RULE
+
         shown = self.candidates if top_n is None else self.top(top_n)
         return {
             "draftfinder_version": __version__,
@@ -76,6 +82,7 @@ class FindResult:
             "target_model": self.target.to_dict(),
             "hardware": self.hardware,
             "task": self.task,
+            "ranking": {"order": list(RANK_ORDER), "rule": RANKING_RULE},
             "draft_models": [c.to_dict() for c in shown],
             "rejected_models": to_plain(self.rejected),
             "summary": self.summary(top_n or len(self.candidates)),
@@ -176,7 +183,12 @@ class DraftModelFinder:
         self.log(f"Candidates to evaluate: {len(refs)}")
         candidates: List[DraftModelCandidate] = []
         rejected: List[Rejection] = []
+        self._records: Dict[str, ModelRecord] = {}
+        self._identities: Dict[str, str] = {}
         self._seen: Dict[str, str] = {_identity(target_record): target_record.model_id}
+        by_identity: Dict[str, Any] = {}          # identity -> the candidate or rejection it produced
+        symbols = constants.color_enabled(sys.stderr)          # the log goes to stderr
+        yes, no = ("✅", "✗") if symbols else ("accepted:", "rejected:")
         for i, ref in enumerate(refs, 1):
             if self.progress:
                 self.progress(i, len(refs), ref.model_id)
@@ -184,18 +196,31 @@ class DraftModelFinder:
                 outcome = self._evaluate(ref, target_record, target, target_tok)
             except DraftFinderError as err:
                 outcome = Rejection(ref.model_id, "resolve", [err.message])
-            if outcome is None:       # the same files reached under another name
+            if isinstance(outcome, SameFiles):   # the same files reached under another name: one row, both sources
+                first = by_identity.get(outcome.identity)
+                if first is not None:
+                    add_sources(first.sources, ref, None, self.resolver)
                 continue
+            add_sources(outcome.sources, ref, self._records.get(ref.model_id), self.resolver)
+            if ref.model_id in self._identities:
+                by_identity[self._identities[ref.model_id]] = outcome
             if isinstance(outcome, Rejection):
                 rejected.append(outcome)
-                self.log(f"  ✗ {ref.model_id}: {'; '.join(outcome.reasons)}")
+                self.log(f"  {no} {ref.model_id}: {'; '.join(outcome.reasons)}")
             else:
                 candidates.append(outcome)
-                self.log(f"  ✅ {outcome.model_id}: Quality={outcome.quality_score:.0f}, "
+                self.log(f"  {yes} {outcome.model_id}: Quality={outcome.quality_score:.0f}, "
                          f"Speedup={outcome.estimated_speedup:.2f}x "
                          f"({outcome.provenance['estimated_speedup'].source}), K={outcome.recommended_k}")
-        candidates.sort(key=lambda c: (-c.quality_score, -c.estimated_speedup, c.model_id))
+        merge_same_models(candidates)
+        candidates.sort(key=rank_key)
+        for rank, cand in enumerate(candidates, 1):
+            cand.rank = rank
         notes = list(self.resolver.notes) + [f"could not read {p}" for p in self.resolver.scan_problems]
+        if cfg.task in ("code", "chat"):
+            notes.append(f"task {cfg.task}: the acceptance prior has no {cfg.task} offset (no published within-study "
+                         f"contrast); only a saved `draftfinder measure --task {cfg.task}` of a pair changes its "
+                         "estimate")
         self.result = FindResult(
             target=target,
             candidates=candidates,
@@ -218,9 +243,11 @@ class DraftModelFinder:
         cfg = self.config
         record = self.resolver.resolve(ref.model_id)
         identity = _identity(record)
+        self._records[ref.model_id] = record
         if identity in self._seen:
-            return None
+            return SameFiles(identity)
         self._seen[identity] = ref.model_id
+        self._identities[ref.model_id] = identity
         if _same_model(record, target_record):
             return Rejection(ref.model_id, "size", ["this is the target itself"])
         info = ModelAnalyzer.analyze_record(record)
@@ -275,7 +302,8 @@ class DraftModelFinder:
                 lines.append(f"    Tokenization tests: not run ({compat.method} check)")
             lines += [f"    Decode match: {compat.decode_match}",
                       f"    Compatibility score: {compat.compatibility_score:.1f}/100"]
-            lines += [f"    Engine {name}: {'yes' if v.compatible else 'no'} ({v.mode})" for name, v in compat.engines.items()]
+            lines += [f"    Engine {name}: {'yes' if v.compatible else 'no'} ({v.mode}; {v.version})"
+                      for name, v in compat.engines.items()]
             for line in lines:
                 self.log(line)
         if self.config.show_test_details and compat.failed_test_examples:
@@ -314,7 +342,7 @@ class DraftModelFinder:
         from draftfinder.predict.estimator import SpeedupEstimator
         from draftfinder.models.family import is_official
         from draftfinder.report.snippets import usage_snippets
-        from draftfinder.find.ranking import candidate_warnings, quality_score, quality_tier
+        from draftfinder.find.ranking import candidate_warnings, quality_score, quality_tier, speedup_basis
 
         cfg = self.config
         same_family = bool(target.model_family and target.model_family == info.model_family)
@@ -384,6 +412,7 @@ class DraftModelFinder:
             hardware=cfg.hardware,
             provenance=provenance,
         )
+        candidate.speedup_basis = speedup_basis(provenance)
         candidate.usage = usage_snippets(target, candidate)
         return candidate
 

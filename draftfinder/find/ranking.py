@@ -13,14 +13,28 @@ Score (0–100) = 40·speedup + 30·acceptance + 15·size_ratio + 10·family + 5
 Tier (manual §4.2): the best tier whose score, acceptance *and* speedup thresholds are all met —
 EXCELLENT ≥80 / α ≥0.80 / ≥2.0×, GOOD ≥65 / ≥0.70 / ≥1.5×, ACCEPTABLE ≥50 / ≥0.60 / ≥1.3×,
 MARGINAL ≥35 / ≥0.50 / ≥1.2×, else POOR.
+
+Ranking (:func:`rank_key`): by the expected speedup on the chosen hardware, not by the score — the score and
+tier stay as columns. The sort key is ``(−speedup rounded to 0.01×, basis, −quality score, model id)``:
+
+1. the expected speedup at the recommended K, highest first, compared at the 0.01× the report prints;
+2. on a tie, the better-founded number first: ``measured`` before ``published`` before ``estimated``. The
+   basis of a speedup is the weakest source among its inputs — α, c and the verify cost v(K)
+   (:func:`speedup_basis`): a saved ``draftfinder measure`` of the pair makes α measured, and c measured on
+   the ``cpu`` profile (the machine it was timed on); otherwise they come from the acceptance prior and the
+   latency model (estimated);
+3. then the higher quality score, then the model id (case-insensitive, alphabetical).
+
+So the usage snippet, written for row 1, is for the draft with the highest expected speedup.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List
+from typing import Any, List, Mapping, Tuple
 
+from draftfinder.constants import ESTIMATED, MEASURED, PUBLISHED
 from draftfinder.find.results import QualityTier
 
 WEIGHTS = {"speedup": 40.0, "acceptance": 30.0, "size_ratio": 15.0, "family": 10.0, "tokenization": 5.0}
@@ -34,13 +48,17 @@ TIER_THRESHOLDS = [
     (QualityTier.MARGINAL, 35.0, 0.50, 1.2),
 ]
 
-TIER_ICONS = {
-    QualityTier.EXCELLENT: "🌟",
-    QualityTier.GOOD: "✅",
-    QualityTier.ACCEPTABLE: "👍",
-    QualityTier.MARGINAL: "⚡",
-    QualityTier.POOR: "⚠️",
-}
+# Evidence order of a speedup's basis (lower is better founded).
+BASIS_ORDER = {MEASURED: 0, PUBLISHED: 1, ESTIMATED: 2}
+# The provenance entries a speedup is computed from (α, c, v(K)); the first name present is used for α.
+SPEEDUP_INPUTS = (("acceptance_rate_estimate", "acceptance_rate"), ("cost_ratio",), ("verify_cost_by_k",))
+RANK_ORDER = ["estimated_speedup (highest first, at 0.01x)", "speedup_basis (measured, published, estimated)",
+              "quality_score (highest first)", "model_id (alphabetical)"]
+RANKING_RULE = ("ranked by the expected speedup at the recommended K on the chosen hardware (highest first, "
+                "compared at 0.01x); ties: measured before published before estimated speedups, then the higher "
+                "quality score, then the model id. A speedup's basis is the weakest of its inputs (acceptance "
+                "rate, cost ratio, verify cost): measured when a saved `draftfinder measure` of the pair supplies "
+                "them for this hardware, else estimated")
 
 
 def _clip(x: float) -> float:
@@ -89,6 +107,32 @@ def quality_tier(score: float, acceptance: float, speedup: float) -> QualityTier
         if score >= min_score and acceptance >= min_alpha and speedup >= min_speedup:
             return tier
     return QualityTier.POOR
+
+
+def speedup_basis(provenance: Mapping[str, Any]) -> str:
+    """``measured`` | ``published`` | ``estimated``: the weakest source among the speedup's inputs (α, c, v(K)).
+
+    ``provenance`` maps field names to :class:`~draftfinder.find.results.Provenance` (or dicts with ``source``).
+    A speedup whose own provenance is measured (timed side by side) is measured whatever its inputs.
+    """
+    def source(entry: Any) -> str:
+        return entry["source"] if isinstance(entry, Mapping) else entry.source
+
+    own = provenance.get("estimated_speedup") or provenance.get("speedup")
+    if own is not None and source(own) == MEASURED:
+        return MEASURED
+    worst = BASIS_ORDER[MEASURED]
+    for names in SPEEDUP_INPUTS:
+        entry = next((provenance[n] for n in names if n in provenance), None)
+        rank = BASIS_ORDER.get(source(entry), BASIS_ORDER[ESTIMATED]) if entry is not None else BASIS_ORDER[ESTIMATED]
+        worst = max(worst, rank)
+    return next(name for name, rank in BASIS_ORDER.items() if rank == worst)
+
+
+def rank_key(candidate: Any) -> Tuple[float, int, float, str]:
+    """Sort key of a :class:`~draftfinder.find.results.DraftModelCandidate` (see the module docstring)."""
+    return (-round(candidate.estimated_speedup, 2), BASIS_ORDER.get(candidate.speedup_basis, 2),
+            -candidate.quality_score, candidate.model_id.lower())
 
 
 def candidate_warnings(*, size_ratio: float, quantized: bool, quantization: str, official: bool,

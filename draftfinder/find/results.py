@@ -134,10 +134,12 @@ class EngineVerdict:
     """Whether one inference engine will accept this target/draft pair, by that engine's own rules."""
 
     engine: str                    # transformers | vllm | llama.cpp
-    compatible: bool
-    mode: str                      # e.g. "same-tokenizer", "universal-assisted-decoding", "rejected"
+    compatible: bool               # = every required check in ``checks`` passed (compat/engine_rules.py)
+    mode: str                      # e.g. "same-tokenizer", "universal-assisted-decoding", "rejected", "refused"
     reasons: List[str] = field(default_factory=list)
     rule: str = ""                 # the rule and where it is written (source file / doc section)
+    version: str = ""              # the engine version whose rule this applies
+    checks: List[Check] = field(default_factory=list)   # the engine's own named checks, both values each
 
     def to_dict(self) -> Dict[str, Any]:
         return to_plain(self)
@@ -200,6 +202,10 @@ class DraftModelCandidate:
     hardware: Optional[str] = None
     provenance: Dict[str, Provenance] = field(default_factory=dict)   # field name -> where its number came from
     usage: Dict[str, str] = field(default_factory=dict)               # engine -> ready-to-paste snippet
+    speedup_basis: str = "estimated"                  # measured | published | estimated (find/ranking.py)
+    rank: Optional[int] = None                        # 1 = best (find/ranking.py rank_key)
+    sources: List[Dict[str, Any]] = field(default_factory=list)       # every place this model was found:
+                                                      # {"source", "name", "found_by", "used"}; one row per model
 
     def to_dict(self) -> Dict[str, Any]:
         out = to_plain(self)

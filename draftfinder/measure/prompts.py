@@ -67,7 +67,7 @@ def load_prompts(task: str = "general", *, limit: Optional[int] = None,
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise UsageError(f"--limit must be a whole number >= 1, got {limit!r}", hint="e.g. --limit 4")
     if path is not None:
-        prompts = read_prompts_file(path, task=task)
+        prompts = read_prompts_file(path, task=task, flag="--prompts")
     else:
         if task not in TASKS:
             raise UsageError(f"unknown task '{task}'", hint=f"use one of: {', '.join(TASKS)}")
@@ -113,40 +113,41 @@ def _prompt(item: Any, index: int, *, task: str, source: str, template: Optional
     return Prompt(id=pid, task=task, text=text, is_chat=is_chat)
 
 
-def read_prompts_file(path: Union[str, Path], *, task: str = "custom") -> List[Prompt]:
+def read_prompts_file(path: Union[str, Path], *, task: str = "custom", flag: str = "prompts file") -> List[Prompt]:
     """Prompts from a user file: JSON (a list, or an object with ``prompts``) or one prompt per line.
 
     A file whose first non-blank character is ``[`` or ``{`` is read as JSON; anything else as lines (blank
-    lines skipped; a prompt that needs several lines must be given in JSON). ``task`` labels the prompts.
+    lines skipped; a prompt that needs several lines must be given in JSON). ``task`` labels the prompts;
+    ``flag`` names where the path came from in errors (measure's ``--prompts``; sweep's is a config key).
     """
     p = Path(path)
     if not p.is_file():
-        raise UsageError(f"--prompts: file not found: {p}", hint="give a JSON list of prompts or a text file "
+        raise UsageError(f"{flag}: file not found: {p}", hint="give a JSON list of prompts or a text file "
                          "with one prompt per line")
     try:
         raw = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"--prompts: cannot read {p}: {err}", hint="the file must be UTF-8 text") from err
+        raise UsageError(f"{flag}: cannot read {p}: {err}", hint="the file must be UTF-8 text") from err
     label = task if task else "custom"
     stripped = raw.lstrip()
     if stripped[:1] in ("[", "{"):
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as err:
-            raise UsageError(f"--prompts: {p} is not valid JSON ({err.msg}, line {err.lineno})",
+            raise UsageError(f"{flag}: {p} is not valid JSON ({err.msg}, line {err.lineno})",
                              hint="fix the JSON, or write one prompt per line as plain text") from err
         if isinstance(data, dict):
             prompts = _from_object(data, task=label, source=str(p))
         elif isinstance(data, list):
             prompts = [_prompt(item, i, task=label, source=str(p)) for i, item in enumerate(data, 1)]
         else:
-            raise UsageError(f"--prompts: {p} holds a JSON {type(data).__name__}",
+            raise UsageError(f"{flag}: {p} holds a JSON {type(data).__name__}",
                              hint='give a list: ["first prompt", "second prompt"]')
     else:
         prompts = [Prompt(id=f"{label}-{i:02d}", task=label, text=line)
                    for i, line in enumerate((ln.strip() for ln in raw.splitlines() if ln.strip()), 1)]
     if not prompts:
-        raise UsageError(f"--prompts: {p} holds no prompts", hint="one prompt per line, or a JSON list")
+        raise UsageError(f"{flag}: {p} holds no prompts", hint="one prompt per line, or a JSON list")
     return prompts
 
 

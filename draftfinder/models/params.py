@@ -17,6 +17,8 @@ from typing import Any, Mapping, Optional, Tuple
 from draftfinder.models import family as fam
 from draftfinder.errors import ModelFileError
 from draftfinder.find.results import QuantizationType
+from draftfinder.ranges import (MAX_EXPERTS, MAX_HEADS, MAX_HIDDEN_SIZE, MAX_LAYERS, MAX_PARAMETERS, MAX_VOCAB_SIZE,
+                                check_number)
 
 DTYPE_BITS = {"float32": 32, "float": 32, "fp32": 32, "float16": 16, "half": 16, "fp16": 16, "bfloat16": 16,
               "bf16": 16, "float64": 64, "float8_e4m3fn": 8, "float8_e5m2": 8, "int8": 8, "uint8": 8}
@@ -78,23 +80,35 @@ def dims_of(config: Mapping[str, Any], where: str = "config.json") -> Dims:
     if missing:
         raise ModelFileError(where, f"config has no {', '.join(missing)}",
                              hint="the model's config.json is incomplete or not a transformer LM config")
-    try:
-        hidden, layers, heads, vocab = int(hidden), int(layers), int(heads), int(vocab)
-    except (TypeError, ValueError) as err:
-        raise ModelFileError(where, f"config numbers are not integers ({err})") from err
-    kv = int(_get(c, "num_key_value_heads", "num_kv_heads", default=heads) or heads)
+    # A corrupted or hand-edited config (negative, zero, fractional or absurd sizes) is one error naming the
+    # key and the file, never a nonsense parameter count further down (issue 9: -1,520,645 parameters).
+    hint = "the model's config.json is corrupted or hand-edited: re-download it"
+
+    def size(value: Any, key: str, high: float) -> int:
+        return check_number(value, key, kind=int, low=1, high=high, source=str(where), hint=hint)
+
+    hidden = size(hidden, "hidden_size", MAX_HIDDEN_SIZE)
+    layers = size(layers, "num_hidden_layers", MAX_LAYERS)
+    heads = size(heads, "num_attention_heads", MAX_HEADS)
+    vocab = size(vocab, "vocab_size", MAX_VOCAB_SIZE)
+    kv = size(_get(c, "num_key_value_heads", "num_kv_heads", default=heads) or heads, "num_key_value_heads", heads)
     if model_type == "falcon" and c.get("multi_query", True) and not c.get("new_decoder_architecture"):
         kv = 1
-    head_dim = int(_get(c, "head_dim", default=0) or (hidden // heads if heads else 0))
+    head_dim = _get(c, "head_dim", default=None)
+    head_dim = size(head_dim, "head_dim", MAX_HIDDEN_SIZE) if head_dim else max(1, hidden // heads)
     inter = _get(c, "intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size")
     if inter is None and model_type in ("gpt2", "gpt_neo", "gptj", "bloom", "falcon"):
         inter = 4 * hidden
+    if inter is not None:
+        inter = size(inter, "intermediate_size", 64 * MAX_HIDDEN_SIZE)
+    positions = _get(c, "max_position_embeddings", "n_positions", "n_ctx", "seq_length")
+    if positions is not None:
+        positions = size(positions, "max_position_embeddings", 1 << 30)
     tied = c.get("tie_word_embeddings", config.get("tie_word_embeddings"))
     if tied is None:
         tied = model_type not in _UNTIED_BY_DEFAULT
     return Dims(model_type=model_type, vocab_size=vocab, hidden_size=hidden, num_layers=layers, num_heads=heads,
-                num_kv_heads=kv, head_dim=head_dim, intermediate_size=int(inter) if inter else None,
-                max_positions=_get(c, "max_position_embeddings", "n_positions", "n_ctx", "seq_length"),
+                num_kv_heads=kv, head_dim=head_dim, intermediate_size=inter, max_positions=positions,
                 tied=bool(tied))
 
 
@@ -184,9 +198,16 @@ def count_from_config(config: Mapping[str, Any], where: str = "config.json") -> 
         out.other = L * (2 * H + 4 * H + I + H) + 2 * H
     else:
         _llama_style(out, d, c)
-        return out
+        return _checked_total(out, where)
     if mt not in _OWN_LM_HEAD and not d.tied:
         out.lm_head = V * H
+    return _checked_total(out, where)
+
+
+def _checked_total(out: ParamBreakdown, where: str) -> ParamBreakdown:
+    """Sizes each within range can still multiply to an impossible model: refuse above ``MAX_PARAMETERS``."""
+    check_number(out.total, "parameters computed from its sizes", kind=int, low=1, high=MAX_PARAMETERS,
+                 source=str(where), hint="the model's config.json is corrupted or hand-edited: re-download it")
     return out
 
 
@@ -195,9 +216,11 @@ def _llama_style(out: ParamBreakdown, d: Dims, c: Mapping[str, Any]) -> None:
     q, kv = d.num_heads * d.head_dim, d.num_kv_heads * d.head_dim
     mt = d.model_type
     attn = H * q + 2 * H * kv + q * H
-    experts = int(_get(c, "num_local_experts", "num_experts", default=0) or 0)
+    experts = _get(c, "num_local_experts", "num_experts", default=0) or 0
+    experts = check_number(experts, "num_experts", kind=int, low=0, high=MAX_EXPERTS, source="config.json")
     if experts:
-        I_moe = int(c.get("moe_intermediate_size") or I)
+        I_moe = check_number(c.get("moe_intermediate_size") or I, "moe_intermediate_size", kind=int, low=1,
+                             high=64 * MAX_HIDDEN_SIZE, source="config.json")
         mlp = experts * 3 * H * I_moe + H * experts
         shared = int(c.get("shared_expert_intermediate_size") or 0)
         if shared:

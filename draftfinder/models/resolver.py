@@ -46,6 +46,7 @@ class Resolver:
     def __post_init__(self):
         if self.offline is None:
             self.offline = constants.hub_offline()
+        check_models_dirs(self.models_dirs)
         self._cache: Dict[str, ModelRecord] = {}
         self._local_index: Optional[Dict[str, ModelRecord]] = None
         self._hub = None
@@ -127,8 +128,12 @@ class Resolver:
         if local is not None:
             return local
         path = Path(name).expanduser()
+        if path.is_dir() and not _looks_like_model_folder(path):
+            # An existing folder the user named is never silently re-read as a Hub id ("bad/empty").
+            raise ModelFileError(path, "a folder without config.json, tokenizer files or a .gguf file",
+                                 hint="point at the folder that holds the model's config.json, or at its .gguf file")
         if (name.startswith((".", "/", "~")) or path.suffix == ".gguf" or "\\" in name) or (
-            path.exists() and (path.is_file() or (path / "config.json").exists())
+            path.exists() and (path.is_file() or path.is_dir())
         ):
             if not path.exists():
                 raise ModelNotFoundError(name, where="the local disk", hint="check the path")
@@ -160,6 +165,33 @@ class Resolver:
     def _note_once(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+
+_MODEL_FILES = ("config.json", "adapter_config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json",
+                "tokenizer.model")
+
+
+def _looks_like_model_folder(path: Path) -> bool:
+    """A folder holding model files: config, adapter, tokenizer files or a .gguf file."""
+    try:
+        return any((path / n).exists() for n in _MODEL_FILES) or any(path.glob("*.gguf"))
+    except OSError:
+        return True                  # unreadable: let the local source report the OS error
+
+
+def check_models_dirs(folders: Sequence[str]) -> None:
+    """Every models folder must exist (a folder, or a single .gguf file): a typo is an error (exit 2), never an
+    empty search that silently ignores the user's models."""
+    from draftfinder.errors import OFFLINE_FLAG_COMMANDS, UsageError, per_command
+
+    for folder in folders or ():
+        path = Path(folder).expanduser()
+        if path.is_dir() or (path.is_file() and path.suffix.lower() == ".gguf"):
+            continue
+        problem = "does not exist" if not path.exists() else "is not a folder or a .gguf file"
+        hints = per_command(OFFLINE_FLAG_COMMANDS, "check the path given with --models-dir")
+        hints["find"] = "check the path given with --models-dir (or models_dirs in --config)"
+        raise UsageError(f"models folder '{folder}' {problem}", hint="check the models folder path", hints=hints)
 
 
 def _local_keys(record: ModelRecord) -> List[str]:

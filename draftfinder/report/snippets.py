@@ -3,8 +3,9 @@
 Flag names are those of the engines' current docs: transformers assisted generation
 (``assistant_model``, ``num_assistant_tokens`` with ``num_assistant_tokens_schedule="constant"`` so K is not
 re-tuned by its heuristic; ``tokenizer``/``assistant_tokenizer`` for Universal Assisted Decoding), vLLM
-(``--speculative-config`` with ``"method": "draft_model"``), llama-server (``-md`` plus ``--draft-max``;
-builds from 2026 renamed it ``--spec-draft-n-max`` and need ``--spec-type draft-simple`` to draft at all).
+(``--speculative-config`` with ``"method": "draft_model"``), llama-server (``-md`` with ``--spec-type
+draft-simple --spec-draft-n-max K``, ggml-org/llama.cpp#22964; older builds ``--draft-max``). A snippet is
+given only for engines whose verdict accepts the pair (a refused llama.cpp pair gets none).
 """
 
 from __future__ import annotations
@@ -70,12 +71,8 @@ def llamacpp_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
     t = target.path if (target.path or "").endswith(".gguf") else f"{target.model_id.split('/')[-1]}.gguf"
     d = cand.model_info.path if (cand.model_info.path or "").endswith(".gguf") else f"{cand.model_id.split('/')[-1]}.gguf"
     k = cand.recommended_k
-    verdict = cand.compatibility.engines.get("llama.cpp")
-    note = ""
-    if verdict is not None and verdict.mode == "retokenize":
-        note = "# the vocabularies fail llama.cpp's compatibility check: drafts are translated through text\n"
-    return note + (f"llama-server -m {t} -md {d} -np 1 --draft-max {k} --draft-min 0\n"
-            f"# newer builds: llama-server -m {t} -md {d} -np 1 --spec-type draft-simple --spec-draft-n-max {k}")
+    return (f"llama-server -m {t} -md {d} -np 1 --spec-type draft-simple --spec-draft-n-max {k}\n"
+            f"# builds before --spec-type (2026): llama-server -m {t} -md {d} -np 1 --draft-max {k} --draft-min 0")
 
 
 def usage_snippets(target: ModelInfo, cand: DraftModelCandidate) -> Dict[str, str]:

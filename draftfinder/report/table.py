@@ -2,15 +2,35 @@
 
 Every number says where it came from: ``exact`` (read from the model's files), ``estimated`` (a model of
 ours, method named), ``measured`` or ``published``.
+
+Symbols (emoji, ✓/✗) only when stdout is a terminal and ``NO_COLOR`` is unset (``symbols=None`` decides so
+from :func:`draftfinder.constants.color_enabled`); otherwise plain words: an engine "accepts" or "refuses".
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Dict, List, Optional
 
 RULE = "=" * 80
 TIER_ICONS = {"EXCELLENT": "🌟", "GOOD": "✅", "ACCEPTABLE": "👍", "MARGINAL": "⚡", "POOR": "⚠️"}
 ENGINE_LABELS = {"transformers": "transformers", "vllm": "vLLM", "llama.cpp": "llama.cpp"}
+# Section icons of the manual's report (§7), shown only with symbols on.
+ICONS = {"title": "🎯", "target": "📊", "top": "🏆", "warnings": "⚠️ ", "summary": "📈", "usage": "📝",
+         "rejected": "🚫", "failed": "📋"}
+
+
+def use_symbols(symbols: Optional[bool] = None, stream: Any = None) -> bool:
+    """``symbols`` when given, else: stdout (or ``stream``) is a terminal and NO_COLOR is unset."""
+    if symbols is not None:
+        return symbols
+    from draftfinder.constants import color_enabled
+
+    return color_enabled(stream or sys.stdout)
+
+
+def _icon(name: str, symbols: bool) -> str:
+    return f"{ICONS[name]} " if symbols else ""
 
 
 def _num(n: Optional[float]) -> str:
@@ -40,36 +60,69 @@ def _params_label(info: Dict[str, Any]) -> str:
     return f"{label}: {info.get('parameters_source')}"
 
 
-def engines_line(engines: Dict[str, Any]) -> str:
+def engines_line(engines: Dict[str, Any], symbols: bool = True) -> str:
+    """One verdict per engine, with the names of its failed checks — the same checks the JSON and the
+    ``Checks:`` section show, so the verdict and the checks beside it cannot disagree."""
     parts = []
     for name, verdict in engines.items():
-        mark = "✓" if verdict["compatible"] else "✗"
-        detail = verdict["mode"] if verdict["compatible"] else ("; ".join(verdict["reasons"]) or verdict["mode"])
-        parts.append(f"{ENGINE_LABELS.get(name, name)} {mark} ({detail})")
+        failed = [c["name"] for c in verdict.get("checks") or [] if c.get("required", True) and not c["passed"]]
+        if verdict["compatible"]:
+            word = "✓" if symbols else "accepts"
+            detail = verdict["mode"]
+        else:
+            word = "✗" if symbols else "refuses"
+            failed_text = f"failed: {', '.join(failed)}" if failed else ""
+            detail = (f"{verdict['mode']}; {failed_text}" if symbols else failed_text) if failed else verdict["mode"]
+        label = ENGINE_LABELS.get(name, name)
+        parts.append(f"{label} {word} ({detail})" if symbols else f"{label}: {word} ({detail})")
     return " · ".join(parts) if parts else "not checked"
+
+
+def engine_versions(drafts: List[Dict[str, Any]]) -> List[str]:
+    """The engine versions whose rules the verdicts apply (the same for every draft of a run)."""
+    seen: Dict[str, str] = {}
+    for c in drafts:
+        for name, verdict in ((c.get("compatibility") or {}).get("engines") or {}).items():
+            if verdict.get("version"):
+                seen.setdefault(name, verdict["version"])
+    return [f"{ENGINE_LABELS.get(n, n)}: {v}" for n, v in seen.items()]
+
+
+def _sources_line(c: Dict[str, Any]) -> Optional[str]:
+    """Every place the model was found (one row per model); the entry whose files were used is marked."""
+    sources = c.get("sources") or []
+    if len(sources) < 2:
+        return None
+    parts = [f"{s['source']} ({s['name']}{'; used' if s.get('used') else ''})" for s in sources]
+    return "    Found in: " + ", ".join(parts)
 
 
 def summary_table(drafts: List[Dict[str, Any]]) -> List[str]:
     """One line per draft: the ranking at a glance."""
-    head = f"{'#':>2}  {'draft':<40} {'params':>7} {'ratio':>6} {'α est':>6} {'K':>2} {'speedup est':>11} {'score':>5}  tier"
+    head = (f"{'#':>2}  {'draft':<40} {'params':>7} {'ratio':>6} {'α':>5} {'K':>2} {'speedup':>8} {'basis':<9} "
+            f"{'score':>5}  tier")
     lines = [head, "-" * len(head)]
     for i, c in enumerate(drafts, 1):
         name = c["model_id"] if len(c["model_id"]) <= 40 else "…" + c["model_id"][-39:]   # keep the tail of paths
         lines.append(
             f"{i:>2}  {name:<40} {_short(c['model_info']['num_parameters']):>7} "
-            f"{100 * c['size_ratio']:>5.1f}% {c['acceptance_rate_estimate']:>6.2f} {c['recommended_k']:>2} "
-            f"{c['estimated_speedup']:>10.2f}x {c['quality_score']:>5.1f}  {c['quality_tier']}"
+            f"{100 * c['size_ratio']:>5.1f}% {c['acceptance_rate_estimate']:>5.2f} {c['recommended_k']:>2} "
+            f"{c['estimated_speedup']:>7.2f}x {c.get('speedup_basis', 'estimated'):<9} "
+            f"{c['quality_score']:>5.1f}  {c['quality_tier']}"
         )
     return lines
 
 
 def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_memory: bool,
-                     show_compat: bool, verbose: bool = False) -> List[str]:
+                     show_compat: bool, verbose: bool = False, symbols: bool = True) -> List[str]:
     info = c["model_info"]
     compat = c["compatibility"]
     ratio = c["size_ratio"]
-    lines = [f"{i}. {c['model_id']}",
-             f"    Family: {info.get('model_family') or 'unknown'}",
+    lines = [f"{i}. {c['model_id']}"]
+    sources = _sources_line(c)
+    if sources:
+        lines.append(sources)
+    lines += [f"    Family: {info.get('model_family') or 'unknown'}",
              f"    Parameters: {_num(info['num_parameters'])} ({_params_label(info)})",
              f"    Size: {1 / ratio:.1f}x smaller ({100 * ratio:.1f}% of target)" if ratio else "    Size: ?"]
     if show_memory:
@@ -96,26 +149,28 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
     ]
     if c.get("cost_ratio") is not None:
         lines.append(f"    Cost ratio c: {c['cost_ratio']:.3f} ({_prov(c, 'cost_ratio', verbose=verbose)})")
-    lines.append(f"    Engines: {engines_line(compat.get('engines') or {})}")
+    lines.append(f"    Engines: {engines_line(compat.get('engines') or {}, symbols)}")
     lines.append(f"    Quality score: {c['quality_score']:.1f}/100 (estimated)")
-    lines.append(f"    {TIER_ICONS.get(c['quality_tier'], '')} {c['quality_tier']}")
+    tier_icon = f"{TIER_ICONS.get(c['quality_tier'], '')} " if symbols else "Tier: "
+    lines.append(f"    {tier_icon}{c['quality_tier']}")
     if show_compat:
         lines.append("    Checks:")
-        for check in compat.get("checks", []):
+        engine_checks = [ch for v in (compat.get("engines") or {}).values() for ch in v.get("checks") or []]
+        for check in list(compat.get("checks", [])) + engine_checks:
             mark = "skip" if check.get("skipped") else ("pass" if check["passed"] else "FAIL")
             lines.append(f"      [{mark}] {check['name']}: {check['reason']}")
     if show_warnings and c.get("warnings"):
-        lines.append("    ⚠️  Warnings:")
+        lines.append(f"    {_icon('warnings', symbols)}Warnings:")
         lines += [f"      - {w}" for w in c["warnings"]]
     return lines
 
 
-def render_failed_tests(c: Dict[str, Any]) -> List[str]:
+def render_failed_tests(c: Dict[str, Any], symbols: Optional[bool] = None) -> List[str]:
     """Manual §7.8: ids and tokens of the test strings that tokenized differently."""
     examples = c["compatibility"].get("failed_test_examples") or []
     if not examples:
         return []
-    lines = ["    📋 Failed Test Details:"]
+    lines = [f"    {_icon('failed', use_symbols(symbols, sys.stderr))}Failed Test Details:"]
     for j, ex in enumerate(examples, 1):
         lines += [f"       Test {j}: {ex.get('text')!r}",
                   f"         Target IDs: {ex.get('target_ids')}",
@@ -126,15 +181,18 @@ def render_failed_tests(c: Dict[str, Any]) -> List[str]:
 
 
 def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: bool = True,
-                show_memory: bool = True, show_compat: bool = False, show_test_details: bool = False) -> str:
+                show_memory: bool = True, show_compat: bool = False, show_test_details: bool = False,
+                symbols: Optional[bool] = None) -> str:
+    """The report; ``symbols`` None: emoji and ✓/✗ only on a terminal without NO_COLOR (:func:`use_symbols`)."""
+    sym = use_symbols(symbols)
     t = data["target_model"]
     drafts = data["draft_models"]
-    lines = [RULE, "🎯 DRAFT MODEL RECOMMENDATIONS", RULE, ""]
+    lines = [RULE, f"{_icon('title', sym)}DRAFT MODEL RECOMMENDATIONS", RULE, ""]
     lines.append(f"Hardware profile: {data['hardware']} · Task: {data['task']} · "
                  f"Target facts from: {t.get('source')}")
     for note in data.get("notes") or []:
         lines.append(f"Note: {note}")
-    lines += ["", f"📊 Target Model: {t['model_id']}",
+    lines += ["", f"{_icon('target', sym)}Target Model: {t['model_id']}",
               f"   Parameters: {_num(t['num_parameters'])} ({_params_label(t)})"]
     if show_memory:
         lines.append(f"   Memory: {_num(t['memory_footprint_mb'])} MB ({t.get('memory_source', 'estimated')}: "
@@ -142,18 +200,23 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     tok = f"; tokenizer {t['tokenizer_vocab_size']:,}" if t.get("tokenizer_vocab_size") else ""
     lines += [f"   Vocab Size: {_num(t['vocab_size'])} (config{tok})",
               f"   Family: {t.get('model_family') or 'unknown'}", ""]
-    lines.append(f"🏆 Top {len(drafts)} Draft Models:")
+    lines.append(f"{_icon('top', sym)}Top {len(drafts)} Draft Models (ranked by expected speedup on "
+                 f"{data['hardware']}; ties: measured before estimated, then score, then name):")
     lines.append("")
     lines += ["   " + line for line in summary_table(drafts)]
     lines.append("")
     for i, c in enumerate(drafts, 1):
         lines += render_candidate(i, c, show_warnings=show_warnings, show_memory=show_memory,
-                                  show_compat=show_compat or verbose, verbose=verbose)
+                                  show_compat=show_compat or verbose, verbose=verbose, symbols=sym)
         if show_test_details:
-            lines += render_failed_tests(c)
+            lines += render_failed_tests(c, sym)
+        lines.append("")
+    versions = engine_versions(drafts)
+    if versions:
+        lines.append("Engine verdicts apply the rules of: " + "; ".join(versions))
         lines.append("")
     s = data["summary"]
-    lines.append("📈 Summary Statistics:")
+    lines.append(f"{_icon('summary', sym)}Summary Statistics:")
     if s.get("average_speedup") is not None:
         lines.append(f"   Average speedup: {s['average_speedup']:.2f}x (estimated)")
         lines.append(f"   Average acceptance rate: {100 * s['average_acceptance_rate']:.1f}% (estimated)")
@@ -161,14 +224,18 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
                  f"({s['compatible_candidates']} compatible, {s['rejected_candidates']} rejected) "
                  f"in {s['elapsed_s']:.1f} s (measured)")
     if verbose and data.get("rejected_models"):
-        lines += ["", "🚫 Rejected:"]
+        lines += ["", f"{_icon('rejected', sym)}Rejected:"]
         for r in data["rejected_models"]:
             lines.append(f"   - {r['model_id']} [{r['stage']}]: {'; '.join(r['reasons'])}")
     if drafts:
         best = drafts[0]
-        lines += ["", f"📝 Usage Example (best draft: {best['model_id']}, K={best['recommended_k']}):"]
+        lines += ["", f"{_icon('usage', sym)}Usage Example (best draft: {best['model_id']}, K={best['recommended_k']}):"]
         for engine, snippet in (best.get("usage") or {}).items():
             lines += ["", f"# --- {ENGINE_LABELS.get(engine, engine)} ---", snippet]
-        lines += ["", "Speedups, acceptance and K above are estimates, not measurements: benchmark the pair on "
-                  "your own hardware and prompts before deploying."]
+        if all(c.get("speedup_basis", "estimated") == "estimated" for c in drafts):
+            lines += ["", "Speedups, acceptance and K above are estimates, not measurements: benchmark the pair on "
+                      "your own hardware and prompts before deploying."]
+        else:
+            lines += ["", "Speedups with basis 'measured' come from saved `draftfinder measure` runs on this machine; "
+                      "the 'estimated' ones are estimates: benchmark those pairs before deploying."]
     return "\n".join(lines)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from draftfinder.errors import ConfigError, UsageError
+from draftfinder.ranges import check_number
 
 BACKENDS = ("engine", "hf", "llamacpp", "openai")
 DRAFT_TYPES = ("model", "ngram", "layerskip")
@@ -183,10 +184,7 @@ def _str(data: Dict[str, Any], key: str, source: str, *, prefix: str = "", requi
 
 
 def _int(value: Any, key: str, source: str, lo: int, hi: Optional[int] = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
-        rng = f"an integer ≥ {lo}" if hi is None else f"an integer in {lo}..{hi}"
-        raise ConfigError(key, rng, value, source=source)
-    return value
+    return check_number(value, key, kind=int, low=lo, high=hi, source=source)
 
 
 def _settings(raw: Any, source: str) -> Settings:
@@ -201,7 +199,8 @@ def _settings(raw: Any, source: str) -> Settings:
         if key == "k":
             values = value if isinstance(value, list) else [value]
             if not values:
-                raise ConfigError(k, f"an integer or a list of integers in 1..{MAX_SWEEP_K}", value, source=source)
+                raise ConfigError(k, f"a whole number or a list of whole numbers from 1 to {MAX_SWEEP_K}", value,
+                                  source=source)
             s.k = sorted({_int(v, k, source, 1, MAX_SWEEP_K) for v in values})
         elif key in ("runs", "max_tokens", "prompts"):
             setattr(s, key, _int(value, k, source, 1))
@@ -212,11 +211,7 @@ def _settings(raw: Any, source: str) -> Settings:
         elif key == "threads":
             setattr(s, key, None if value is None else _int(value, k, source, 1))
         elif key in ("temperature", "timeout_s"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(k, "a number ≥ 0", value, source=source)
-            if key == "timeout_s" and value == 0:
-                raise ConfigError(k, "a number > 0", value, source=source)
-            setattr(s, key, float(value))
+            setattr(s, key, check_number(value, k, low=0, low_open=key == "timeout_s", source=source))
         else:  # strings: llama_bin, task, prompts_file, api_key_env
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ConfigError(k, "a non-empty string", value, source=source)

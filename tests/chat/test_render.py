@@ -86,7 +86,9 @@ def test_turn_greedy_identical_table_and_speedup():
     assert "speculative (ngram:basic:3)  3           6      0.50      12.0  0.800 (4/5)" in lines
     assert "target only                  –           6      1.00       6.0  –" in lines
     assert "speedup (measured, tokens/s ratio): speculative (ngram:basic:3) ÷ target only = 2.00x" in lines
-    assert "✓ identical: speculative (ngram:basic:3) = target only (greedy)" in lines
+    assert "identical: speculative (ngram:basic:3) = target only (greedy)" in lines       # no colour: words
+    assert "✓ identical: speculative (ngram:basic:3) = target only (greedy)" in render_turn(
+        t, color=True, token_text=text).splitlines()
     assert any(line.startswith("measured: wall clock") for line in lines)
     assert "token view" not in out                      # only with /debug
 
@@ -101,8 +103,9 @@ def test_turn_debug_shows_token_view_and_stats():
 
 def test_turn_greedy_difference_is_flagged():
     t = turn(run("ngram", "n-gram (ngram:basic:3)", [1, 2, 8], **SPEC), run("target", "target only", [1, 2, 3]))
-    assert ("✗ differs: n-gram (ngram:basic:3) ≠ target only — unexpected under greedy, please report it"
+    assert ("DIFFERS: n-gram (ngram:basic:3) ≠ target only — unexpected under greedy, please report it"
             in render_turn(t, color=False, token_text=text))
+    assert "✗ differs: n-gram (ngram:basic:3)" in render_turn(t, color=True, token_text=text)
 
 
 def test_turn_sampling_says_distribution_only():
@@ -147,7 +150,7 @@ def test_banner():
     plain = render_banner(info, color=False).splitlines()
     assert plain[0] == "target    zoo:smollm2-135m — LlamaForCausalLM, 30 layers, vocab 49152 (tokenizer 49152)"
     assert plain[1] == "drafter   layerskip:20 (layerskip) — vocab 49152"
-    assert plain[2] == "compatibility ✓ same tokenizer: …"
+    assert plain[2] == "compatibility yes, same tokenizer: …"          # NO_COLOR / not a terminal: no ✓
     assert plain[4] == "each prompt runs: speculative (layerskip:20), target only"
     coloured = render_banner(dict(info, compatible=False, verdict="incompatible: x"), color=True)
     assert f"{STYLES['rejected']}✗{RESET} incompatible: x" in coloured

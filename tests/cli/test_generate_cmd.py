@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from draftfinder.cli import generate_cmd
-from draftfinder.cli.main import main
+from draftfinder.cli.main import build_parser, main
 from draftfinder.errors import EXIT_NOT_FOUND, EXIT_USAGE
 
 PARAGRAPH = ("The quick brown fox jumps over the lazy dog. A journey of a thousand miles begins with a single "
@@ -90,13 +90,15 @@ def test_sampling_runs_and_is_labelled(engine, capsys):
 
 @pytest.mark.parametrize("extra, needle", [
     (["--processor", "beam"], "unknown processor 'beam'"),
-    (["--k", "0"], "--k must be between 1 and"),
-    (["--max-new-tokens", "0"], "--max-new-tokens must be at least 1"),
-    (["--processor", "multinomial", "--temperature", "0"], "temperature must be > 0"),
-    (["--processor", "nucleus", "--top-p", "1.5"], "top_p must be in (0, 1]"),
+    (["--k", "0"], "--k must be a whole number from 1 to"),
+    (["--max-new-tokens", "0"], "--max-new-tokens must be a whole number ≥ 1"),
+    (["--processor", "multinomial", "--temperature", "0"], "--temperature must be a number > 0"),
+    (["--processor", "nucleus", "--top-p", "1.5"], "--top-p must be a number in (0, 1]"),
+    (["--processor", "greedy", "--temperature", "0.7"], "--temperature has no effect with --processor greedy"),
+    (["--processor", "multinomial", "--top-k", "5"], "--top-k has no effect with --processor multinomial"),
     (["--format", "xml"], "unknown format 'xml'"),
     (["--prompt", "  "], "--prompt is empty"),
-    (["--top-k-filler", "0"], "--top-k-filler must be at least 1"),
+    (["--top-k-filler", "0"], "--top-k-filler must be a whole number ≥ 1"),
     (["--draft", "layerskip:4", "--top-k-filler", "3"], "applies to n-gram drafters only"),
 ])
 def test_bad_input_before_loading(capsys, extra, needle):
@@ -104,6 +106,39 @@ def test_bad_input_before_loading(capsys, extra, needle):
     code, out, err = gen(capsys, *argv)
     assert code == EXIT_USAGE
     assert needle in err and "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize("flags, processor", [
+    ([], "greedy"),
+    (["--temperature", "0.7"], "multinomial"),
+    (["--temperature", "0"], "greedy"),
+    (["--top-k", "20"], "topk"),
+    (["--top-p", "0.8", "--temperature", "0.7"], "nucleus"),
+    (["--top-k", "20", "--top-p", "0.8"], "topknucleus"),
+    (["--processor", "topk", "--temperature", "0.5"], "topk"),
+])
+def test_a_sampling_flag_implies_its_processor(flags, processor):
+    """Guards issue 9 §2: `--temperature 0.7` without --processor was silently greedy (the header said greedy)."""
+    args = build_parser("generate").parse_args(["t", "--draft", "ngram", "--prompt", "hi", *flags])
+    cfg, note = generate_cmd.resolve_sampling(args)
+    assert cfg.processor == processor
+    if "--temperature" in flags and processor != "greedy":
+        assert cfg.temperature == float(flags[flags.index("--temperature") + 1])
+    assert (note is not None) == (bool(flags) and "--processor" not in flags and flags != ["--temperature", "0"])
+    if note:
+        assert f"implies --processor {processor}" in note
+
+
+def test_temperature_alone_samples_end_to_end(engine, capsys):
+    """`generate --temperature 0.7` samples (multinomial at T=0.7) and says so on stderr and in the output."""
+    code = main(["generate", TARGET, "--offline", "--draft", "ngram", "--prompt", "Hello", "--max-new-tokens", "4",
+                 "--temperature", "0.7", "--format", "json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    d = json.loads(out.out)
+    assert d["sampling"]["processor"] == "multinomial" and d["sampling"]["temperature"] == 0.7
+    assert d["identical_expected"] is False
+    assert "--temperature 0.7 implies --processor multinomial" in out.err
 
 
 def test_missing_model_exit_code(capsys):

@@ -70,7 +70,8 @@ def test_offline_main_job_table(capsys):
     assert "built-in catalog" in out
     assert "Qwen/Qwen2.5-0.5B" in out and "Qwen/Qwen2.5-1.5B" in out
     assert "Recommended K:" in out and "(estimated" in out
-    assert "llama.cpp ✓" in out
+    assert "llama.cpp: accepts (shared-vocab)" in out     # captured stdout is no terminal: words, no symbols
+    assert not any(sym in out for sym in ("✓", "✗", "🎯", "📊", "🏆", "⚠", "📈", "📝"))
     assert "[1/" in err                              # progress on stderr, not stdout
 
 
@@ -196,6 +197,94 @@ def test_show_test_details_prints_ids_and_tokens_of_failures(capsys, tmp_path):
     code, _, err = run(capsys, str(models / "Mistral-7B-v0.1"), "--models-dir", str(models), "--offline", "-q",
                        "--show-test-details")
     assert code == EXIT_NO_RESULT
-    assert "📋 Failed Test Details:" in err
+    assert "Failed Test Details:" in err and "📋" not in err          # stderr is no terminal here: no symbols
     for needle in ("Target IDs:", "Draft IDs:", "Target tokens:", "Draft tokens:"):
         assert needle in err
+
+
+# --- issue 9 §2: one document per --format, the right message for each mistake ----------------------------
+
+@pytest.mark.parametrize("fmt, parse", [("json", json.loads), ("yaml", yaml.safe_load)])
+def test_no_compatible_draft_is_still_one_document(capsys, tmp_path, fmt, parse):
+    """Guards issue 9 §2: `draftfinder TARGET --models-dir DIR --format json` with no compatible draft printed
+    nothing."""
+    import shutil
+
+    from tests.conftest import fixture_dir
+
+    models = tmp_path / "models"
+    shutil.copytree(fixture_dir("TinyLlama/TinyLlama-1.1B-Chat-v1.0"), models / "TinyLlama")
+    code, out, err = run(capsys, "mistralai/Mistral-7B-v0.1", "--offline", "-q", "--models-dir", str(models),
+                         "--format", fmt)
+    assert code == EXIT_NO_RESULT
+    data = parse(out)
+    assert data["draft_models"] == [] and data["rejected_models"]
+    assert data["error"]["exit_code"] == EXIT_NO_RESULT and "no compatible draft" in data["error"]["message"]
+    assert_one_line_error(err)
+
+
+@pytest.mark.parametrize("argv, code, kind", [
+    (["gpt2-xl", "--offline"], EXIT_NOT_FOUND, "OfflineUnavailableError"),
+    (["Qwen/Qwen2.5-7B", "--offline", "--top-n", "0"], EXIT_USAGE, "NumberError"),
+    (["Qwen/Qwen2.5-7B", "--offline", "--no-such-flag"], EXIT_USAGE, "UsageError"),
+    (["estimate", "--target-params", "1e30", "--target-layers", "32", "--draft-params", "1B", "--draft-layers", "8"],
+     EXIT_USAGE, "NumberError"),
+    (["measure", "zoo:smollm2-135m"], EXIT_USAGE, "UsageError"),
+])
+def test_errors_are_an_error_document_with_a_machine_format(capsys, argv, code, kind):
+    got, out, err = run(capsys, *argv, "--format", "json")
+    assert got == code, err
+    doc = json.loads(out)
+    assert set(doc) == {"error"}
+    assert doc["error"]["exit_code"] == code and doc["error"]["type"] == kind and doc["error"]["message"]
+    assert_one_line_error(err)
+
+
+def test_error_document_from_the_config_format(capsys, tmp_path):
+    """output.format: json in --config makes errors a JSON document too."""
+    path = tmp_path / "c.yaml"
+    path.write_text("target_model: gpt2-xl\noffline: true\noutput:\n  format: json\n")
+    code, out, _ = run(capsys, "--config", str(path), "-q")
+    assert code == EXIT_NOT_FOUND and json.loads(out)["error"]["type"] == "OfflineUnavailableError"
+
+
+def test_help_command_shows_help(capsys):
+    """Guards issue 9 §2: `draftfinder help` said "model 'help' is not available offline"."""
+    code, out, err = run(capsys, "help")
+    assert code == 0 and "usage: draftfinder" in out and "commands (" in out and "ranking:" in out
+    code, out, _ = run(capsys, "help", "measure")
+    assert code == 0 and out.startswith("usage: draftfinder measure")
+
+
+def test_an_existing_folder_without_model_files_is_named_as_such(capsys, tmp_path, monkeypatch):
+    """Guards issue 9 §2: `draftfinder bad/empty` (an existing folder) was treated as a Hub id."""
+    (tmp_path / "bad" / "empty").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "bad/empty", "--offline", "-q")
+    assert code == EXIT_USAGE
+    assert "a folder without config.json, tokenizer files or a .gguf file" in err and "Hub" not in err
+    assert_one_line_error(err)
+
+
+def test_a_missing_models_dir_is_an_error(capsys, tmp_path):
+    """Guards issue 9 §2: a nonexistent --models-dir was silently ignored."""
+    code, _, err = run(capsys, "Qwen/Qwen2.5-7B", "--offline", "-q", "--models-dir", str(tmp_path / "nope"))
+    assert code == EXIT_USAGE and "does not exist" in err and "--models-dir" in err
+    assert_one_line_error(err)
+
+
+@pytest.mark.parametrize("argv, wrong", [
+    (["measure", "no-owner/no-model-xyz", "--draft", "ngram"], ("--models-dir", "--offline")),
+    (["sweep", "--config", "CFG"], ("--generate-config",)),
+])
+def test_hints_name_only_flags_the_command_has(capsys, tmp_path, monkeypatch, argv, wrong):
+    """Guards issue 9 §2: measure suggested --models-dir, sweep config errors pointed at find's
+    --generate-config."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = tmp_path / "s.json"
+    cfg.write_text(json.dumps({"name": "x", "targets": [{"label": "t", "path": "zoo:smollm2-135m"}],
+                               "settings": {"runs": "two"}}))
+    code, _, err = run(capsys, *[str(cfg) if a == "CFG" else a for a in argv])
+    assert code != 0 and " — " in err
+    for flag in wrong:
+        assert flag not in err, err

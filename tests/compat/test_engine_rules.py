@@ -62,23 +62,33 @@ def test_qwen_padded_vocab(fixtures, draft):
 def test_same_size_different_vocabulary(fixtures):
     result = verdicts("meta-llama/Llama-2-7b-hf", "mistralai/Mistral-7B-v0.1")
     assert modes(result) == {"transformers": (False, "rejected"), "vllm": (True, "heterogeneous-vocab"),
-                             "llama.cpp": (True, "retokenize")}
+                             "llama.cpp": (False, "refused")}
     assert "equal (32000)" in result["transformers"].reasons[0]
     assert "ValueError" in result["transformers"].reasons[1]
-    assert "token text differs from id 5" in result["llama.cpp"].reasons[1]
+    failed = [c.name for c in result["llama.cpp"].checks if not c.passed]
+    assert failed == ["llama.cpp.token_text"]
+    assert "token text differs from id 5" in result["llama.cpp"].reasons[0]
 
 
-def test_base_draft_for_instruct_target_fails_llamacpp_eos(fixtures):
+def test_base_draft_for_instruct_target_passes_current_llamacpp(fixtures):
+    """Guards issue 9 §2: "llama.cpp ✓ (retokenize)" was printed beside a warning that llama.cpp refuses the
+    pair. Current llama.cpp (ggml-org/llama.cpp#22358) compares EOS ids only when EOS is added, and neither Qwen
+    tokenizer adds it: shared vocabulary. Builds before #22358 compared the ids and translated through text."""
     result = verdicts("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-0.5B")
-    assert modes(result)["llama.cpp"] == (True, "retokenize")
-    assert result["llama.cpp"].reasons[1] == "common_speculative_are_compatible fails: EOS id differs (151645 vs 151643)"
+    v = result["llama.cpp"]
+    assert (v.compatible, v.mode) == (True, "shared-vocab")
+    eos = {c.name: c for c in v.checks}["llama.cpp.add_eos"]
+    assert eos.passed and eos.target_value == {"add_eos": False, "eos_id": 151645}
+    assert "ids differ, 151645 vs 151643, but are not compared" in eos.reason
+    assert "#22358" in v.version and "before #22358" in v.reasons[-1] and "translate" in v.reasons[-1]
 
 
-def test_cross_family_needs_translation(fixtures):
+def test_cross_family_is_refused(fixtures):
     result = verdicts("gpt2", "Qwen/Qwen2.5-0.5B")
     assert modes(result) == {"transformers": (True, "universal-assisted-decoding"),
-                             "vllm": (True, "heterogeneous-vocab"), "llama.cpp": (True, "retokenize")}
-    assert "n_vocab differs by 101679 > 128" in result["llama.cpp"].reasons[1]
+                             "vllm": (True, "heterogeneous-vocab"), "llama.cpp": (False, "refused")}
+    assert "n_vocab differs by 101679 > 128" in result["llama.cpp"].reasons[0]
+    assert "translated such a pair's drafts through text" in result["llama.cpp"].reasons[-1]
 
 
 def test_gguf_pair(smollm2_gguf, gemma_gguf):
@@ -88,10 +98,11 @@ def test_gguf_pair(smollm2_gguf, gemma_gguf):
                                                                         gguf_path=gemma_gguf)))
     result = engines.engine_verdicts(gemma, smol, {"vocab_size": 262144}, {"vocab_size": 49152})
     assert modes(result) == {"transformers": (True, "universal-assisted-decoding"),
-                             "vllm": (True, "heterogeneous-vocab"), "llama.cpp": (True, "retokenize")}
-    reason = result["llama.cpp"].reasons[1]
+                             "vllm": (True, "heterogeneous-vocab"), "llama.cpp": (False, "refused")}
+    reason = result["llama.cpp"].reasons[0]
+    assert "vocab type differs (SPM vs BPE)" in reason
     assert "add_bos differs (True vs False)" in reason and "n_vocab differs by 212992" in reason
-    assert "vocab type SPM/BPE" in result["llama.cpp"].reasons[2]
+    assert "vocab type SPM/BPE" in result["llama.cpp"].reasons[1]
     same = engines.engine_verdicts(smol, smol, {"vocab_size": 49152}, {"vocab_size": 49152})
     assert modes(same) == DIRECT
 
@@ -103,8 +114,41 @@ def test_llamacpp_size_tolerance_is_128(fixtures):
     assert engines.SPEC_VOCAB_MAX_SIZE_DIFFERENCE == 128 and engines.SPEC_VOCAB_CHECK_START_TOKEN_ID == 5
     ok = engines.llama_cpp_verdict(big, small, {"vocab_size": 152064}, {"vocab_size": 151936})
     too_far = engines.llama_cpp_verdict(big, small, {"vocab_size": 152064}, {"vocab_size": 151935})
-    assert (ok.mode, too_far.mode) == ("shared-vocab", "retokenize")
-    assert "n_vocab differs by 129 > 128" in too_far.reasons[1]
+    assert (ok.mode, too_far.mode) == ("shared-vocab", "refused")
+    assert "n_vocab differs by 129 > 128" in too_far.reasons[0]
+
+
+def test_llamacpp_add_bos_is_judged_on_its_own_view(fixtures):
+    """Guards issue 9 §2: "llama.cpp ✓ (shared-vocab)" was printed beside a failed add_special_tokens check
+    whose reason said llama.cpp requires it. The HF tokenizers differ (Llama-2 adds BOS explicitly, TinyLlama's
+    files do not say), but llama.cpp's SentencePiece default adds BOS for both: its own add_bos check passes,
+    and the generic check no longer speaks for llama.cpp."""
+    from draftfinder.compat.checks import EnhancedTokenizerChecker
+
+    t, d = "meta-llama/Llama-2-7b-hf", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
+    result = EnhancedTokenizerChecker.verify_compatibility(
+        vocab.load_tokenizer(record(t)), vocab.load_tokenizer(record(d)), t, d,
+        target_config=record(t).config, draft_config=record(d).config)
+    generic = {c.name: c for c in result.checks}["add_special_tokens"]
+    llama = result.engines["llama.cpp"]
+    assert not generic.passed and llama.compatible and llama.mode == "shared-vocab"
+    add_bos = {c.name: c for c in llama.checks}["llama.cpp.add_bos"]
+    assert add_bos.passed and add_bos.target_value == add_bos.draft_value == {"add_bos": True, "bos_id": 1}
+    assert "requires" not in generic.reason and "llama.cpp.add_bos" in generic.reason
+
+
+@pytest.mark.parametrize("target, draft", [
+    ("gpt2", "distilgpt2"), ("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-0.5B"), ("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-1.5B"),
+    ("meta-llama/Llama-2-7b-hf", "mistralai/Mistral-7B-v0.1"), ("meta-llama/Llama-2-7b-hf", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"),
+    ("gpt2", "Qwen/Qwen2.5-0.5B"),
+])
+def test_every_verdict_is_its_checks(fixtures, target, draft):
+    """compatible == every required check passed, for each engine; the verdict names its engine version."""
+    for name, v in verdicts(target, draft).items():
+        assert v.checks, name
+        assert v.compatible == all(c.passed for c in v.checks if c.required), (name, v.mode)
+        assert v.version and v.rule
+        assert (v.mode in ("refused", "rejected", "unknown")) == (not v.compatible), (name, v.mode)
 
 
 def test_llamacpp_view_uses_padded_size_and_spm_bos_default(fixtures):

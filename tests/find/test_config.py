@@ -65,7 +65,7 @@ output:
 
 
 @pytest.mark.parametrize("doc, key, expected", [
-    ({"top_n": "five"}, "top_n", "an integer"),
+    ({"top_n": "five"}, "top_n", "a whole number"),
     ({"search": {"min_size_ratio": "small"}}, "search.min_size_ratio", "a number"),
     ({"compatibility": {"strict_vocab_match": "yes"}}, "compatibility.strict_vocab_match", "true or false"),
     ({"output": []}, "output", "a mapping"),

@@ -60,9 +60,10 @@ def test_qwen_7b_online_ranks_the_qwen_drafts(online):
         assert isinstance(c.quality_tier, QualityTier)
         assert c.provenance["estimated_speedup"].source == "estimated"
         assert c.provenance["acceptance_rate_estimate"].source == "estimated"
-    # ranked best first by quality score
-    scores = [c.quality_score for c in result.candidates]
-    assert scores == sorted(scores, reverse=True)
+    # ranked best first by expected speedup (find/ranking.py rank_key)
+    speedups = [round(c.estimated_speedup, 2) for c in result.candidates]
+    assert speedups == sorted(speedups, reverse=True)
+    assert [c.rank for c in result.candidates] == [1, 2]
     # the 7B-Instruct sibling is not a draft (same size), and no weight file was ever requested
     assert any(r.model_id == "Qwen/Qwen2.5-7B-Instruct" and r.stage == "size" for r in result.rejected)
     assert online.weight_requests() == []
@@ -210,3 +211,50 @@ def test_a_saved_measurement_replaces_the_prior_and_is_labelled_measured():
     gpu = {c.model_id: c for c in _find("Qwen/Qwen2.5-7B", offline=True, hardware="h100").candidates}
     assert gpu["Qwen/Qwen2.5-0.5B"].provenance["acceptance_rate_estimate"].source == "measured"
     assert gpu["Qwen/Qwen2.5-0.5B"].provenance["cost_ratio"].source == "estimated"  # a CPU timing says nothing of an H100
+
+
+def test_ranking_is_by_expected_speedup_and_the_snippet_is_for_row_1():
+    """Guards issue 9 §2: with --hardware cpu Qwen2.5-1.5B (1.05x, higher quality score) was ranked above
+    Qwen2.5-0.5B (1.12x) and the usage snippet was for the slower one. Rank = expected speedup on the chosen
+    hardware; the score and tier stay as columns."""
+    from draftfinder.report.table import render_find
+
+    result = _find("Qwen/Qwen2.5-7B-Instruct", offline=True, hardware="cpu")
+    first, second = result.candidates
+    assert (first.model_id, second.model_id) == ("Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B")
+    assert first.estimated_speedup > second.estimated_speedup
+    assert first.quality_score < second.quality_score          # the score is a column, not the sort key
+    assert (first.rank, second.rank) == (1, 2) and first.speedup_basis == second.speedup_basis == "estimated"
+    data = result.to_dict(5)
+    assert data["ranking"]["order"][0].startswith("estimated_speedup")
+    text = render_find(data, symbols=False)
+    assert "Usage Example (best draft: Qwen/Qwen2.5-0.5B, K=" in text
+    assert 'draft = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2.5-0.5B"' in text
+    table = text.split("Top 2 Draft Models")[1].splitlines()
+    rows = [line for line in table if line.strip().startswith(("1 ", "2 "))]
+    assert "Qwen/Qwen2.5-0.5B" in rows[0] and "Qwen/Qwen2.5-1.5B" in rows[1]
+
+
+@pytest.mark.parametrize("folder", ["{org}__{name}", "{name}"])     # the fixtures' naming, and a plain name
+def test_a_model_in_the_catalog_and_in_models_dir_is_one_row_with_both_sources(tmp_path, folder):
+    """Guards issue 9 §2: a model both in the catalog and under --models-dir is one row listing both sources
+    (the local files are the ones evaluated)."""
+    models = tmp_path / "models"
+    for hub_id in ("Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B"):
+        org, name = hub_id.split("/")
+        shutil.copytree(fixture_dir(hub_id), models / folder.format(org=org, name=name))
+    result = _find("Qwen/Qwen2.5-7B-Instruct", offline=True, hardware="cpu", models_dirs=[str(models)])
+    assert len(result.candidates) == 2
+    for cand, name in zip(result.candidates, ("Qwen2.5-0.5B", "Qwen2.5-1.5B")):
+        path = str(models / folder.format(org="Qwen", name=name))
+        assert cand.model_id == path
+        by_source = {s["source"]: s for s in cand.sources}
+        assert by_source["local"] == {"source": "local", "name": path, "found_by": "--models-dir", "used": True}
+        assert by_source["catalog"]["name"] == f"Qwen/{name}" and by_source["catalog"]["used"] is False
+    ids = [c.model_id for c in result.candidates] + [r.model_id for r in result.rejected]
+    assert not any(i in ("Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B") for i in ids)     # no second row
+    from draftfinder.report.table import render_find
+
+    text = render_find(result.to_dict(5), symbols=False)
+    first = models / folder.format(org="Qwen", name="Qwen2.5-0.5B")
+    assert f"Found in: local ({first}; used), catalog (Qwen/Qwen2.5-0.5B)" in text

@@ -53,3 +53,33 @@ def test_warnings_of_manual_7_4():
     assert candidate_warnings(size_ratio=0.7, quantized=False, quantization="", official=True,
                               tokenization_match_rate=1.0, num_tests=23, speedup=1.2,
                               engine_problems=[]) == ["Large draft model - limited speedup benefit (> 50% of target size)"]
+
+
+def _cand(model_id, speedup, basis="estimated", score=50.0):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(model_id=model_id, estimated_speedup=speedup, speedup_basis=basis, quality_score=score)
+
+
+def test_rank_key_speedup_then_basis_then_score_then_id():
+    """The documented sort key: speedup at 0.01x, then measured > published > estimated, then score, then id."""
+    from draftfinder.find.ranking import rank_key
+
+    cands = [_cand("z/est-fast", 1.30), _cand("a/est", 1.20, score=90), _cand("m/measured", 1.204, "measured"),
+             _cand("p/published", 1.199, "published"), _cand("b/est", 1.20, score=90), _cand("c/est-low", 1.20, score=10)]
+    order = [c.model_id for c in sorted(cands, key=rank_key)]
+    assert order == ["z/est-fast", "m/measured", "p/published", "a/est", "b/est", "c/est-low"]
+
+
+def test_speedup_basis_is_the_weakest_input():
+    from draftfinder.find.ranking import speedup_basis
+    from draftfinder.find.results import Provenance
+
+    measured, est = Provenance("measured", "m"), Provenance("estimated", "e")
+    assert speedup_basis({"acceptance_rate_estimate": measured, "cost_ratio": measured,
+                          "verify_cost_by_k": measured, "estimated_speedup": est}) == "measured"
+    assert speedup_basis({"acceptance_rate_estimate": measured, "cost_ratio": est,
+                          "verify_cost_by_k": est}) == "estimated"
+    assert speedup_basis({"acceptance_rate_estimate": {"source": "published"}, "cost_ratio": measured,
+                          "verify_cost_by_k": measured}) == "published"
+    assert speedup_basis({"estimated_speedup": measured}) == "measured"      # timed side by side

@@ -65,6 +65,7 @@ class CandidateRef:
     downloads: Optional[int] = None
     author: Optional[str] = None
     tags: List[str] = field(default_factory=list)
+    also_found: List[Dict[str, str]] = field(default_factory=list)   # the same name proposed again: {"source", "reason"}
 
 
 class ModelSource(Protocol):

@@ -53,7 +53,8 @@ def _map_one(exc: BaseException, *, model_id: str, what: str, has_token: bool, e
             and exc.response.status_code in (401, 403):
         return errors.DraftFinderError(
             f"the Hub refused {what} (HTTP {exc.response.status_code})",
-            hint="check the token (--token / HF_TOKEN), or run without one")
+            hint="check the token (HF_TOKEN), or run without one",
+            hints=errors.per_command(errors.TOKEN_FLAG_COMMANDS, "check the token (--token / HF_TOKEN), or run without one"))
     if isinstance(exc, hf.GatedRepoError):
         return errors.GatedModelError(model_id, has_token=has_token)
     if isinstance(exc, hf.RevisionNotFoundError):
@@ -62,9 +63,13 @@ def _map_one(exc: BaseException, *, model_id: str, what: str, has_token: bool, e
     if isinstance(exc, hf.DisabledRepoError):
         return errors.ModelNotFoundError(model_id, hint="the repository has been disabled on the Hub")
     if isinstance(exc, hf.RepositoryNotFoundError):
-        hint = None if has_token else ("check the spelling (owner/name); if the model is private, pass --token or "
-                                       "set HF_TOKEN")
-        return errors.ModelNotFoundError(model_id, hint=hint)
+        if has_token:
+            return errors.ModelNotFoundError(model_id)
+        err = errors.ModelNotFoundError(model_id, hint="check the spelling (owner/name); if the model is private, "
+                                                       "set HF_TOKEN")
+        err.hints = errors.per_command(errors.TOKEN_FLAG_COMMANDS, "check the spelling (owner/name); if the model "
+                                                                   "is private, pass --token or set HF_TOKEN")
+        return err
     if isinstance(exc, hf.RemoteEntryNotFoundError):
         return errors.DraftFinderError(f"the Hub lists {what} but answered 404 when it was downloaded",
                                        hint="retry later; the repository may be changing right now")
@@ -92,7 +97,9 @@ def _http_status_error(exc, *, model_id: str, what: str, has_token: bool) -> err
     status = exc.response.status_code
     if status == 401 and "invalid credentials" in (exc.response.headers.get("X-Error-Message") or "").lower():
         return errors.DraftFinderError(f"the Hub rejected the token while fetching {what} (invalid credentials)",
-                                       hint="check --token / HF_TOKEN (or `hf auth login` again), or run without one")
+                                       hint="check HF_TOKEN (or `hf auth login` again), or run without one",
+                                       hints=errors.per_command(errors.TOKEN_FLAG_COMMANDS, "check --token / HF_TOKEN "
+                                                                "(or `hf auth login` again), or run without one"))
     if status in (401, 403):
         return errors.GatedModelError(model_id, has_token=has_token)
     if status == 404:
