@@ -59,11 +59,13 @@ from draftfinder.sweep.config import Entry, Settings
 from draftfinder.sweep.llama_bin import LlamaBinary, find_llama_server
 from draftfinder.sweep.backends.sse import sse_events
 from draftfinder.sweep.backends.base import Generation
+from draftfinder.sweep.backends.exit_status import exit_description, signal_meaning
 
 HOST = "127.0.0.1"
 HEALTH_POLL_S = 0.2            # between /health polls while the server loads
 STOP_WAIT_S = 10.0             # after SIGTERM, before SIGKILL
 LOG_TAIL_LINES = 8             # quoted in errors
+DEATH_WAIT_S = 2.0             # after a dropped connection: time for the kernel to report the server's exit
 PORT_RETRIES = 2               # the free port taken by someone else between our check and the server's bind
 NOT_DRAFTING_NAIVE = ("llama-server loaded the draft but reported no draft_n: it did not draft "
                       "(add --spec-type draft-simple)")
@@ -268,8 +270,8 @@ class LlamaServerSession:
         while True:
             code = self.proc.poll()
             if code is not None:
-                raise EndpointError(f"llama-server exited with code {code} before it was ready: {tail(self.log_path)}",
-                                    hint=f"check the model file and the command's flags; full log: {self.log_path}")
+                raise EndpointError(f"llama-server {exit_description(code)} before it was ready: {tail(self.log_path)}",
+                                    hint=_fix(code, "check the model file and the command's flags", self.log_path))
             if self._healthy():
                 return
             if time.monotonic() > deadline:
@@ -294,6 +296,16 @@ class LlamaServerSession:
             return False
         finally:
             conn.close()
+
+    def _death(self, wait_s: float = DEATH_WAIT_S) -> Optional[int]:
+        """The server's return code when it died (negative: killed by that signal), None while it runs. A
+        dropped connection arrives a moment before the kernel reports the exit, hence the short wait."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            return None
 
     def bind_failed(self) -> bool:
         """Did the server exit because its port was taken (between our check and its bind)?"""
@@ -377,15 +389,17 @@ class LlamaServerSession:
             total = time.perf_counter() - t0
         except (OSError, http.client.HTTPException) as exc:
             self.failed = True
-            dead = self.proc is not None and self.proc.poll() is not None
-            what = "crashed" if dead else "failed"
+            code = self._death(0.0 if isinstance(exc, socket.timeout) else DEATH_WAIT_S)
+            what = "failed" if code is None else exit_description(code)
             raise EndpointError(f"llama-server {what} during a request ({type(exc).__name__}: {exc}): "
                                 f"{tail(self.log_path)}",
-                                hint=f"raise settings.timeout_s if it was only slow; log: {self.log_path}") from None
+                                hint=_fix(code, "raise settings.timeout_s if it was only slow", self.log_path)) from None
         if not final:
             self.failed = True
-            raise EndpointError(f"llama-server ended the stream without a final chunk: {tail(self.log_path)}",
-                                hint=f"check the server log: {self.log_path}")
+            code = self._death()
+            what = "ended the stream without a final chunk" if code is None else f"{exit_description(code)} mid-stream"
+            raise EndpointError(f"llama-server {what}: {tail(self.log_path)}",
+                                hint=_fix(code, "check the server log", self.log_path))
         pieces.append(str(final.get("content") or ""))
         if not ids:
             ids = [int(t) for t in final.get("tokens") or []]
@@ -413,6 +427,12 @@ class LlamaServerSession:
                           prompt_s=(float(prompt_ms) / 1000.0) if prompt_ms is not None else None,
                           prompt_tokens=t.get("prompt_n", final.get("tokens_evaluated")), drafted=drafted,
                           accepted=accepted, speculative=speculative, text=text, token_ids=ids or None, extra=extra)
+
+
+def _fix(returncode: Optional[int], default: str, log: Path) -> str:
+    """The hint of a server error: what a death by a signal usually means (SIGILL: rebuild portable), else
+    ``default``; the log's path either way."""
+    return f"{signal_meaning(returncode) or default}; log: {log}"
 
 
 def _stream(resp: http.client.HTTPResponse, deadline: float):
