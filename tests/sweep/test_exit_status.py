@@ -19,7 +19,8 @@ import pytest
 from draftfinder.errors import EndpointError
 from draftfinder.sweep.backends import llamacpp
 from draftfinder.sweep.backends.exit_status import exit_description, signal_meaning, signal_name
-from draftfinder.sweep.backends.llamacpp import LlamaCppBackend, free_port
+from draftfinder.sweep.backends.llama_command import free_port
+from draftfinder.sweep.backends.llamacpp import LlamaCppBackend
 from draftfinder.sweep.config import Entry, Settings, SweepConfig, sweep_config_from_dict
 from draftfinder.sweep.runner import run_sweep
 
