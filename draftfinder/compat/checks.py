@@ -54,7 +54,7 @@ from draftfinder.compat import teststrings
 from draftfinder.compat.engine_rules import config_vocab_size, engine_verdicts
 from draftfinder.find.results import Check, CompatibilityResult
 from draftfinder.compat.facts import TokenizerFacts, facts_from_tokenizer, token_texts
-from draftfinder.compat.stringrun import MAX_FAILED_EXAMPLES, run_test_strings
+from draftfinder.compat.stringrun import run_test_strings
 from draftfinder.compat.vocabdiff import VocabComparison, compare_facts, compare_token_lists
 
 LENIENT_MIN_MATCH_RATE = 0.80     # lenient floor for the test-string match rate

@@ -15,7 +15,8 @@ from tests.conftest import fixture_dir
 from draftfinder.compat import teststrings
 from draftfinder.compat import facts as vocab
 from draftfinder.compat import tokenizer as loading
-from draftfinder.compat.checks import LENIENT_MIN_MATCH_RATE, MAX_FAILED_EXAMPLES, EnhancedTokenizerChecker
+from draftfinder.compat.checks import LENIENT_MIN_MATCH_RATE, EnhancedTokenizerChecker
+from draftfinder.compat.stringrun import MAX_FAILED_EXAMPLES
 from draftfinder.models.sources.base import ModelRecord
 
 CHECK_NAMES = ["vocabulary", "tokenizer_size", "special_tokens", "tokenization", "decode", "fingerprint",
