@@ -109,3 +109,20 @@ def test_gguf_fast_path_builds_the_autotokenizer_tokenizer(request, which):
     auto = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     assert ours.backend_tokenizer.to_str() == auto.backend_tokenizer.to_str()
     assert (ours.bos_token, ours.eos_token, ours.add_bos_token) == (auto.bos_token, auto.eos_token, auto.add_bos_token)
+
+
+def test_a_sentencepiece_only_folder_tokenizes_as_sentencepiece_does(fixtures):
+    """Mistral-7B-v0.1's fixture has only tokenizer.model: transformers converts it, and the conversion must
+    tokenize as the original SentencePiece model does (its dummy prefix included: "Hello" → "▁Hello").
+    transformers 5.23 did not (22 of 23 test strings differed; the catalog was built from that); 5.24, the
+    version constraints.txt pins, does. Guards the lock and the catalog against a converter regression."""
+    import sentencepiece
+
+    from draftfinder.compat.teststrings import default_texts
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(fixture_dir("mistralai/Mistral-7B-v0.1") /
+                                                              "tokenizer.model"))
+    mistral = tok("mistralai/Mistral-7B-v0.1")
+    differ = [text[:30] for text in default_texts()
+              if mistral(text, add_special_tokens=False)["input_ids"] != sp.encode(text)]
+    assert differ == [], f"{len(differ)} of 23 test strings tokenize unlike SentencePiece, e.g. {differ[:3]}"
