@@ -40,19 +40,33 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
 
 
-# Fixtures that load real weights (the zoo GGUF models) or start llama-server: every test requesting one,
-# directly or through another fixture, is marked slow.
+# Fixtures that load real weights (the zoo GGUF models) or start llama-server, as "defining module:name" (names
+# like "model" or "zoo" are reused for light fixtures elsewhere). Every test requesting one, directly or
+# through another fixture, is marked slow.
 SLOW_FIXTURES = frozenset({
-    "smollm2_gguf", "gemma_gguf",                      # conftest: the zoo GGUF files
-    "smollm2", "smollm2_installed", "zoo", "engine",   # measure/engine/runner/generate tests: load SmolLM2
-    "pexpect",                                         # chat REPL tests: a real chat session on SmolLM2
-    "server_bin", "zoo_gguf", "llama_session",         # llama-server end-to-end tests
+    "tests.conftest:smollm2_gguf", "tests.conftest:gemma_gguf",          # the zoo GGUF files
+    "tests.measure.test_measure:smollm2", "tests.engine.test_ngram:smollm2",  # load SmolLM2's weights
+    "tests.cli.test_measure_cmd:smollm2_installed", "tests.cli.test_generate_cmd:engine",
+    "tests.sweep.test_runner:zoo", "tests.sweep.test_openai:model",
+    "tests.chat.test_repl:pexpect",                                      # a real chat session on SmolLM2
+    "tests.sweep.test_llamacpp:server_bin", "tests.sweep.test_llamacpp:zoo_gguf",   # llama-server
+    "tests.sweep.test_divergence:llama_session",
 })
+
+
+def _uses_slow_fixture(item) -> bool:
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}) or {}
+    for name in getattr(item, "fixturenames", ()):
+        for fixturedef in defs.get(name, ()):
+            func = getattr(fixturedef, "func", None)
+            if func is not None and f"{func.__module__}:{name}" in SLOW_FIXTURES:
+                return True
+    return False
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if _uses_slow_fixture(item):
             item.add_marker(pytest.mark.slow)
 
 

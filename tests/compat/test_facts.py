@@ -107,6 +107,7 @@ def test_from_dict_rejects_another_version(fixtures):
         vocab.TokenizerFacts.from_dict(data)
 
 
+@pytest.mark.slow
 def test_facts_of_a_fresh_copy_are_equal_and_cached(fixtures):
     from transformers import AutoTokenizer
 

@@ -22,6 +22,7 @@ def _fixtures_with_tokenizers():
                   if (p / "config.json").is_file() and any((p / f).exists() for f in TOKENIZER_FILES))
 
 
+@pytest.mark.slow
 def test_catalog_matches_a_fresh_build(fixtures):
     """Guards against hand edits and against a checker change that would alter the stored facts."""
     proc = subprocess.run([sys.executable, "scripts/build_catalog.py", "--check", "--fixtures", str(fixtures)],

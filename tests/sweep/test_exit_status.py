@@ -66,7 +66,7 @@ def _settings() -> Settings:
 
 
 @pytest.fixture()
-def model(tmp_path) -> Path:
+def fake_gguf(tmp_path) -> Path:
     path = tmp_path / "m.gguf"
     path.write_bytes(b"GGUF")              # never read: the fake server dies before or instead of using it
     return path
@@ -83,12 +83,12 @@ def test_signal_names_and_meanings():
     assert signal_meaning(-signal.SIGUSR1) is None                                     # no meaning on record
 
 
-def test_sigill_while_loading_names_the_signal(tmp_path, model):
+def test_sigill_while_loading_names_the_signal(tmp_path, fake_gguf):
     """Guards the old "llama-server exited with code -4 before it was ready" (no signal, no fix)."""
     exe = _fake_server(tmp_path, "load", "SIGILL")
     cfg = SweepConfig(name="t", targets=[], backend="llamacpp")
     with pytest.raises(EndpointError) as err:
-        LlamaCppBackend(cfg, {"llama_server": str(exe)}).open(Entry(label="t", path=str(model)), None, None,
+        LlamaCppBackend(cfg, {"llama_server": str(exe)}).open(Entry(label="t", path=str(fake_gguf)), None, None,
                                                                _settings())
     line = err.value.line()
     assert "llama-server was killed by SIGILL (signal 4) before it was ready: loading model" in line
@@ -99,12 +99,12 @@ def test_sigill_while_loading_names_the_signal(tmp_path, model):
 @pytest.mark.parametrize("die_with, meaning", [("SIGILL", "illegal instruction"),
                                                ("SIGSEGV", "segmentation fault"),
                                                ("SIGKILL", "out-of-memory killer")])
-def test_death_during_a_request_in_the_sweep(tmp_path, model, die_with, meaning):
+def test_death_during_a_request_in_the_sweep(tmp_path, fake_gguf, die_with, meaning):
     """A server that loads, then dies by a signal on its first request: the sweep's failed cell says which
     signal and what it usually means (old: "crashed during a request (RemoteDisconnected …)")."""
     exe = _fake_server(tmp_path, "request", die_with)
     cfg = sweep_config_from_dict({
-        "name": "crash", "backend": "llamacpp", "targets": [{"label": "t", "path": str(model)}],
+        "name": "crash", "backend": "llamacpp", "targets": [{"label": "t", "path": str(fake_gguf)}],
         "settings": {"runs": 1, "prompts": 1, "max_tokens": 4, "warmup": 0, "gpu_layers": 0, "ctx_size": 256,
                      "threads": 1, "port": free_port(), "timeout_s": 60, "llama_bin": str(exe)},
     })
@@ -117,12 +117,12 @@ def test_death_during_a_request_in_the_sweep(tmp_path, model, die_with, meaning)
     assert not llamacpp._LIVE
 
 
-def test_a_plain_exit_code_is_still_reported_as_such(tmp_path, model):
+def test_a_plain_exit_code_is_still_reported_as_such(tmp_path, fake_gguf):
     exe = tmp_path / "llama-server"
     exe.write_text(f"#!/bin/sh\ncase \"$1\" in --help) cat {REAL_HELP}; exit 0;; --version) echo 'version: 1' >&2;"
                    " exit 0;; esac\necho 'error: bad model'\nexit 3\n")
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
     cfg = SweepConfig(name="t", targets=[], backend="llamacpp")
     with pytest.raises(EndpointError, match=r"llama-server exited with code 3 before it was ready: error: bad model"):
-        LlamaCppBackend(cfg, {"llama_server": str(exe)}).open(Entry(label="t", path=str(model)), None, None,
+        LlamaCppBackend(cfg, {"llama_server": str(exe)}).open(Entry(label="t", path=str(fake_gguf)), None, None,
                                                                _settings())
