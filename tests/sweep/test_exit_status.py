@@ -126,3 +126,17 @@ def test_a_plain_exit_code_is_still_reported_as_such(tmp_path, fake_gguf):
     with pytest.raises(EndpointError, match=r"llama-server exited with code 3 before it was ready: error: bad model"):
         LlamaCppBackend(cfg, {"llama_server": str(exe)}).open(Entry(label="t", path=str(fake_gguf)), None, None,
                                                                _settings())
+
+
+def test_a_binary_killed_while_probed_names_the_signal(tmp_path):
+    """``--help`` itself dying by SIGILL (a native build on a VM without AMX) says so, not "exited with code -4"."""
+    from draftfinder.errors import UsageError
+    from draftfinder.sweep.llama_bin import find_llama_server
+
+    exe = tmp_path / "llama-server"
+    exe.write_text("#!/bin/sh\nkill -ILL $$\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    with pytest.raises(UsageError) as err:
+        find_llama_server(str(exe))
+    assert "was killed by SIGILL (signal 4) and printed nothing" in err.value.message
+    assert "GGML_NATIVE=OFF" in err.value.hint
