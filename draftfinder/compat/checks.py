@@ -2,8 +2,8 @@
 
 Speculative decoding feeds the draft's token ids to the target, so both must give every id the same
 meaning and cut text into the same ids. ``EnhancedTokenizerChecker.verify_compatibility`` checks that on
-the real tokenizers; ``verify_facts`` on stored :class:`~draftfinder.compat.tokenizer.TokenizerFacts` (offline
-catalog: no files, so test strings cannot run; equal fingerprints prove identical tokenization).
+the real tokenizers; ``verify_facts`` on stored :class:`~draftfinder.compat.facts.TokenizerFacts` (offline
+catalog: no files, so the stored encodings of the built-in test strings stand in for running them).
 
 Checks (``schema.Check``; *required* ones decide ``is_compatible``):
 
@@ -23,7 +23,8 @@ special_tokens       config     config     BOS, EOS and UNK equal (text and id);
 tokenization         required   required   test-string match rate ≥ ``min_match_rate`` (strict) or
                                            ≥ min(min_match_rate, ``LENIENT_MIN_MATCH_RATE``) (lenient)
 decode               required   warning    both tokenizers decode the same ids to the same text
-fingerprint          info       info       identical tokenizers (same fingerprint)
+fingerprint          info       info       identical tokenizers (same fingerprint: ids → tokens, special
+                                           tokens, test-string encodings and decodes)
 added_tokens         info       info       same added tokens with the same flags
 add_special_tokens   info       info       same default BOS/EOS insertion by the HF tokenizers (in
                                            transformers and vLLM the draft reads the target's ids; llama.cpp
@@ -38,98 +39,30 @@ stays required in both modes.
 ``compatibility_score`` (0–100) = 40 × share of matching ids in the shared range + 25 × test-string
 match rate + 10 × share of strings whose decodes agree + 10 × share of BOS/EOS/UNK/PAD that agree
 + 10 × smaller/larger tokenizer size + 5 × share of add_bos/add_eos that agree. On the fingerprint path
-the test-string and decode parts count fully only for identical fingerprints, and as 0 when they could
-not be run.
+the test-string and decode parts come from the stored encodings/decodes, and count 0 when they could not be
+compared.
 
 Test strings are tokenized with ``add_special_tokens=False``: the default BOS is configuration (reported
 by ``add_special_tokens``), not tokenization. ``failed_test_examples`` entries carry ``text``,
 ``target_ids``, ``draft_ids``, ``target_tokens``, ``draft_tokens`` (manual §7.8) plus ``index`` (1-based)
-and ``category``; at most ``MAX_FAILED_EXAMPLES`` are kept.
+and ``category``; at most ``MAX_FAILED_EXAMPLES`` are kept (:mod:`draftfinder.compat.stringrun`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from draftfinder.compat import teststrings
 from draftfinder.compat.engine_rules import config_vocab_size, engine_verdicts
 from draftfinder.find.results import Check, CompatibilityResult
-from draftfinder.compat.tokenizer import TokenizerFacts, facts_from_tokenizer, quiet_transformers, token_texts
+from draftfinder.compat.facts import TokenizerFacts, facts_from_tokenizer, token_texts
+from draftfinder.compat.stringrun import run_test_strings
 from draftfinder.compat.vocabdiff import VocabComparison, compare_facts, compare_token_lists
 
 LENIENT_MIN_MATCH_RATE = 0.80     # lenient floor for the test-string match rate
 LENIENT_MAX_EXTRA_TOKENS = 1024   # lenient: extra ids at the end of one tokenizer (added/special tokens)
-MAX_FAILED_EXAMPLES = 10
 REQUIRED_ROLES = ("bos", "eos", "unk")
 ROLES = ("bos", "eos", "unk", "pad")
-
-
-# ---------------------------------------------------------------------------------------------------
-# test strings
-# ---------------------------------------------------------------------------------------------------
-
-@dataclass
-class _TestRun:
-    total: int = 0
-    passed: int = 0
-    failed_examples: List[Dict[str, Any]] = field(default_factory=list)
-    first_failure: Optional[Tuple[List[int], List[int]]] = None
-    decode_total: int = 0
-    decode_ok: int = 0
-    first_decode_failure: Optional[Tuple[str, str, str]] = None   # (text, target decode, draft decode)
-
-    @property
-    def rate(self) -> float:
-        return self.passed / self.total if self.total else 0.0
-
-
-def _encode(tok: Any, texts: List[str]) -> List[List[int]]:
-    if not texts:
-        return []
-    with quiet_transformers():
-        return [list(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
-
-
-def _decode(tok: Any, ids: List[int]) -> Optional[str]:
-    try:
-        with quiet_transformers():
-            return tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-    except Exception:      # an id outside this tokenizer's range
-        return None
-
-
-def _tokens(tok: Any, ids: List[int]) -> List[Optional[str]]:
-    texts = token_texts(tok)
-    return [texts[i] if 0 <= i < len(texts) else None for i in ids]
-
-
-def _run_test_strings(target_tok: Any, draft_tok: Any, strings: Sequence[Tuple[str, str]]) -> _TestRun:
-    run = _TestRun(total=len(strings))
-    texts = [text for _, text in strings]
-    t_all, d_all = _encode(target_tok, texts), _encode(draft_tok, texts)
-    for index, ((category, text), t_ids, d_ids) in enumerate(zip(strings, t_all, d_all), start=1):
-        if t_ids == d_ids:
-            run.passed += 1
-        else:
-            if run.first_failure is None:
-                run.first_failure = (t_ids, d_ids)
-            if len(run.failed_examples) < MAX_FAILED_EXAMPLES:
-                run.failed_examples.append({
-                    "index": index, "category": category, "text": text,
-                    "target_ids": t_ids, "draft_ids": d_ids,
-                    "target_tokens": _tokens(target_tok, t_ids), "draft_tokens": _tokens(draft_tok, d_ids),
-                })
-        run.decode_total += 1
-        agree = True
-        for ids in (t_ids, d_ids) if t_ids != d_ids else (t_ids,):
-            a, b = _decode(target_tok, ids), _decode(draft_tok, ids)
-            if a is None or a != b:
-                agree = False
-                if run.first_decode_failure is None:
-                    run.first_decode_failure = (text, a, b)
-        run.decode_ok += agree
-    return run
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -208,29 +141,41 @@ def _added_check(t: TokenizerFacts, d: TokenizerFacts) -> Check:
     return Check("added_tokens", False, t.added_tokens_count, d.added_tokens_count, "; ".join(bits), required=False)
 
 
+def _same_strings(t: TokenizerFacts, d: TokenizerFacts) -> bool:
+    """Both facts hold the behaviour of the same built-in test strings (string-by-string comparable)."""
+    return bool(t.test_strings_hash) and t.test_strings_hash == d.test_strings_hash and \
+        len(t.test_encodings) == len(d.test_encodings) > 0
+
+
 def _differing_parts(t: TokenizerFacts, d: TokenizerFacts) -> List[str]:
-    """Which parts of two tokenizers differ, named from their stored hashes."""
-    parts = ["merges"] if t.merges_hash != d.merges_hash else []
-    for key, label in (("model", "model settings"), ("normalizer", "normalizer"),
-                       ("pre_tokenizer", "pre-tokenizer"), ("decoder", "decoder")):
-        a, b = t.component_hashes.get(key), d.component_hashes.get(key)
-        if a is None or b is None or a != b:      # facts stored before component hashes existed: unknown
-            parts.append(label)
+    """Which parts of two tokenizers' identities differ, named from their stored facts."""
+    parts = []
+    if (t.n_tokens, t.base_vocab_size, t.head_tokens, t.block_hashes) != \
+            (d.n_tokens, d.base_vocab_size, d.head_tokens, d.block_hashes) or t.added_tokens != d.added_tokens:
+        parts.append("vocabulary")
     if t.added_tokens_hash != d.added_tokens_hash:
-        parts.append("added tokens")
+        parts.append("added/special tokens")
+    if not _same_strings(t, d):
+        parts.append("test-string behaviour (not comparable: facts of other test strings)")
+        return parts
+    n = len(t.test_encodings)
+    enc = sum(a != b for a, b in zip(t.test_encodings, d.test_encodings))
+    dec = sum(a != b for a, b in zip(t.test_decodes, d.test_decodes))
+    if enc:
+        parts.append(f"encodings of {enc}/{n} test strings")
+    if dec:
+        parts.append(f"decodes of {dec}/{n} test strings")
     return parts
-
-
-_TOKENIZATION_PARTS = ("merges", "model settings", "normalizer", "pre-tokenizer")
 
 
 def _fingerprint_check(t: TokenizerFacts, d: TokenizerFacts) -> Check:
     same = bool(t.fingerprint) and t.fingerprint == d.fingerprint
     if same:
-        reason = "identical tokenizers: same vocabulary, merges, added tokens, normalizer, pre-tokenizer, decoder"
+        reason = ("identical tokenizers: same id → token mapping, special tokens, and encodings/decodes of the "
+                  "built-in test strings")
     else:
         parts = _differing_parts(t, d)
-        reason = "tokenizers differ" + (f" in: {', '.join(parts)}" if parts else " in their vocabulary")
+        reason = "tokenizers differ" + (f" in: {', '.join(parts)}" if parts else "")
     return Check("fingerprint", same, t.fingerprint[:16], d.fingerprint[:16], reason, required=False)
 
 
@@ -357,43 +302,51 @@ def _assemble(checks: List[Optional[Check]], *, t: TokenizerFacts, d: TokenizerF
     return result
 
 
-def _offline_tokenization_checks(t: TokenizerFacts, d: TokenizerFacts, vocab: Check,
-                                 lenient: bool) -> Tuple[Check, Check, float, float]:
-    """The tokenization and decode checks decided from facts (see ``verify_facts``)."""
+def _offline_tokenization_checks(t: TokenizerFacts, d: TokenizerFacts, vocab: Check, lenient: bool,
+                                 min_match_rate: float) -> Tuple[Check, Check, float, float]:
+    """The tokenization and decode checks decided from facts (see ``verify_facts``): the stored encodings
+    and decodes of the built-in test strings, compared string by string as the live checks compare ids."""
     fp = (t.fingerprint[:16], d.fingerprint[:16])
-    if t.fingerprint and t.fingerprint == d.fingerprint:
-        why = ("identical fingerprint ⇒ identical {} (same vocabulary, merges, added tokens, normalizer, "
-               "pre-tokenizer and decoder); test strings not run: no tokenizer files")
-        return (Check("tokenization", True, *fp, why.format("tokenization")),
-                Check("decode", True, t.decoder, d.decoder, why.format("decoding"), required=not lenient),
-                1.0, 1.0)
+    offline = "; user test strings need the tokenizer files"
     if not vocab.passed and not vocab.skipped:
-        why = "the vocabularies differ, so text tokenizes differently; test strings not run: no tokenizer files"
+        why = ("the vocabularies differ, so the same ids mean different text; test strings not compared: no "
+               "tokenizer files")
         return (Check("tokenization", False, *fp, why),
-                Check("decode", False, t.decoder, d.decoder, why, required=not lenient), 0.0, 0.0)
-    parts = _differing_parts(t, d)
-    offline = "; load the tokenizer files to run the test strings"
-    if vocab.skipped or any(p in _TOKENIZATION_PARTS for p in parts):
-        what = ", ".join(parts) or "part of the vocabulary"
-        why = f"cannot be verified offline: {what} {'differ' if len(parts) > 1 else 'differs'}{offline}"
-        tokenization = Check("tokenization", False, *fp, why, skipped=True)
-        rate = 0.0
+                Check("decode", False, None, None, why, required=not lenient), 0.0, 0.0)
+    if not _same_strings(t, d) or vocab.skipped:
+        cause = "part of the vocabulary is unverified" if vocab.skipped else \
+            "the stored facts cover different test strings (rebuild the catalog)"
+        why = f"cannot be verified offline: {cause}; load the tokenizer files to run the test strings"
+        return (Check("tokenization", False, *fp, why, skipped=True),
+                Check("decode", False, None, None, why, required=not lenient, skipped=True), 0.0, 0.0)
+    n = len(t.test_encodings)
+    same_ids = [a == b for a, b in zip(t.test_encodings, d.test_encodings)]
+    passed = sum(same_ids)
+    rate = passed / n
+    threshold = min(min_match_rate, LENIENT_MIN_MATCH_RATE) if lenient else min_match_rate
+    first = next((i for i, ok in enumerate(same_ids, start=1) if not ok), None)
+    tokenization = Check(
+        "tokenization", rate >= threshold, f"{passed}/{n}", f"{passed}/{n}",
+        f"{passed}/{n} built-in test strings tokenize identically ({rate:.1%}; needs ≥ {threshold:.0%}"
+        f"{', lenient' if lenient else ''}; from stored encodings{offline})"
+        + (f"; first failure: test {first}" if first else ""))
+    # where the ids agree, equal decodes mean both tokenizers turn the same ids into the same text
+    decodable = [a == b for a, b, ok in zip(t.test_decodes, d.test_decodes, same_ids) if ok]
+    decode_ok = sum(decodable)
+    if decodable and decode_ok == len(decodable):
+        unchecked = n - len(decodable)
+        decode = Check("decode", True, f"{decode_ok}/{n}", f"{decode_ok}/{n}",
+                       f"the {decode_ok} test strings with equal ids decode to the same text (stored decodes"
+                       + (f"; {unchecked} with different ids cannot be decoded offline" if unchecked else "") + ")",
+                       required=not lenient)
+    elif decodable:
+        decode = Check("decode", False, f"{decode_ok}/{n}", f"{decode_ok}/{n}",
+                       f"{len(decodable) - decode_ok} of the {len(decodable)} test strings with equal ids decode to "
+                       "different text (stored decodes)", required=not lenient)
     else:
-        tokenization = Check("tokenization", True, *fp,
-                             "same token text on the shared ids, same merges, normalizer and pre-tokenizer; they "
-                             f"differ only in {', '.join(parts)}, so text without those tokens tokenizes "
-                             "identically (test strings not run: no tokenizer files)")
-        rate = 1.0
-    if not vocab.skipped and "decoder" not in parts:
-        decode = Check("decode", True, t.decoder, d.decoder,
-                       "same decoder and same token text on the shared ids", required=not lenient)
-        decode_share = 1.0
-    else:
-        cause = "part of the vocabulary is unverified" if vocab.skipped else "the decoder differs"
-        decode = Check("decode", False, t.decoder, d.decoder, f"cannot be verified offline: {cause}{offline}",
-                       required=not lenient, skipped=True)
-        decode_share = 0.0
-    return tokenization, decode, rate, decode_share
+        decode = Check("decode", False, None, None, "no test string has equal ids on both sides: decoding cannot "
+                       "be compared offline; load the tokenizer files", required=not lenient, skipped=True)
+    return tokenization, decode, rate, (decode_ok / n)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -438,7 +391,7 @@ class EnhancedTokenizerChecker:
         cmp = compare_token_lists(token_texts(tokenizer1), token_texts(tokenizer2))
         vocab = _vocab_check(cmp, t, d)
         strings = EnhancedTokenizerChecker.test_strings(extra_test_strings)
-        run = _run_test_strings(tokenizer1, tokenizer2, strings)
+        run = run_test_strings(tokenizer1, tokenizer2, strings)
         threshold = min(min_match_rate, LENIENT_MIN_MATCH_RATE) if lenient else min_match_rate
         tok_values = (run.first_failure if run.first_failure else (f"{run.passed}/{run.total}",) * 2)
         tokenization = Check(
@@ -478,23 +431,24 @@ class EnhancedTokenizerChecker:
         target_config: Optional[Dict[str, Any]] = None,
         draft_config: Optional[Dict[str, Any]] = None,
         strict_tokenization: bool = True,
+        min_match_rate: float = 0.95,
         lenient: Optional[bool] = None,
         require_special_tokens: bool = False,
     ) -> CompatibilityResult:
         """The offline path (``method="fingerprint"``): compare stored facts, no tokenizer files.
 
-        Test strings cannot run. Identical fingerprints prove identical tokenization (the fingerprint covers
-        vocabulary, merges, added tokens, normalizer, pre-tokenizer and decoder), so the tokenization and
-        decode checks pass with that reason. Different vocabularies fail as on the live path (compared per
-        block of ids). The same vocabulary with only different added tokens tokenizes plain text the same
-        (passes). The same vocabulary with different merges, normalizer, pre-tokenizer or model settings
-        cannot be decided offline: the tokenization check is skipped and fails in both modes (load the files).
+        Different vocabularies fail as on the live path (compared per block of ids). Otherwise the
+        tokenization and decode checks compare the stored encodings and decodes of the built-in test strings
+        string by string, the same comparison the live path makes on those strings (user test strings need
+        the files). Facts of another test-string set, or a vocabulary only partly verifiable from block
+        hashes, cannot be decided offline: the check is skipped and fails (load the files).
         """
         lenient = (not strict_tokenization) if lenient is None else bool(lenient)
         t, d = target_facts, draft_facts
         cmp = compare_facts(t, d)
         vocab = _vocab_check(cmp, t, d)
-        tokenization, decode, rate, decode_share = _offline_tokenization_checks(t, d, vocab, lenient)
+        tokenization, decode, rate, decode_share = _offline_tokenization_checks(t, d, vocab, lenient,
+                                                                                min_match_rate)
         checks = _checks(t, d, vocab, tokenization, decode, lenient=lenient, require_special=require_special_tokens,
                          target_config=target_config, draft_config=draft_config)
         result = _assemble(checks, t=t, d=d, cmp=cmp, rate=rate, decode_share=decode_share, lenient=lenient,

@@ -58,7 +58,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from draftfinder.find.results import Check, EngineVerdict
-from draftfinder.compat.tokenizer import HEAD_IDS, TokenizerFacts
+from draftfinder.compat.facts import HEAD_IDS, TokenizerFacts
 from draftfinder.compat.vocabdiff import compare_facts
 
 SPEC_VOCAB_MAX_SIZE_DIFFERENCE = 128   # llama.cpp common/speculative.cpp

@@ -1,10 +1,11 @@
 """Comparing two vocabularies id by id: from their full token lists, or from stored facts alone.
 
 ``compare_token_lists`` compares two id→text lists exactly. ``compare_facts`` decides the same question from
-two :class:`~draftfinder.compat.tokenizer.TokenizerFacts` (the offline catalog's form): literal head ids and added
+two :class:`~draftfinder.compat.facts.TokenizerFacts` (the offline catalog's form): literal head ids and added
 tokens text by text, the base vocabulary per block hash, and the ``[PAD…]`` rows a GGUF conversion writes
 (:func:`pad_token_text`). Both return a :class:`VocabComparison`: what was compared, what differs, and what
-could not be decided. Loading tokenizers and computing their facts is :mod:`draftfinder.compat.tokenizer`'s concern.
+could not be decided. Loading tokenizers is :mod:`draftfinder.compat.tokenizer`; computing their facts,
+:mod:`draftfinder.compat.facts`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
-from draftfinder.compat.tokenizer import _MISSING, HEAD_IDS, TokenizerFacts
+from draftfinder.compat.facts import _MISSING, HEAD_IDS, TokenizerFacts
 
 
 @dataclass

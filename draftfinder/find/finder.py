@@ -428,14 +428,15 @@ class _TokenizerSide:
     def get_facts(self):
         """Stored facts, or facts computed from the real tokenizer (to compare with a catalog side)."""
         if self.facts is None and self.tokenizer is not None:
-            from draftfinder.compat.tokenizer import facts_from_tokenizer
+            from draftfinder.compat.facts import facts_from_tokenizer
 
             self.facts = facts_from_tokenizer(self.tokenizer)
         return self.facts
 
     @classmethod
     def for_record(cls, record: ModelRecord, resolver: Resolver) -> "_TokenizerSide":
-        from draftfinder.compat.tokenizer import TokenizerFacts, load_tokenizer
+        from draftfinder.compat.facts import TokenizerFacts
+        from draftfinder.compat.tokenizer import load_tokenizer
 
         if record.has_tokenizer_files():
             return cls(tokenizer=load_tokenizer(record))

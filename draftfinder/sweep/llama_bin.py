@@ -289,8 +289,11 @@ def run_quiet(argv: Sequence[str]) -> str:
                                hint="check that it is a llama-server built for this machine") from None
     out = (proc.stdout or "") + (proc.stderr or "")
     if proc.returncode != 0 and not out.strip():
-        raise UsageError(f"'{' '.join(argv)}' exited with code {proc.returncode} and printed nothing",
-                               hint="run it by hand to see why (missing shared libraries?)")
+        from draftfinder.sweep.backends.exit_status import exit_description, signal_meaning
+
+        raise UsageError(f"'{' '.join(argv)}' {exit_description(proc.returncode)} and printed nothing",
+                         hint=signal_meaning(proc.returncode) or "run it by hand to see why (missing shared "
+                                                                 "libraries?)")
     return out
 
 

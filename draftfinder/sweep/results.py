@@ -14,7 +14,10 @@ A cell (one dict of ``results``; draftbench's fields first)::
     tokens_per_step                      # (accepted + steps) / steps where known
     acceptance_definition                # what acceptance_rate is for this backend
     prediction                           # {speedup, alpha, k, c, provenance, method} from the estimator / a saved measure
-    runs                                 # one dict per request: run, prompt_id, tokens, tps, ttft_s, total_s, drafted, accepted, …
+    runs                                 # one dict per request: run, prompt_id, tokens, tps, ttft_s, total_s, drafted, accepted,
+                                         # token_ids (greedy outputs are compared id by id), …
+    outputs_match_baseline               # share of runs whose greedy output equals the baseline's
+    divergence                           # where it first differs and why (sweep/divergence.py)
     command, started, finished, duration_s
 
 Provenance: every cell figure is *measured* (on this machine, by this backend); ``prediction`` says its own.

@@ -195,7 +195,8 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
             if progress:
                 progress(i, len(todo), cell.title)
             log(f"[{i + skipped}/{len(cells)}] {cell.title}")
-            record = run_cell(cfg, backend, cell, prompts, log)
+            record = run_cell(cfg, backend, cell, prompts, log,
+                              baseline=res.baseline(cell.target.label) if cell.draft is not None else None)
             record["settings"] = settings
             res.put(record)
             refresh_speedups(res)
@@ -225,8 +226,11 @@ def _done(res: SweepResults, cell: Cell, retry_failed: bool) -> bool:
     return not (retry_failed and c.get("status") == "failed")
 
 
-def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], log: Log) -> Dict[str, Any]:
-    """One cell: open, ``runs`` × prompts requests, close. A failure becomes a ``failed`` record."""
+def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], log: Log,
+             baseline: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """One cell: open, ``runs`` × prompts requests, close. A failure becomes a ``failed`` record. A greedy draft
+    cell whose output differs from ``baseline`` gets ``divergence`` (first different token and its cause, asked
+    from the still-open server: :mod:`.divergence`)."""
     s = cfg.settings
     record: Dict[str, Any] = {
         "target": cell.target.label, "draft": cell.draft.label if cell.draft else None, "k": cell.k,
@@ -252,12 +256,20 @@ def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], 
                        "ttft_s": g.ttft_s, "total_s": g.total_s, "prompt_s": g.prompt_s,
                        "prompt_tokens": g.prompt_tokens, "drafted": g.drafted, "accepted": g.accepted,
                        "speculative": g.speculative, "steps": g.extra.get("steps"),
-                       "output_sha1": _digest(g.token_ids),
+                       "output_sha1": _digest(g.token_ids), "token_ids": g.token_ids,
                        "text_sha1": hashlib.sha1((g.text or "").encode()).hexdigest()[:16],
                        "text_head": (g.text or "")[:120]}
                 if g.extra.get("flag"):
                     row["flag"] = g.extra["flag"]
                 runs.append(row)
+        if cell.draft is not None and float(s.temperature or 0) == 0:
+            from draftfinder.sweep import divergence
+
+            div = divergence.examine(baseline, {"runs": runs}, session, prompts)
+            if div is not None:
+                record["divergence"] = div
+                log(f"  output differs from the baseline at token #{div['position']} of {div['prompt_id']}: "
+                    f"{div['explanation']} ({div['detail']})")
     except KeyboardInterrupt:
         raise
     except DraftFinderError as err:
@@ -325,3 +337,6 @@ def refresh_speedups(res: SweepResults) -> None:
                 if r.get(key) and b.get(key):
                     pairs.append((r[key], b[key]))
             c["outputs_match_baseline"] = (sum(a == b for a, b in pairs) / len(pairs)) if pairs else None
+            from draftfinder.sweep import divergence
+
+            divergence.refresh(base, c)

@@ -41,6 +41,7 @@ def test_history_lives_under_data_home(hermetic_env):
     assert history_path() == hermetic_env / "draftfinder" / "chat_history"
 
 
+@pytest.mark.slow
 def test_piped_input_runs_to_eof(monkeypatch, capsys, hermetic_env):
     """Without a terminal (a script piping lines in): no readline, results on stdout, hints on stderr, EOF → 0."""
     import dataclasses

@@ -150,6 +150,7 @@ def hub(monkeypatch):
         yield server
 
 
+@pytest.mark.slow
 def test_gated_model_without_and_with_token(capsys, hub, monkeypatch, tmp_path):
     hub.gate("meta-llama/Llama-2-7b-hf", allowed_tokens=[SECRET])
     code, out, err = run(capsys, "meta-llama/Llama-2-7b-hf", "-q")
@@ -173,6 +174,7 @@ def test_rate_limited(capsys, hub):
     assert_one_line_error(err)
 
 
+@pytest.mark.slow
 def test_online_find_through_the_console_script_process(hub, tmp_path):
     """The installed entry point in a separate process, against the loopback Hub."""
     env = {**os.environ, "HF_ENDPOINT": hub.url}
@@ -185,6 +187,7 @@ def test_online_find_through_the_console_script_process(hub, tmp_path):
     assert all(set(d["engines"]) == {"transformers", "vllm", "llama.cpp"} for d in data["draft_models"])
 
 
+@pytest.mark.slow
 def test_show_test_details_prints_ids_and_tokens_of_failures(capsys, tmp_path):
     """Manual §7.8: the ids and tokens of the test strings that tokenize differently (Mistral vs TinyLlama)."""
     import shutil

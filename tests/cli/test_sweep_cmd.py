@@ -46,6 +46,7 @@ def test_init_then_bad_input_messages(tmp_path, capsys, monkeypatch):
     assert "--results" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_run_table_chart_and_chart_only(tmp_path, capsys, monkeypatch):
     pytest.importorskip("plotly")
     monkeypatch.chdir(tmp_path)
@@ -69,6 +70,7 @@ def test_run_table_chart_and_chart_only(tmp_path, capsys, monkeypatch):
     assert [c["started"] for c in after] == [c["started"] for c in before]
 
 
+@pytest.mark.slow
 def test_config_dir_skips_examples_and_failing_configs(tmp_path, capsys):
     d = tmp_path / "configs"
     d.mkdir()
@@ -83,6 +85,7 @@ def test_config_dir_skips_examples_and_failing_configs(tmp_path, capsys):
     assert (tmp_path / "res" / "cpu_engine_good.json").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_cells(tmp_path):
     cfg = tiny(tmp_path, "intr", max_tokens=24, prompts=2, k=[1, 2, 3, 4, 5, 6])
     results = tmp_path / "r.json"

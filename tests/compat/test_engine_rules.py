@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import fixture_dir
 from draftfinder.compat import engine_rules as engines
-from draftfinder.compat import tokenizer as vocab
+from draftfinder.compat import facts as vocab
+from draftfinder.compat import tokenizer as loading
 from draftfinder.models.sources.base import ModelRecord
 
 
@@ -20,7 +21,7 @@ def record(name):
 
 
 def facts(name):
-    return vocab.facts_from_tokenizer(vocab.load_tokenizer(record(name)))
+    return vocab.facts_from_tokenizer(loading.load_tokenizer(record(name)))
 
 
 def verdicts(target, draft, target_config=None, draft_config=None):
@@ -92,9 +93,9 @@ def test_cross_family_is_refused(fixtures):
 
 
 def test_gguf_pair(smollm2_gguf, gemma_gguf):
-    smol = vocab.facts_from_tokenizer(vocab.load_tokenizer(ModelRecord(model_id="s", source="gguf",
+    smol = vocab.facts_from_tokenizer(loading.load_tokenizer(ModelRecord(model_id="s", source="gguf",
                                                                        gguf_path=smollm2_gguf)))
-    gemma = vocab.facts_from_tokenizer(vocab.load_tokenizer(ModelRecord(model_id="g", source="gguf",
+    gemma = vocab.facts_from_tokenizer(loading.load_tokenizer(ModelRecord(model_id="g", source="gguf",
                                                                         gguf_path=gemma_gguf)))
     result = engines.engine_verdicts(gemma, smol, {"vocab_size": 262144}, {"vocab_size": 49152})
     assert modes(result) == {"transformers": (True, "universal-assisted-decoding"),
@@ -127,7 +128,7 @@ def test_llamacpp_add_bos_is_judged_on_its_own_view(fixtures):
 
     t, d = "meta-llama/Llama-2-7b-hf", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
     result = EnhancedTokenizerChecker.verify_compatibility(
-        vocab.load_tokenizer(record(t)), vocab.load_tokenizer(record(d)), t, d,
+        loading.load_tokenizer(record(t)), loading.load_tokenizer(record(d)), t, d,
         target_config=record(t).config, draft_config=record(d).config)
     generic = {c.name: c for c in result.checks}["add_special_tokens"]
     llama = result.engines["llama.cpp"]

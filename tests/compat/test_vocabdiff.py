@@ -1,19 +1,20 @@
 """draftfinder.compat.vocabdiff: comparing real vocabularies, from full token lists and from stored facts.
 
 Runs on ../shared/fixtures (real tokenizer files of public models); tokenizers are loaded through
-``vocab.load_tokenizer``, whose per-process cache they share with the other test modules.
+``loading.load_tokenizer``, whose per-process cache they share with the other test modules.
 """
 
 from __future__ import annotations
 
 from tests.conftest import fixture_dir
-from draftfinder.compat import tokenizer as vocab
+from draftfinder.compat import facts as vocab
+from draftfinder.compat import tokenizer as loading
 from draftfinder.compat import vocabdiff
 from draftfinder.models.sources.base import ModelRecord
 
 
 def tok(name: str):
-    return vocab.load_tokenizer(ModelRecord(model_id=name, source="local", local_dir=fixture_dir(name)))
+    return loading.load_tokenizer(ModelRecord(model_id=name, source="local", local_dir=fixture_dir(name)))
 
 
 def facts(name: str) -> vocab.TokenizerFacts:

@@ -178,6 +178,7 @@ def test_ngram_specs_reach_the_ngram_drafter(smol_target):
         assert isinstance(make_drafter(spec, smol_target), NGramDrafter)
 
 
+@pytest.mark.slow
 def test_model_spec_loads_a_compatible_draft_folder(tmp_path, smol_target, smol_tokenizer):
     folder = tmp_path / "smol-draft"
     tiny_llama(5, vocab=49152, hidden=16, layers=2).model.save_pretrained(folder)

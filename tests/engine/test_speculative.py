@@ -113,6 +113,7 @@ def test_greedy_equality_over_model_seeds(seed):
         assert got.stats.accepted > 0                              # the accept path ran, not only corrections
 
 
+@pytest.mark.slow
 def test_greedy_equality_gemma3_past_the_sliding_window(gemma):
     """Guards the sliding-window rollback: window 6, prompt 9, 40 new tokens, drafts rejected all along."""
     target = gemma["target"]
@@ -212,6 +213,7 @@ def exact_distributions(target, prompt, cfg: SamplingConfig):
     (SamplingConfig("topknucleus", temperature=0.8, top_k=5, top_p=0.9), 600, "model"),
     (SamplingConfig("multinomial", temperature=1.0), 600, "replay"),
 ])
+@pytest.mark.slow
 def test_sampled_output_follows_the_target_distribution(cfg, runs, drafter_kind):
     """Chi-square of the first token, the first two tokens (joint) and the third token against the exact target
     distribution, over seeds 0..runs−1; k = 2 so the first two tokens come from one draft → verify step."""

@@ -59,6 +59,7 @@ def test_max_candidates_bounds_the_list(hub):
     assert len(refs_for("Qwen/Qwen2.5-7B", max_candidates=2)) == 2
 
 
+@pytest.mark.slow
 def test_community_draft_is_ranked_with_a_warning(hub):
     result = DraftModelFinder("Qwen/Qwen2.5-7B").find()
     community = [c for c in result.candidates if c.model_id == "someuser/Qwen2.5-0.5B-finetune"]
@@ -68,6 +69,7 @@ def test_community_draft_is_ranked_with_a_warning(hub):
     assert not any("Community model" in w for w in official.warnings)
 
 
+@pytest.mark.slow
 def test_size_ratio_bounds_from_config(hub):
     from draftfinder.find.config import SearchConfig
 
@@ -78,6 +80,7 @@ def test_size_ratio_bounds_from_config(hub):
                for r in result.rejected)
 
 
+@pytest.mark.slow
 def test_hf_cache_is_a_source_after_an_online_run(hub, monkeypatch):
     DraftModelFinder("Qwen/Qwen2.5-7B").find()                 # downloads config + tokenizer files only
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")   # now the Hub is gone

