@@ -226,6 +226,11 @@ class UsageError(DraftFinderError):
     exit_code = EXIT_USAGE
 
 
+class CacheRollbackError(DraftFinderError):
+    """Raised by the engine when a KV cache cannot be rolled back to the requested length (an engine bug or an
+    unsupported cache layout, not a user error)."""
+
+
 class MissingDependencyError(DraftFinderError):
     """Raised when an optional package needed for this path is not installed."""
 
