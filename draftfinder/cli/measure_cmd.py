@@ -57,9 +57,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--timing-ks", metavar="LIST",
                    help="Ks whose verify pass is timed, e.g. 1,2,4,8,16; the others are interpolated "
                         "(default: every K from 1 to 16)")
-    g.add_argument("--threads", type=int, metavar="N",
-                   help="torch CPU threads (default: torch's own). On a machine shared with other work use 1: "
-                        "with 2 cores busy, 2 OpenMP threads run a forward 5-20x slower than 1")
+    from draftfinder.cli.generate_cmd import add_threads_argument
+
+    add_threads_argument(g)
     g.add_argument("--no-save", action="store_true", help="do not save the results for find")
     parser.add_argument("--format", default="table", choices=list(FORMATS), help="output format (default table)")
 
@@ -158,11 +158,13 @@ def build(args: argparse.Namespace, *, progress: Optional[Callable[..., None]] =
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.measure import measure
 
-    _check(args)
-    if args.threads is not None:
-        import torch
+    from draftfinder.engine.threads import apply_threads, busy_machine_hint
+    from draftfinder.report.output import info
 
-        torch.set_num_threads(args.threads)
+    _check(args)
+    busy = busy_machine_hint(apply_threads(args.threads))
+    if busy:
+        info(f"hint: {busy}")
     sampling = SamplingConfig(processor=args.processor, temperature=args.temperature, top_k=args.top_k,
                               top_p=args.top_p, seed=args.seed)
     results = measure(args.target, args.draft, task=args.task, prompts_path=args.prompts, limit=args.limit,

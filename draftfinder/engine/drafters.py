@@ -31,13 +31,11 @@ import torch
 from draftfinder.errors import CacheRollbackError, UsageError
 from draftfinder.engine import cache as kv
 from draftfinder.engine.base import Draft, SamplingConfig
+from draftfinder.engine.drafter_specs import DrafterSpec, check_tokenizer_pair, parse_drafter_spec
 from draftfinder.engine.layerskip import HiddenTap, truncated_model, upper_cache_view, upper_model
 from draftfinder.engine.loading import LoadedModel, load_model
 from draftfinder.engine.sampling import logits_to_probs, sample, top_probability
 from draftfinder.engine.speculative import cache_kwargs, decode_one_token, model_forward, prefill
-
-DEFAULT_NGRAM_N = 3          # n-gram order for the bare ``ngram`` spec
-
 
 class ModelDrafter:
     """Drafts with a small causal LM that shares the target's vocabulary."""
@@ -267,59 +265,34 @@ class LayerSkipDrafter(ModelDrafter):
 
 def check_draft_tokenizer(target: LoadedModel, draft: LoadedModel) -> None:
     """Raise ``UsageError`` unless ``draft``'s tokenizer is compatible with ``target``'s (compat's named checks)."""
-    if target.tokenizer is not None and target.tokenizer is draft.tokenizer:
-        return
-    if target.tokenizer is None or draft.tokenizer is None:
-        missing = target.name if target.tokenizer is None else draft.name
-        raise UsageError(f"cannot check the draft's tokenizer: '{missing}' has no tokenizer",
-                         hint="load both models with their tokenizer files")
-    from draftfinder.compat.checks import EnhancedTokenizerChecker
-
-    result = EnhancedTokenizerChecker.verify_compatibility(target.tokenizer, draft.tokenizer, target.name, draft.name)
-    if not result.is_compatible:
-        reasons = "; ".join(result.incompatibility_reasons[:2]) or "tokenizers differ"
-        raise UsageError(f"draft '{draft.name}' cannot draft for '{target.name}': {reasons}",
-                         hint="pick a draft of the same family (draftfinder find TARGET lists compatible ones)")
+    check_tokenizer_pair(target.tokenizer, draft.tokenizer, target.name, draft.name)
 
 
 # ---------------------------------------------------------------------------------------------------
 # registry
 # ---------------------------------------------------------------------------------------------------
 
-def _make_ngram(arg: str, target: LoadedModel, **kw: Any) -> Any:
-    """``ngram`` | ``ngram:basic:N`` | ``ngram:onelevel:N``."""
-    parts = [p for p in arg.split(":") if p] if arg else []
-    storage, n = "basic", DEFAULT_NGRAM_N
-    if parts:
-        if len(parts) != 2 or parts[0] not in ("basic", "onelevel") or not parts[1].isdigit() or int(parts[1]) < 1:
-            raise UsageError(f"bad n-gram drafter spec 'ngram:{arg}'",
-                             hint="use ngram, ngram:basic:N or ngram:onelevel:N (N ≥ 2)")
-        storage, n = parts[0], int(parts[1])
-    try:
-        from draftfinder.engine.ngram import NGramDrafter
-    except ImportError as err:
-        raise UsageError("the n-gram drafter is not available in this build",
-                         hint="use a draft model or layerskip:N") from err
+def _make_ngram(spec: DrafterSpec, target: LoadedModel, **kw: Any) -> Any:
+    from draftfinder.engine.ngram import NGramDrafter
+
     kw.pop("resolver", None)
-    settings = {"storage": storage, "n": n, "top_k_filler": 1, "reset_between": True}
+    settings = {"storage": spec.storage, "n": spec.n, "top_k_filler": 1, "reset_between": True}
     settings.update(kw)                                  # e.g. top_k_filler=3, reset_between=False
     return NGramDrafter(**settings)
 
 
-def _make_layerskip(arg: str, target: LoadedModel, **kw: Any) -> Any:
-    if not arg.isdigit():
-        raise UsageError(f"bad layer-skip spec 'layerskip:{arg}'", hint="use layerskip:N with N the layers to keep")
+def _make_layerskip(spec: DrafterSpec, target: LoadedModel, **kw: Any) -> Any:
     kw.pop("resolver", None)
-    return LayerSkipDrafter(target, int(arg), **kw)
+    return LayerSkipDrafter(target, int(spec.layers), **kw)
 
 
-def _make_model(arg: str, target: LoadedModel, **kw: Any) -> Any:
+def _make_model(spec: DrafterSpec, target: LoadedModel, **kw: Any) -> Any:
     resolver = kw.pop("resolver", None)
-    draft = load_model(arg, resolver=resolver, dtype=kw.pop("dtype", None))
+    draft = load_model(spec.model, resolver=resolver, dtype=kw.pop("dtype", None))
     return ModelDrafter(draft, target=target, **kw)
 
 
-# prefix → factory(argument after "prefix:", target, **kw); anything else is a model name or path
+# kind (``drafter_specs.parse_drafter_spec``) → factory(spec, target, **kw)
 DRAFTERS: Dict[str, Callable[..., Any]] = {
     "ngram": _make_ngram,
     "layerskip": _make_layerskip,
@@ -328,14 +301,8 @@ DRAFTERS: Dict[str, Callable[..., Any]] = {
 
 
 def make_drafter(spec: str, target: LoadedModel, **kw: Any) -> Any:
-    """The drafter named by ``spec`` for ``target`` (see the table above). ``kw`` goes to the drafter
-    (e.g. ``confidence_threshold``; ``resolver`` and ``dtype`` for draft models)."""
-    spec = spec.strip()
-    if not spec:
-        raise UsageError("empty drafter spec", hint="use a model name, layerskip:N or ngram")
-    prefix, _, arg = spec.partition(":")
-    if prefix in DRAFTERS and prefix != "model":
-        return DRAFTERS[prefix](arg, target, **kw)
-    if prefix == "model" and arg:
-        return _make_model(arg, target, **kw)
-    return _make_model(spec, target, **kw)
+    """The drafter named by ``spec`` for ``target`` (syntax: ``engine/drafter_specs.py``). ``kw`` goes to the
+    drafter (e.g. ``confidence_threshold``; ``resolver`` and ``dtype`` for draft models). To refuse a bad spec
+    before the target's weights load, call ``drafter_specs.check_drafter_spec`` first."""
+    parsed = parse_drafter_spec(spec)
+    return DRAFTERS[parsed.kind](parsed, target, **kw)

@@ -94,6 +94,7 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
     ``should_stop()`` (polled between prompts and stages; the CLI sets it on Ctrl-C) ends the run early: what
     was measured is summarised, marked ``partial`` and saved; stages not reached are left out.
     """
+    from draftfinder.engine.drafter_specs import check_drafter_spec
     from draftfinder.engine.loading import load_model
     from draftfinder.engine.sampling import validate_sampling
     from draftfinder.measure.prompts import load_prompts
@@ -115,6 +116,12 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
                                else f"draftfinder/data/prompts/{task}.json"))
     timings: Dict[str, float] = {}
 
+    if resolver is None:
+        from draftfinder.models.resolver import Resolver
+
+        resolver = Resolver()
+    for spec in drafts:                   # refuse a bad drafter before any weights load (seconds, not a minute)
+        check_drafter_spec(spec, target, resolver)
     t0 = time.perf_counter()
     if progress:
         progress("load", 0, 1, target)
