@@ -70,6 +70,9 @@ def check_args(args: argparse.Namespace) -> None:
     if not args.draft.strip():
         raise UsageError("--draft is empty", hint="use ngram, layerskip:N or a draft model name")
     check_threads(args.threads)
+    from draftfinder.engine.drafter_specs import parse_drafter_spec
+
+    parse_drafter_spec(args.draft)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,21 +80,22 @@ def run(args: argparse.Namespace) -> int:
     from draftfinder.chat.repl import run_repl
     from draftfinder.chat.results import ChatSettings
     from draftfinder.chat.session import ChatSession
-    from draftfinder.engine.base import SamplingConfig
-    from draftfinder.engine.sampling import validate_sampling
+    from draftfinder.engine.base import SamplingConfig, validate_sampling
     from draftfinder.report.output import info
     from draftfinder.cli.generate_cmd import _instruct_names, decide_chat, load_target_and_drafter
-    from draftfinder.engine.threads import apply_threads, busy_machine_hint
+    from draftfinder.engine.threads import busy_machine_hint
 
     sampling = SamplingConfig(processor=args.processor, temperature=args.temperature, top_k=args.top_k,
                               top_p=args.top_p, seed=args.seed)
     validate_sampling(sampling)
-    threads = apply_threads(args.threads)
-    busy = busy_machine_hint(threads)
+    target, drafter = load_target_and_drafter(args.target, args.draft, offline=args.offline,
+                                              models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=info,
+                                              threads=args.threads)
+    import torch
+
+    busy = busy_machine_hint(torch.get_num_threads())
     if busy:
         info(f"hint: {busy}")
-    target, drafter = load_target_and_drafter(args.target, args.draft, offline=args.offline,
-                                              models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=info)
     chat, hint = decide_chat(args.chat, target.tokenizer, _instruct_names(target))
     if hint:
         info(f"hint: {hint}")

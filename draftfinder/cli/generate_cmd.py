@@ -188,8 +188,7 @@ def decide_chat(flag: Optional[bool], tokenizer: Any, names: Iterable[Optional[s
 
 
 def build_sampling(args: argparse.Namespace) -> Any:
-    from draftfinder.engine.base import PROCESSORS, SamplingConfig
-    from draftfinder.engine.sampling import validate_sampling
+    from draftfinder.engine.base import PROCESSORS, SamplingConfig, validate_sampling
 
     if args.processor not in PROCESSORS:
         raise UsageError(f"--processor: unknown processor '{args.processor}'", hint=f"use one of: {', '.join(PROCESSORS)}")
@@ -200,8 +199,10 @@ def build_sampling(args: argparse.Namespace) -> Any:
 
 
 def check_args(args: argparse.Namespace) -> None:
-    """Raise ``UsageError`` for out-of-range numbers and formats, before anything is loaded."""
-    from draftfinder.engine.speculative import MAX_K
+    """Raise ``UsageError`` for out-of-range numbers, formats and drafter specs, before anything is loaded
+    (no torch import either: a typo is refused in well under a second)."""
+    from draftfinder.engine.base import MAX_K
+    from draftfinder.engine.drafter_specs import parse_drafter_spec
     from draftfinder.report.output import FORMATS
 
     if args.format not in FORMATS:
@@ -215,6 +216,7 @@ def check_args(args: argparse.Namespace) -> None:
     if not args.draft.strip():
         raise UsageError("--draft is empty", hint="use ngram, layerskip:N or a draft model name")
     check_threads(args.threads)
+    parse_drafter_spec(args.draft)
     if args.top_k_filler is not None:
         if args.draft.strip().partition(":")[0] != "ngram":
             raise UsageError("--top-k-filler applies to n-gram drafters only", hint="use it with --draft ngram[:KIND:N]")
@@ -251,21 +253,25 @@ def _cpu_name() -> str:
 # --- command ------------------------------------------------------------------------------------------
 
 def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool, models_dir: Any,
-                            top_k_filler: Optional[int], say: Callable[[str], None]) -> Tuple[Any, Any]:
+                            top_k_filler: Optional[int], say: Callable[[str], None],
+                            threads: Optional[int] = None) -> Tuple[Any, Any]:
     """The target (``load_model``) and the drafter ``draft_spec`` for it, through one resolver (shared by
     ``generate`` and ``chat``). ``top_k_filler`` goes to n-gram drafters only. The spec, the names and the
-    tokenizers are checked first (``drafter_specs.check_drafter_spec``): a bad drafter is refused before any
-    weights load."""
+    tokenizers are checked first (``drafter_specs.check_drafter_spec``): a bad drafter is refused before torch
+    is even imported. Then torch's threads are set (``threads``; None: ``engine.threads.default_threads``)."""
     from draftfinder import constants
     from draftfinder.engine.drafter_specs import check_drafter_spec
-    from draftfinder.engine.drafters import make_drafter
-    from draftfinder.engine.loading import load_model
     from draftfinder.models.resolver import Resolver
 
     resolver = Resolver(token=constants.env_token(), offline=bool(offline) or constants.hub_offline(),
                         models_dirs=models_dir or ())
     say(f"checking drafter {draft_spec} for {target_name} …")
     check_drafter_spec(draft_spec, target_name, resolver)
+    from draftfinder.engine.drafters import make_drafter
+    from draftfinder.engine.loading import load_model
+    from draftfinder.engine.threads import apply_threads
+
+    apply_threads(threads)
     say(f"loading {target_name} …")
     target = load_model(target_name, resolver=resolver)
     if target.tokenizer is None:
@@ -280,16 +286,17 @@ def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool,
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     sampling = build_sampling(args)
-    from draftfinder.engine.adaptive import HeuristicK
-    from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
     from draftfinder.report.output import emit, info
 
-    from draftfinder.engine.threads import apply_threads, busy_machine_hint
+    from draftfinder.engine.threads import busy_machine_hint
 
     say = (lambda m: None) if args.quiet else info
-    threads = apply_threads(args.threads)
     target, drafter = load_target_and_drafter(args.target_model, args.draft, offline=args.offline,
-                                              models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=say)
+                                              models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=say,
+                                              threads=args.threads)
+
+    from draftfinder.engine.adaptive import HeuristicK
+    from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
 
     chat, hint = decide_chat(args.chat, target.tokenizer, _instruct_names(target))
     if hint:
@@ -299,7 +306,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("the prompt tokenized to nothing", hint="give a longer --prompt")
     adaptive = HeuristicK(k_min=1, k_max=max(DEFAULT_K_MAX, args.k)) if args.adaptive else None
 
-    busy = busy_machine_hint(threads)
+    import torch
+
+    busy = busy_machine_hint(torch.get_num_threads())
     if busy:
         say(f"hint: {busy}")
     # warm-up, not timed: the first forwards of a process pay allocation and kernel-selection costs

@@ -158,10 +158,15 @@ def build(args: argparse.Namespace, *, progress: Optional[Callable[..., None]] =
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.measure import measure
 
+    from draftfinder.engine.drafter_specs import check_drafter_spec
     from draftfinder.engine.threads import apply_threads, busy_machine_hint
+    from draftfinder.models.resolver import Resolver
     from draftfinder.report.output import info
 
     _check(args)
+    resolver = Resolver()
+    for spec in args.draft:               # a bad drafter is refused in seconds, before torch and the weights load
+        check_drafter_spec(spec, args.target, resolver)
     busy = busy_machine_hint(apply_threads(args.threads))
     if busy:
         info(f"hint: {busy}")
@@ -170,8 +175,7 @@ def build(args: argparse.Namespace, *, progress: Optional[Callable[..., None]] =
     results = measure(args.target, args.draft, task=args.task, prompts_path=args.prompts, limit=args.limit,
                       max_new_tokens=args.max_new_tokens, sampling=sampling, verify=args.verify,
                       timing_repeats=args.timing_repeats, timing_ks=args.timing_ks, save=not args.no_save,
-                      progress=progress,
-                      should_stop=should_stop)
+                      progress=progress, should_stop=should_stop, resolver=resolver)
     return {
         "target": results[0].target_id,
         "task": results[0].task,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Protocol
 
 PROCESSORS = ("greedy", "multinomial", "topk", "nucleus", "topknucleus")
+MAX_K = 64       # drafts per step at most: a larger draft window is never useful and is most likely a typo
 
 
 @dataclass
@@ -26,6 +27,25 @@ class SamplingConfig:
     @property
     def greedy(self) -> bool:
         return self.processor == "greedy"
+
+
+def validate_sampling(cfg: SamplingConfig) -> None:
+    """Raise ``UsageError`` naming the bad value when ``cfg`` cannot be used (no torch: the CLI checks its
+    flags with it before anything heavy loads)."""
+    from draftfinder.errors import UsageError
+
+    if cfg.processor not in PROCESSORS:
+        raise UsageError(f"unknown sampling processor '{cfg.processor}'",
+                         hint=f"use one of: {', '.join(PROCESSORS)}")
+    if cfg.processor == "greedy":
+        return
+    if not cfg.temperature > 0:
+        raise UsageError(f"temperature must be > 0, got {cfg.temperature}",
+                         hint="use the greedy processor for deterministic output")
+    if cfg.processor in ("topk", "topknucleus") and int(cfg.top_k) < 1:
+        raise UsageError(f"top_k must be ≥ 1, got {cfg.top_k}")
+    if cfg.processor in ("nucleus", "topknucleus") and not 0 < cfg.top_p <= 1:
+        raise UsageError(f"top_p must be in (0, 1], got {cfg.top_p}")
 
 
 @dataclass

@@ -19,6 +19,7 @@ spec                meaning
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -27,6 +28,7 @@ from draftfinder.errors import UsageError
 
 DEFAULT_NGRAM_N = 3          # n-gram order for the bare ``ngram`` spec
 KINDS = ("ngram", "layerskip", "model")
+PAIR_HINT = "pick a draft of the same family (draftfinder find TARGET lists compatible ones)"
 SPEC_HINT = ("use ngram, ngram:basic:N, ngram:onelevel:N, layerskip:N, or a draft model (zoo:NAME, a folder, "
              "a .gguf file, a Hub id)")
 
@@ -86,8 +88,33 @@ def check_drafter_spec(spec: str, target: str, resolver: Any) -> DrafterSpec:
         from draftfinder.compat.tokenizer import load_tokenizer
 
         draft_record = resolver.resolve(parsed.model)
+        quick = header_mismatch(record, draft_record)
+        if quick:
+            raise UsageError(f"draft '{parsed.model}' cannot draft for '{target.strip()}': {quick}", hint=PAIR_HINT)
         check_tokenizer_pair(load_tokenizer(record), load_tokenizer(draft_record), target.strip(), parsed.model)
     return parsed
+
+
+def header_mismatch(target: Any, draft: Any) -> Optional[str]:
+    """A tokenizer mismatch that two GGUF headers prove without building either tokenizer (which takes ~10 s
+    for Gemma-3's 262,144 tokens): a different ``tokenizer.ggml.model`` (BPE vs SentencePiece), or token counts
+    further apart than compat's lenient tolerance (``LENIENT_MAX_EXTRA_TOKENS``), so that compat's named
+    checks fail in strict and lenient mode alike. None when the headers cannot decide (records without a
+    GGUF file, or headers that agree): then the tokenizers themselves are compared."""
+    if getattr(target, "gguf_path", None) is None or getattr(draft, "gguf_path", None) is None:
+        return None
+    from draftfinder.compat.checks import LENIENT_MAX_EXTRA_TOKENS
+    from draftfinder.models.gguf_meta import read_gguf_meta
+
+    t, d = read_gguf_meta(target.gguf_path), read_gguf_meta(draft.gguf_path)
+    if t.tokenizer_model and d.tokenizer_model and t.tokenizer_model != d.tokenizer_model:
+        return (f"vocabulary: the target's tokenizer model is '{t.tokenizer_model}', the draft's "
+                f"'{d.tokenizer_model}' (GGUF tokenizer.ggml.model)")
+    if t.token_count and d.token_count and abs(t.token_count - d.token_count) > LENIENT_MAX_EXTRA_TOKENS:
+        larger = "target" if t.token_count > d.token_count else "draft"
+        return (f"tokenizer_size: the {larger} has {abs(t.token_count - d.token_count):,} extra token(s) past id "
+                f"{min(t.token_count, d.token_count) - 1:,} (GGUF token counts {t.token_count:,} vs {d.token_count:,})")
+    return None
 
 
 def layer_count(config: Optional[Dict[str, Any]]) -> Optional[int]:
@@ -120,7 +147,8 @@ def check_tokenizer_pair(target_tokenizer: Any, draft_tokenizer: Any, target_nam
 
     result = EnhancedTokenizerChecker.verify_compatibility(target_tokenizer, draft_tokenizer, target_name, draft_name)
     if not result.is_compatible:
-        reasons = "; ".join(result.incompatibility_reasons[:2]) or "tokenizers differ"
-        raise UsageError(f"draft '{draft_name}' cannot draft for '{target_name}': {reasons}",
-                         hint="pick a draft of the same family (draftfinder find TARGET lists compatible ones)")
+        # the engine runs compat's strict mode and has no --lenient-tokenization (that is find's flag)
+        reasons = "; ".join(re.sub(r"; --lenient-tokenization[^)]*", "", r)
+                            for r in result.incompatibility_reasons[:2]) or "tokenizers differ"
+        raise UsageError(f"draft '{draft_name}' cannot draft for '{target_name}': {reasons}", hint=PAIR_HINT)
     _PASSED[key] = (target_tokenizer, draft_tokenizer)

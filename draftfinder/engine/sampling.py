@@ -32,22 +32,6 @@ from draftfinder.errors import UsageError
 from draftfinder.engine.base import PROCESSORS, SamplingConfig
 
 
-def validate_sampling(cfg: SamplingConfig) -> None:
-    """Raise ``UsageError`` naming the bad value when ``cfg`` cannot be used."""
-    if cfg.processor not in PROCESSORS:
-        raise UsageError(f"unknown sampling processor '{cfg.processor}'",
-                         hint=f"use one of: {', '.join(PROCESSORS)}")
-    if cfg.processor == "greedy":
-        return
-    if not cfg.temperature > 0:
-        raise UsageError(f"temperature must be > 0, got {cfg.temperature}",
-                         hint="use the greedy processor for deterministic output")
-    if cfg.processor in ("topk", "topknucleus") and int(cfg.top_k) < 1:
-        raise UsageError(f"top_k must be ≥ 1, got {cfg.top_k}")
-    if cfg.processor in ("nucleus", "topknucleus") and not 0 < cfg.top_p <= 1:
-        raise UsageError(f"top_p must be in (0, 1], got {cfg.top_p}")
-
-
 def _top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Set every logit below the k-th largest to −inf (ties with the k-th are kept). logits: [..., V]"""
     if k >= logits.shape[-1]:

@@ -32,11 +32,10 @@ import torch
 
 from draftfinder.errors import UsageError
 from draftfinder.engine import cache as kv
-from draftfinder.engine.base import Draft, Drafter, GenerationResult, SamplingConfig, SpecStats
+from draftfinder.engine.base import MAX_K, Draft, Drafter, GenerationResult, SamplingConfig, SpecStats, validate_sampling
 from draftfinder.engine.passcost import padded_length
-from draftfinder.engine.sampling import accept_greedy, align_vocab, logits_to_probs, sample, validate_sampling, verify_draft
+from draftfinder.engine.sampling import accept_greedy, align_vocab, logits_to_probs, sample, verify_draft
 
-MAX_K = 64       # a larger draft window is never useful and is most likely a typo
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
     """
     from draftfinder.engine.drafter_specs import check_drafter_spec
     from draftfinder.engine.loading import load_model
-    from draftfinder.engine.sampling import validate_sampling
+    from draftfinder.engine.base import validate_sampling
     from draftfinder.measure.prompts import load_prompts
     from draftfinder.version import __version__
 

@@ -79,6 +79,47 @@ def test_check_against_the_target_without_weights(qwen7b):
         check_drafter_spec(str(fixture_dir("gpt2")), qwen7b, resolver)
 
 
+def _gguf(path, model: str, n_tokens: int):
+    """A GGUF file with only a tokenizer header (written by the gguf package, no tensors)."""
+    import gguf
+
+    from draftfinder.models.sources.base import ModelRecord
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_tokenizer_model(model)
+    w.add_token_list([f"t{i}" for i in range(n_tokens)])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return ModelRecord(model_id=path.name, source="gguf", gguf_path=path)
+
+
+def test_gguf_headers_decide_clear_mismatches_without_building_tokenizers(tmp_path):
+    """Guards the ≤ 3 s refusal of zoo:gemma3-270m with zoo:smollm2-135m: building Gemma-3's 262,144-token
+    tokenizer took 9–15 s here; the two headers already prove the mismatch."""
+    from draftfinder.engine.drafter_specs import header_mismatch
+
+    bpe = _gguf(tmp_path / "bpe.gguf", "gpt2", 3000)
+    assert "tokenizer model is 'llama', the draft's 'gpt2'" in header_mismatch(_gguf(tmp_path / "spm.gguf", "llama", 3000), bpe)
+    assert "2,000 extra token(s)" in header_mismatch(_gguf(tmp_path / "big.gguf", "gpt2", 5000), _gguf(tmp_path / "s.gguf", "gpt2", 3000))
+    assert header_mismatch(_gguf(tmp_path / "near.gguf", "gpt2", 3100), bpe) is None      # within 1024: compat decides
+    assert header_mismatch(bpe, fixture_record("Qwen/Qwen2.5-0.5B")) is None                # a folder: compat decides
+
+
+def fixture_record(name):
+    return Resolver(offline=True).resolve(str(fixture_dir(name)))
+
+
+@pytest.mark.slow
+def test_the_issue_pair_is_refused_before_loading(gemma_gguf, smollm2_gguf, load_calls, capsys):
+    """The issue's own case: ``generate zoo:gemma3-270m --draft zoo:smollm2-135m`` (58–68 s before refusing)."""
+    code = main(["generate", str(gemma_gguf), "--offline", "--draft", str(smollm2_gguf), "--prompt", "hi", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and "cannot draft for" in err and "tokenizer model" in err
+    assert load_calls == []
+
+
 # --- every command refuses before the loader is reached ----------------------------------------------------------
 
 BAD_DRAFTS = [("bogus:1", "unknown drafter 'bogus:1'"), ("layerskip:28", "between 1 and 27"),
