@@ -171,6 +171,10 @@ class LayerSkipDrafter(ModelDrafter):
         if model is not self.target_model:
             raise UsageError(f"{self.name} was built for another target model",
                              hint="make the layer-skip drafter from the target it drafts for")
+        layers = len(self.target_model.model.layers)
+        if len(getattr(cache, "layers", ())) != layers:
+            raise CacheRollbackError(f"{self.name}: the target's cache lays out {len(getattr(cache, 'layers', ()))} "
+                                     f"layers, the model has {layers}", hint="make it with engine.cache.new_cache")
         if self._upper is None:
             self._upper = upper_model(self.target_model, self.n_layers)
         self.bound_cache = cache
