@@ -37,7 +37,6 @@ from draftfinder.engine.passcost import padded_length
 from draftfinder.engine.sampling import accept_greedy, align_vocab, logits_to_probs, sample, verify_draft
 
 
-
 # ---------------------------------------------------------------------------------------------------
 # forwards
 # ---------------------------------------------------------------------------------------------------
