@@ -283,6 +283,11 @@ class NumberError(ConfigError, UsageError):
                                   hints=None if hint or not source else CONFIG_TEMPLATE_HINTS)
 
 
+class CacheRollbackError(DraftFinderError):
+    """Raised by the engine when a KV cache cannot be rolled back to the requested length (an engine bug or an
+    unsupported cache layout, not a user error)."""
+
+
 class MissingDependencyError(DraftFinderError):
     """Raised when an optional package needed for this path is not installed."""
 

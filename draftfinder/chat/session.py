@@ -122,7 +122,7 @@ def parse_processor(args: Sequence[str], current: SamplingConfig) -> SamplingCon
         nucleus     [P [T]]
         topknucleus [K [P [T]]]    e.g. /processor topknucleus 50 0.9 0.8
     """
-    from draftfinder.engine.sampling import validate_sampling
+    from draftfinder.engine.base import validate_sampling
 
     if not args:
         raise UsageError("/processor needs a name", hint=f"use one of: {', '.join(PROCESSORS)}")

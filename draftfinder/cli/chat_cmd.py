@@ -2,7 +2,7 @@
 
     draftfinder chat --target T [--draft D] [--k N] [--length N] [--adaptive]
         [--processor NAME] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat/--no-chat]
-        [--top-k-filler N] [--device cpu] [--offline] [--models-dir DIR]
+        [--top-k-filler N] [--device cpu] [--offline] [--models-dir DIR] [--threads N]
 
 ``T`` and a model ``D``: zoo names (``zoo:smollm2-135m``), local folders, .gguf files, Hub ids when reachable.
 ``D`` may also be ``ngram`` / ``ngram:basic:N`` / ``ngram:onelevel:N`` or ``layerskip:N`` (default ``ngram``).
@@ -27,7 +27,7 @@ DEFAULT_DRAFT = "ngram"
 
 def configure(p: argparse.ArgumentParser) -> None:
     from draftfinder.chat.results import DEFAULT_LENGTH
-    from draftfinder.cli.generate_cmd import add_sampling_arguments
+    from draftfinder.cli.generate_cmd import add_sampling_arguments, add_threads_argument
 
     m = p.add_argument_group("models")
     m.add_argument("--target", required=True, metavar="T",
@@ -39,6 +39,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     m.add_argument("--offline", action="store_true", default=None,
                    help="never ask the Hub: zoo, local paths, --models-dir and the HF cache only")
     m.add_argument("--models-dir", action="append", default=None, metavar="DIR", help="folder with local models")
+    add_threads_argument(m)
     g = p.add_argument_group("starting settings (slash commands change them)")
     g.add_argument("--k", "--gamma", dest="k", type=int, default=4, metavar="N",
                    help="tokens drafted per step (/gamma; default 4)")
@@ -55,6 +56,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def check_args(args: argparse.Namespace) -> None:
     """Raise ``UsageError`` for values the session would refuse, before anything is loaded."""
     from draftfinder.chat.session import MAX_K, MAX_LENGTH
+    from draftfinder.cli.generate_cmd import check_threads
 
     if args.device.strip().lower() != "cpu":
         raise UsageError(f"--device {args.device}: draftfinder's engine runs on the CPU only", hint="use --device cpu")
@@ -65,6 +67,10 @@ def check_args(args: argparse.Namespace) -> None:
     check_number(args.top_k_filler, "--top-k-filler", kind=int, low=1, hint="e.g. --top-k-filler 1")
     if not args.draft.strip():
         raise UsageError("--draft is empty", hint="use ngram, layerskip:N or a draft model name")
+    check_threads(args.threads)
+    from draftfinder.engine.drafter_specs import parse_drafter_spec
+
+    parse_drafter_spec(args.draft)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,16 +78,23 @@ def run(args: argparse.Namespace) -> int:
     from draftfinder.chat.repl import run_repl
     from draftfinder.chat.results import ChatSettings
     from draftfinder.chat.session import ChatSession
-    from draftfinder.engine.sampling import validate_sampling
+    from draftfinder.engine.base import validate_sampling
     from draftfinder.report.output import info
     from draftfinder.cli.generate_cmd import _instruct_names, decide_chat, load_target_and_drafter, resolve_sampling
+    from draftfinder.engine.threads import busy_machine_hint
 
     sampling, note = resolve_sampling(args)
     validate_sampling(sampling)
     if note:
         info(note)
     target, drafter = load_target_and_drafter(args.target, args.draft, offline=args.offline,
-                                              models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=info)
+                                              models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=info,
+                                              threads=args.threads)
+    import torch
+
+    busy = busy_machine_hint(torch.get_num_threads())
+    if busy:
+        info(f"hint: {busy}")
     chat, hint = decide_chat(args.chat, target.tokenizer, _instruct_names(target))
     if hint:
         info(f"hint: {hint}")

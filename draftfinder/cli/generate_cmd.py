@@ -2,7 +2,7 @@
 
     draftfinder generate TARGET --draft D --prompt TEXT [--k N] [--adaptive] [--max-new-tokens N]
         [--processor greedy|multinomial|topk|nucleus|topknucleus] [--temperature T] [--top-k K] [--top-p P]
-        [--seed S] [--chat/--no-chat] [--top-k-filler N] [--format table|json|yaml]
+        [--seed S] [--chat/--no-chat] [--top-k-filler N] [--threads N] [--format table|json|yaml]
 
 ``D`` is ``ngram`` / ``ngram:basic:N`` / ``ngram:onelevel:N`` (n-gram drafting, ``engine/ngram.py``),
 ``layerskip:N`` (the target's first N layers) or a draft model (``zoo:NAME``, a .gguf file, a folder, a Hub id).
@@ -108,6 +108,20 @@ def resolve_sampling(args: argparse.Namespace) -> Tuple[Any, Optional[str]]:
     return cfg, note
 
 
+def add_threads_argument(group: Any) -> None:
+    """--threads (generate, chat, measure): torch's CPU threads; the default is ``engine.threads``'s."""
+    from draftfinder.engine.threads import THREADS_HELP, default_threads
+
+    group.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP.format(default=default_threads()))
+
+
+def check_threads(threads: Optional[int]) -> None:
+    from draftfinder.ranges import check_number
+
+    if threads is not None:                # None: the default of engine/threads.py
+        check_number(threads, "--threads", kind=int, low=1, hint="e.g. --threads 1")
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("target_model", metavar="TARGET", help="target model: zoo:NAME, a .gguf file, a folder or a Hub id")
     g = p.add_argument_group("drafting")
@@ -130,6 +144,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     m.add_argument("--offline", action="store_true", default=None,
                    help="never ask the Hub: zoo, local paths, --models-dir and the HF cache only")
     m.add_argument("--models-dir", action="append", default=None, metavar="DIR", help="folder with local models")
+    add_threads_argument(m)
     o = p.add_argument_group("output")
     o.add_argument("--format", default="table", metavar="FMT", help="table | json | yaml (default table)")
     o.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -232,7 +247,7 @@ def decide_chat(flag: Optional[bool], tokenizer: Any, names: Iterable[Optional[s
 
 def build_sampling(args: argparse.Namespace) -> Any:
     """The ``SamplingConfig`` of the flags (see :func:`resolve_sampling`)."""
-    from draftfinder.engine.sampling import validate_sampling
+    from draftfinder.engine.base import validate_sampling
 
     cfg, _ = resolve_sampling(args)
     validate_sampling(cfg)
@@ -240,8 +255,10 @@ def build_sampling(args: argparse.Namespace) -> Any:
 
 
 def check_args(args: argparse.Namespace) -> None:
-    """Raise ``UsageError`` for out-of-range numbers and formats, before anything is loaded."""
-    from draftfinder.engine.speculative import MAX_K
+    """Raise ``UsageError`` for out-of-range numbers, formats and drafter specs, before anything is loaded
+    (no torch import either: a typo is refused in well under a second)."""
+    from draftfinder.engine.base import MAX_K
+    from draftfinder.engine.drafter_specs import parse_drafter_spec
     from draftfinder.report.output import FORMATS
 
     if args.format not in FORMATS:
@@ -254,6 +271,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError("--prompt is empty", hint="give the text to continue, e.g. --prompt 'Tell me about owls'")
     if not args.draft.strip():
         raise UsageError("--draft is empty", hint="use ngram, layerskip:N or a draft model name")
+    check_threads(args.threads)
+    parse_drafter_spec(args.draft)
     if args.top_k_filler is not None:
         if args.draft.strip().partition(":")[0] != "ngram":
             raise UsageError("--top-k-filler applies to n-gram drafters only", hint="use it with --draft ngram[:KIND:N]")
@@ -274,19 +293,6 @@ def _load() -> Optional[float]:
         return None
 
 
-def _busy_machine() -> Optional[str]:
-    """A warning when other processes already load the CPUs (the timings, not the outputs, suffer)."""
-    try:
-        load = os.getloadavg()[0]
-    except (OSError, AttributeError):
-        return None
-    cores = os.cpu_count() or 1
-    if load < 0.75 * cores:
-        return None
-    return (f"the machine is busy (1-minute load {load:.1f} on {cores} CPUs): tokens/s and the speedup will be "
-            "noisy; rerun when it is idle")
-
-
 def _cpu_name() -> str:
     """The CPU's model name (Linux: /proc/cpuinfo), else what ``platform`` knows."""
     try:
@@ -302,16 +308,25 @@ def _cpu_name() -> str:
 # --- command ------------------------------------------------------------------------------------------
 
 def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool, models_dir: Any,
-                            top_k_filler: Optional[int], say: Callable[[str], None]) -> Tuple[Any, Any]:
+                            top_k_filler: Optional[int], say: Callable[[str], None],
+                            threads: Optional[int] = None) -> Tuple[Any, Any]:
     """The target (``load_model``) and the drafter ``draft_spec`` for it, through one resolver (shared by
-    ``generate`` and ``chat``). ``top_k_filler`` goes to n-gram drafters only."""
+    ``generate`` and ``chat``). ``top_k_filler`` goes to n-gram drafters only. The spec, the names and the
+    tokenizers are checked first (``drafter_specs.check_drafter_spec``): a bad drafter is refused before torch
+    is even imported. Then torch's threads are set (``threads``; None: ``engine.threads.default_threads``)."""
     from draftfinder import constants
-    from draftfinder.engine.drafters import make_drafter
-    from draftfinder.engine.loading import load_model
+    from draftfinder.engine.drafter_specs import check_drafter_spec
     from draftfinder.models.resolver import Resolver
 
     resolver = Resolver(token=constants.env_token(), offline=bool(offline) or constants.hub_offline(),
                         models_dirs=models_dir or ())
+    say(f"checking drafter {draft_spec} for {target_name} …")
+    check_drafter_spec(draft_spec, target_name, resolver)
+    from draftfinder.engine.drafters import make_drafter
+    from draftfinder.engine.loading import load_model
+    from draftfinder.engine.threads import apply_threads
+
+    apply_threads(threads)
     say(f"loading {target_name} …")
     target = load_model(target_name, resolver=resolver)
     if target.tokenizer is None:
@@ -326,9 +341,8 @@ def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool,
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     sampling, note = resolve_sampling(args)
-    from draftfinder.engine.adaptive import HeuristicK
-    from draftfinder.engine.sampling import validate_sampling
-    from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
+    from draftfinder.engine.base import validate_sampling
+    from draftfinder.engine.threads import busy_machine_hint
     from draftfinder.report.output import emit, info
 
     validate_sampling(sampling)
@@ -336,7 +350,11 @@ def run(args: argparse.Namespace) -> int:
     if note:
         say(note)
     target, drafter = load_target_and_drafter(args.target_model, args.draft, offline=args.offline,
-                                              models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=say)
+                                              models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=say,
+                                              threads=args.threads)
+
+    from draftfinder.engine.adaptive import HeuristicK
+    from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
 
     chat, hint = decide_chat(args.chat, target.tokenizer, _instruct_names(target))
     if hint:
@@ -346,7 +364,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("the prompt tokenized to nothing", hint="give a longer --prompt")
     adaptive = HeuristicK(k_min=1, k_max=max(DEFAULT_K_MAX, args.k)) if args.adaptive else None
 
-    busy = _busy_machine()
+    import torch
+
+    busy = busy_machine_hint(torch.get_num_threads())
     if busy:
         say(f"hint: {busy}")
     # warm-up, not timed: the first forwards of a process pay allocation and kernel-selection costs

@@ -58,9 +58,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--timing-ks", metavar="LIST",
                    help="Ks whose verify pass is timed, e.g. 1,2,4,8,16; the others are interpolated "
                         "(default: every K from 1 to 16)")
-    g.add_argument("--threads", type=int, metavar="N",
-                   help="torch CPU threads (default: torch's own). On a machine shared with other work use 1: "
-                        "with 2 cores busy, 2 OpenMP threads run a forward 5-20x slower than 1")
+    from draftfinder.cli.generate_cmd import add_threads_argument
+
+    add_threads_argument(g)
     g.add_argument("--no-save", action="store_true", help="do not save the results for find")
     parser.add_argument("--format", default="table", choices=list(FORMATS), help="output format (default table)")
 
@@ -83,8 +83,9 @@ def _check(args: argparse.Namespace) -> None:
             raise UsageError(f"--timing-ks: values must be between 1 and 16, got '{args.timing_ks}'",
                              hint="e.g. --timing-ks 1,2,4,8,16")
         args.timing_ks = ks
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be at least 1, got {args.threads}", hint="e.g. --threads 1")
+    from draftfinder.cli.generate_cmd import check_threads
+
+    check_threads(args.threads)
     if args.processor == "greedy" and args.temperature != 1.0:
         raise UsageError("--temperature has no effect with the greedy processor",
                          hint="add --processor multinomial (or topk, nucleus, topknucleus)")
@@ -159,18 +160,24 @@ def build(args: argparse.Namespace, *, progress: Optional[Callable[..., None]] =
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.measure import measure
 
-    _check(args)
-    if args.threads is not None:
-        import torch
+    from draftfinder.engine.drafter_specs import check_drafter_spec
+    from draftfinder.engine.threads import apply_threads, busy_machine_hint
+    from draftfinder.models.resolver import Resolver
+    from draftfinder.report.output import info
 
-        torch.set_num_threads(args.threads)
+    _check(args)
+    resolver = Resolver()
+    for spec in args.draft:               # a bad drafter is refused in seconds, before torch and the weights load
+        check_drafter_spec(spec, args.target, resolver)
+    busy = busy_machine_hint(apply_threads(args.threads))
+    if busy:
+        info(f"hint: {busy}")
     sampling = SamplingConfig(processor=args.processor, temperature=args.temperature, top_k=args.top_k,
                               top_p=args.top_p, seed=args.seed)
     results = measure(args.target, args.draft, task=args.task, prompts_path=args.prompts, limit=args.limit,
                       max_new_tokens=args.max_new_tokens, sampling=sampling, verify=args.verify,
                       timing_repeats=args.timing_repeats, timing_ks=args.timing_ks, save=not args.no_save,
-                      progress=progress,
-                      should_stop=should_stop)
+                      progress=progress, should_stop=should_stop, resolver=resolver)
     payload = {
         "target": results[0].target_id,
         "task": results[0].task,

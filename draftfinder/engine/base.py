@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Protocol
 
 PROCESSORS = ("greedy", "multinomial", "topk", "nucleus", "topknucleus")
+MAX_K = 64       # drafts per step at most: a larger draft window is never useful and is most likely a typo
 
 
 @dataclass
@@ -26,6 +27,25 @@ class SamplingConfig:
     @property
     def greedy(self) -> bool:
         return self.processor == "greedy"
+
+
+def validate_sampling(cfg: SamplingConfig) -> None:
+    """Raise ``UsageError`` naming the bad value when ``cfg`` cannot be used (no torch: the CLI checks its
+    flags with it before anything heavy loads)."""
+    from draftfinder.errors import UsageError
+
+    if cfg.processor not in PROCESSORS:
+        raise UsageError(f"unknown sampling processor '{cfg.processor}'",
+                         hint=f"use one of: {', '.join(PROCESSORS)}")
+    if cfg.processor == "greedy":
+        return
+    if not cfg.temperature > 0:
+        raise UsageError(f"temperature must be > 0, got {cfg.temperature}",
+                         hint="use the greedy processor for deterministic output")
+    if cfg.processor in ("topk", "topknucleus") and int(cfg.top_k) < 1:
+        raise UsageError(f"top_k must be ≥ 1, got {cfg.top_k}")
+    if cfg.processor in ("nucleus", "topknucleus") and not 0 < cfg.top_p <= 1:
+        raise UsageError(f"top_p must be in (0, 1], got {cfg.top_p}")
 
 
 @dataclass
@@ -45,6 +65,14 @@ class Drafter(Protocol):
     accept(n, ctx) → n of the last draft were accepted; ``ctx`` is the accepted sequence *after* the step
                      (accepted drafts + the target's correction or bonus token): roll caches back to it
     end()          → the generation is over (drafters that keep state across generations may keep it)
+
+    Optional hooks, used when present:
+    bind_target_cache(model, cache) → called after the target's prefill, before ``begin``: a self-speculative
+                     drafter (part of the target) writes its layers into the target's own KV cache; it then
+                     exposes ``bound_cache`` (that cache) and ``verify_forward(feed) → logits [len(feed), V]``,
+                     the verify pass reusing what the draft already computed. ``end`` unbinds.
+    extend(ctx, n)  → up to n more draft tokens for free (n-gram drafters; pass-size padding)
+    observe_target_topk(ctx, start, rows) → the target's top ids at the verified positions (n-gram filler)
     """
 
     name: str
@@ -68,7 +96,11 @@ class SpecStats:
     accepted_hist: Dict[int, int] = field(default_factory=dict)     # accepted count per step -> steps
     position_drafted: List[int] = field(default_factory=list)       # [i]: steps that drafted a token at i
     position_accepted: List[int] = field(default_factory=list)      # [i]: of those, accepted
-    k_history: List[int] = field(default_factory=list)              # K used at each step (adaptive K)
+    k_history: List[int] = field(default_factory=list)              # K asked of the drafter at each step
+    drafted_history: List[int] = field(default_factory=list)        # tokens really drafted and verified per
+                                                                     # step (< K: the drafter stopped early;
+                                                                     # > K: pass-size padding added some)
+    padded: int = 0                                  # of ``drafted``, tokens added by pass-size padding
     new_tokens: int = 0
     prefill_s: float = 0.0
     draft_s: float = 0.0
@@ -94,9 +126,15 @@ class SpecStats:
         """P(accepted at window position i | drafted at i), i = 0..max K−1."""
         return [a / d if d else None for a, d in zip(self.position_accepted, self.position_drafted)]
 
-    def record_step(self, k: int, n_drafted: int, n_accepted: int) -> None:
+    def record_step(self, k: int, n_drafted: int, n_accepted: int, n_padded: int = 0) -> None:
+        """One verify step: ``k`` asked of the drafter, ``n_drafted`` verified (padding included),
+        ``n_accepted`` kept, ``n_padded`` of the drafted added by pass-size padding."""
+        if not 0 <= n_accepted <= n_drafted or not 0 <= n_padded <= n_drafted:
+            raise ValueError(f"need 0 ≤ n_accepted, n_padded ≤ n_drafted, got {n_accepted}, {n_padded}, {n_drafted}")
         self.steps += 1
         self.k_history.append(k)
+        self.drafted_history.append(n_drafted)
+        self.padded += n_padded
         self.drafted += n_drafted
         self.accepted += n_accepted
         self.accepted_hist[n_accepted] = self.accepted_hist.get(n_accepted, 0) + 1
@@ -115,6 +153,7 @@ class SpecStats:
             "alpha": self.alpha, "tokens_per_step": self.tokens_per_step,
             "accepted_hist": {str(k): v for k, v in sorted(self.accepted_hist.items())},
             "position_acceptance": self.position_acceptance, "k_history": self.k_history,
+            "drafted_history": self.drafted_history, "padded": self.padded,
             "new_tokens": self.new_tokens, "tokens_per_s": self.tokens_per_s,
             "prefill_s": self.prefill_s, "draft_s": self.draft_s, "verify_s": self.verify_s,
             "total_s": self.total_s, "ttft_s": self.ttft_s,

@@ -6,8 +6,9 @@ spec                drafter
 NAME or PATH        ``ModelDrafter``: a small draft model (``zoo:…``, .gguf, folder, Hub id) with its own KV cache;
                     its tokenizer must pass ``compat.EnhancedTokenizerChecker.verify_compatibility``
 ``layerskip:N``     ``LayerSkipDrafter``: self-draft with the target's first N decoder layers + final norm + LM head
-                    (weights shared with the target, its own KV cache; LayerSkip-style early exit without the
-                    early-exit training — Elhoushi et al. 2024, "LayerSkip", §4 self-speculation)
+                    (weights shared with the target; in the engine also its KV cache: the verify pass reuses
+                    the draft's layers 0..N−1 — ``engine/layerskip.py``; LayerSkip-style early exit without the
+                    early-exit training — Elhoushi et al. 2024, "LayerSkip", §5 self-speculation)
 ``ngram``           ``engine.ngram.NGramDrafter`` (n-gram / prompt lookup; NASD of the CLI seed),
 ``ngram:basic:N``   storage "basic" or "onelevel", order N, ``top_k_filler=1``, reset between generations
 ``ngram:onelevel:N``
@@ -23,20 +24,18 @@ transformers' ``assistant_confidence_threshold``.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
-from draftfinder.errors import UsageError
+from draftfinder.errors import CacheRollbackError, UsageError
 from draftfinder.engine import cache as kv
 from draftfinder.engine.base import Draft, SamplingConfig
+from draftfinder.engine.drafter_specs import DrafterSpec, check_tokenizer_pair, parse_drafter_spec
+from draftfinder.engine.layerskip import HiddenTap, truncated_model, upper_cache_view, upper_model
 from draftfinder.engine.loading import LoadedModel, load_model
 from draftfinder.engine.sampling import logits_to_probs, sample, top_probability
-from draftfinder.engine.speculative import decode_one_token, model_forward, prefill
-
-DEFAULT_NGRAM_N = 3          # n-gram order for the bare ``ngram`` spec
-
+from draftfinder.engine.speculative import cache_kwargs, decode_one_token, model_forward, prefill
 
 class ModelDrafter:
     """Drafts with a small causal LM that shares the target's vocabulary."""
@@ -70,13 +69,8 @@ class ModelDrafter:
             self._floor = len(prefix)
 
     def draft(self, context_ids: List[int], k: int, sampling: SamplingConfig, generator: Any) -> Draft:
-        if self._cache is None:
-            self.begin(context_ids)
         with torch.inference_mode():
-            self._sync(context_ids)
-            pending = list(context_ids[len(self._cached):])                  # ≥ 1 token (see _sync)
-            logits = model_forward(self.model, self._cache, pending)[-1]     # [V_draft]
-            self._cached.extend(pending)
+            logits = self._first_logits(context_ids)                          # [V_draft]
             tokens: List[int] = []
             rows: List[torch.Tensor] = []
             for i in range(k):
@@ -91,10 +85,24 @@ class ModelDrafter:
                 low = self.confidence_threshold is not None and top_probability(logits) < self.confidence_threshold
                 if i == k - 1 or low:
                     break
-                logits = decode_one_token(self.model, self._cache, token)
-                self._cached.append(token)
+                logits = self._next_logits(token)
             probs = torch.stack(rows) if rows else None                       # [n, V]
         return Draft(tokens=tokens, probs=probs)
+
+    def _first_logits(self, context_ids: List[int]) -> torch.Tensor:
+        """Bring the cache up to ``context_ids`` (feed what it lacks); the logits after its last id."""
+        if self._cache is None:
+            self.begin(context_ids)
+        self._sync(context_ids)
+        pending = list(context_ids[len(self._cached):])                      # ≥ 1 token (see _sync)
+        logits = model_forward(self.model, self._cache, pending)[-1]         # [V_draft]
+        self._cached.extend(pending)
+        return logits
+
+    def _next_logits(self, token: int) -> torch.Tensor:
+        logits = decode_one_token(self.model, self._cache, token)
+        self._cached.append(token)
+        return logits
 
     def accept(self, n_accepted: int, context_ids: List[int]) -> None:
         if self._cache is not None:
@@ -134,7 +142,14 @@ class ModelDrafter:
 
 
 class LayerSkipDrafter(ModelDrafter):
-    """Self-speculation: the target's first ``n_layers`` decoder layers, its final norm and its LM head."""
+    """Self-speculation: the target's first ``n_layers`` decoder layers, its final norm and its LM head.
+
+    Alone (``begin``/``draft``/``accept`` without an engine: ``measure``'s cost timing, chat's draft-only run)
+    it drafts like a small model with its own N-layer cache. In ``speculative_generate`` the engine binds the
+    target's cache (:meth:`bind_target_cache`): the draft then writes layers 0..N−1 of that cache, keeps its
+    layer-N hidden states, and :meth:`verify_forward` runs only what is missing — x_k through layers 0..N−1,
+    then layers N..L−1 over all k + 1 positions (``engine/layerskip.py``). No prompt prefill of its own.
+    """
 
     def __init__(self, target: LoadedModel, n_layers: int, confidence_threshold: Optional[float] = None):
         view = truncated_model(target.model, n_layers)
@@ -142,96 +157,146 @@ class LayerSkipDrafter(ModelDrafter):
                              record=target.record)
         super().__init__(loaded, confidence_threshold, vocab_size=target.vocab_size, name=f"layerskip:{n_layers}")
         self.n_layers = n_layers
+        self.target_model = target.model
+        self.bound_cache: Any = None            # the target's cache while bound (engine), else None
+        self._upper: Any = None                 # layers N..L−1 + norm + head (built on first bind)
+        self._upper_cache: Any = None
+        self._tap = HiddenTap()
+        self._fed: List[int] = []               # tokens in layers 0..N−1 beyond the upper layers, this step
+        self._hidden: List[torch.Tensor] = []   # their layer-N hidden states, [S_i, H] each
 
+    # --- shared cache (engine) ---------------------------------------------------------------------------
+    def bind_target_cache(self, model: Any, cache: Any) -> None:
+        """Share ``cache`` (the target's, prefilled) from now until :meth:`end`."""
+        if model is not self.target_model:
+            raise UsageError(f"{self.name} was built for another target model",
+                             hint="make the layer-skip drafter from the target it drafts for")
+        layers = len(self.target_model.model.layers)
+        if len(getattr(cache, "layers", ())) != layers:
+            raise CacheRollbackError(f"{self.name}: the target's cache lays out {len(getattr(cache, 'layers', ()))} "
+                                     f"layers, the model has {layers}", hint="make it with engine.cache.new_cache")
+        if self._upper is None:
+            self._upper = upper_model(self.target_model, self.n_layers)
+        self.bound_cache = cache
+        self._upper_cache = upper_cache_view(cache, self.n_layers)
+        self._tap.attach(self.target_model.model.layers[self.n_layers - 1])
+        self._fed, self._hidden = [], []
 
-def truncated_model(model: Any, n_layers: int) -> Any:
-    """A view of a decoder-only causal LM that runs only its first ``n_layers`` layers; shares every weight.
+    def _lengths(self) -> tuple:
+        layers = self.bound_cache.layers
+        return int(layers[0].get_seq_length()), int(layers[self.n_layers].get_seq_length())
 
-    Works for models laid out as ``model.model.layers`` + ``model.model.norm`` + ``model.lm_head`` (Llama,
-    Gemma-3, Qwen2, Mistral, …). Shallow copies of the outer and inner modules get their own module tables and
-    a config copy with ``num_hidden_layers`` (and ``layer_types``) cut to N, so the target is untouched and
-    ``DynamicCache(config=…)`` lays out exactly N layers.
-    """
-    inner = getattr(model, "model", None)
-    layers = getattr(inner, "layers", None)
-    if layers is None or getattr(inner, "norm", None) is None:
-        raise UsageError(f"layer-skip drafting does not support {type(model).__name__}",
-                         hint="it needs a decoder with .model.layers and .model.norm (Llama, Gemma-3, Qwen2, …)")
-    total = len(layers)
-    if not 1 <= int(n_layers) < total:
-        raise UsageError(f"layerskip:{n_layers}: N must be between 1 and {total - 1} (the target has {total} layers)")
-    n = int(n_layers)
-    config = copy.deepcopy(model.config)
-    config.num_hidden_layers = n
-    if isinstance(getattr(config, "layer_types", None), list):
-        config.layer_types = config.layer_types[:n]
+    def _lower(self, tokens: List[int], head: bool) -> Optional[torch.Tensor]:
+        """Feed ``tokens`` through layers 0..N−1 of the shared cache; keep their layer-N hidden states; the
+        draft head's logits after the last one when ``head``."""
+        ids = torch.tensor([tokens], dtype=torch.long)                       # [1, S]
+        self._tap.armed = True
+        try:
+            if head:
+                logits = self.model(input_ids=ids, **cache_kwargs(self.model, self.bound_cache)).logits[0, -1]
+            else:                                                            # no head: the inner model only
+                inner = self.model.model
+                inner(input_ids=ids, **cache_kwargs(inner, self.bound_cache))
+                logits = None
+        finally:
+            self._tap.armed = False
+        self._fed.extend(tokens)
+        self._hidden.append(self._tap.rows)
+        return logits
 
-    view_inner = copy.copy(inner)
-    view_inner.__dict__["_modules"] = dict(inner._modules)                 # own table: the target keeps its layers
-    view_inner.layers = torch.nn.ModuleList(list(layers)[:n])
-    view_inner.__dict__["config"] = config
-    view = copy.copy(model)
-    view.__dict__["_modules"] = dict(model._modules)
-    view.model = view_inner
-    view.__dict__["config"] = config
-    return view
+    def _drop_unverified(self) -> None:
+        """Roll layers 0..N−1 back to the upper layers' length (a draft that was not verified)."""
+        lower, upper = self._lengths()
+        kv.rollback_layers(self.bound_cache.layers[: self.n_layers], lower - upper)
+        self._fed, self._hidden = [], []
+
+    def verify_forward(self, feed: List[int]) -> torch.Tensor:
+        """The target's logits [len(feed), V] for ``feed`` = [last, x_1..x_k], run after this step's draft:
+        layers 0..N−1 only for the tokens the draft did not feed, layers N..L−1 for all."""
+        common = 0
+        while common < min(len(self._fed), len(feed)) and self._fed[common] == feed[common]:
+            common += 1
+        if common < len(self._fed):                                          # the engine verifies other tokens
+            self._drop_unverified()
+        if len(feed) > len(self._fed):
+            self._lower(list(feed[len(self._fed):]), head=False)
+        lower, upper = self._lengths()
+        if lower != upper + len(feed):
+            raise CacheRollbackError(f"{self.name}: layers 0..N-1 hold {lower} positions, expected {upper + len(feed)}")
+        hidden = torch.cat(self._hidden, dim=0)[None]                         # [1, S, H]
+        positions = torch.arange(upper, upper + len(feed), dtype=torch.long)[None]
+        out = self._upper(inputs_embeds=hidden, position_ids=positions, **cache_kwargs(self._upper, self._upper_cache))
+        self._fed, self._hidden = [], []
+        return out.logits[0]                                                 # [S, V]
+
+    # --- protocol ----------------------------------------------------------------------------------------
+    def begin(self, prompt_ids: List[int]) -> None:
+        if self.bound_cache is None:
+            super().begin(prompt_ids)
+            return
+        self._fed, self._hidden = [], []                                     # the target's prefill is ours
+
+    def _first_logits(self, context_ids: List[int]) -> torch.Tensor:
+        if self.bound_cache is None:
+            return super()._first_logits(context_ids)
+        if self._fed:
+            self._drop_unverified()
+        lower, upper = self._lengths()
+        if upper != len(context_ids) - 1:
+            raise CacheRollbackError(f"{self.name}: the shared cache holds {upper} positions, the context "
+                                     f"{len(context_ids)} tokens", hint="the engine must roll it back after verify")
+        return self._lower([int(context_ids[-1])], head=True)
+
+    def _next_logits(self, token: int) -> torch.Tensor:
+        if self.bound_cache is None:
+            return super()._next_logits(token)
+        return self._lower([int(token)], head=True)
+
+    def accept(self, n_accepted: int, context_ids: List[int]) -> None:
+        if self.bound_cache is None:
+            super().accept(n_accepted, context_ids)
+            return
+        with torch.inference_mode():
+            if self._fed:                                                    # drafted, never verified
+                self._drop_unverified()
+
+    def end(self) -> None:
+        self._tap.detach()
+        self.bound_cache = self._upper_cache = None
+        self._fed, self._hidden = [], []
+        super().end()
 
 
 def check_draft_tokenizer(target: LoadedModel, draft: LoadedModel) -> None:
     """Raise ``UsageError`` unless ``draft``'s tokenizer is compatible with ``target``'s (compat's named checks)."""
-    if target.tokenizer is not None and target.tokenizer is draft.tokenizer:
-        return
-    if target.tokenizer is None or draft.tokenizer is None:
-        missing = target.name if target.tokenizer is None else draft.name
-        raise UsageError(f"cannot check the draft's tokenizer: '{missing}' has no tokenizer",
-                         hint="load both models with their tokenizer files")
-    from draftfinder.compat.checks import EnhancedTokenizerChecker
-
-    result = EnhancedTokenizerChecker.verify_compatibility(target.tokenizer, draft.tokenizer, target.name, draft.name)
-    if not result.is_compatible:
-        reasons = "; ".join(result.incompatibility_reasons[:2]) or "tokenizers differ"
-        raise UsageError(f"draft '{draft.name}' cannot draft for '{target.name}': {reasons}",
-                         hint="pick a draft of the same family (draftfinder find TARGET lists compatible ones)")
+    check_tokenizer_pair(target.tokenizer, draft.tokenizer, target.name, draft.name)
 
 
 # ---------------------------------------------------------------------------------------------------
 # registry
 # ---------------------------------------------------------------------------------------------------
 
-def _make_ngram(arg: str, target: LoadedModel, **kw: Any) -> Any:
-    """``ngram`` | ``ngram:basic:N`` | ``ngram:onelevel:N``."""
-    parts = [p for p in arg.split(":") if p] if arg else []
-    storage, n = "basic", DEFAULT_NGRAM_N
-    if parts:
-        if len(parts) != 2 or parts[0] not in ("basic", "onelevel") or not parts[1].isdigit() or int(parts[1]) < 1:
-            raise UsageError(f"bad n-gram drafter spec 'ngram:{arg}'",
-                             hint="use ngram, ngram:basic:N or ngram:onelevel:N (N ≥ 2)")
-        storage, n = parts[0], int(parts[1])
-    try:
-        from draftfinder.engine.ngram import NGramDrafter
-    except ImportError as err:
-        raise UsageError("the n-gram drafter is not available in this build",
-                         hint="use a draft model or layerskip:N") from err
+def _make_ngram(spec: DrafterSpec, target: LoadedModel, **kw: Any) -> Any:
+    from draftfinder.engine.ngram import NGramDrafter
+
     kw.pop("resolver", None)
-    settings = {"storage": storage, "n": n, "top_k_filler": 1, "reset_between": True}
+    settings = {"storage": spec.storage, "n": spec.n, "top_k_filler": 1, "reset_between": True}
     settings.update(kw)                                  # e.g. top_k_filler=3, reset_between=False
     return NGramDrafter(**settings)
 
 
-def _make_layerskip(arg: str, target: LoadedModel, **kw: Any) -> Any:
-    if not arg.isdigit():
-        raise UsageError(f"bad layer-skip spec 'layerskip:{arg}'", hint="use layerskip:N with N the layers to keep")
+def _make_layerskip(spec: DrafterSpec, target: LoadedModel, **kw: Any) -> Any:
     kw.pop("resolver", None)
-    return LayerSkipDrafter(target, int(arg), **kw)
+    return LayerSkipDrafter(target, int(spec.layers), **kw)
 
 
-def _make_model(arg: str, target: LoadedModel, **kw: Any) -> Any:
+def _make_model(spec: DrafterSpec, target: LoadedModel, **kw: Any) -> Any:
     resolver = kw.pop("resolver", None)
-    draft = load_model(arg, resolver=resolver, dtype=kw.pop("dtype", None))
+    draft = load_model(spec.model, resolver=resolver, dtype=kw.pop("dtype", None))
     return ModelDrafter(draft, target=target, **kw)
 
 
-# prefix → factory(argument after "prefix:", target, **kw); anything else is a model name or path
+# kind (``drafter_specs.parse_drafter_spec``) → factory(spec, target, **kw)
 DRAFTERS: Dict[str, Callable[..., Any]] = {
     "ngram": _make_ngram,
     "layerskip": _make_layerskip,
@@ -240,14 +305,8 @@ DRAFTERS: Dict[str, Callable[..., Any]] = {
 
 
 def make_drafter(spec: str, target: LoadedModel, **kw: Any) -> Any:
-    """The drafter named by ``spec`` for ``target`` (see the table above). ``kw`` goes to the drafter
-    (e.g. ``confidence_threshold``; ``resolver`` and ``dtype`` for draft models)."""
-    spec = spec.strip()
-    if not spec:
-        raise UsageError("empty drafter spec", hint="use a model name, layerskip:N or ngram")
-    prefix, _, arg = spec.partition(":")
-    if prefix in DRAFTERS and prefix != "model":
-        return DRAFTERS[prefix](arg, target, **kw)
-    if prefix == "model" and arg:
-        return _make_model(arg, target, **kw)
-    return _make_model(spec, target, **kw)
+    """The drafter named by ``spec`` for ``target`` (syntax: ``engine/drafter_specs.py``). ``kw`` goes to the
+    drafter (e.g. ``confidence_threshold``; ``resolver`` and ``dtype`` for draft models). To refuse a bad spec
+    before the target's weights load, call ``drafter_specs.check_drafter_spec`` first."""
+    parsed = parse_drafter_spec(spec)
+    return DRAFTERS[parsed.kind](parsed, target, **kw)

@@ -32,22 +32,6 @@ from draftfinder.errors import UsageError
 from draftfinder.engine.base import PROCESSORS, SamplingConfig
 
 
-def validate_sampling(cfg: SamplingConfig) -> None:
-    """Raise ``UsageError`` naming the bad value when ``cfg`` cannot be used."""
-    if cfg.processor not in PROCESSORS:
-        raise UsageError(f"unknown sampling processor '{cfg.processor}'",
-                         hint=f"use one of: {', '.join(PROCESSORS)}")
-    if cfg.processor == "greedy":
-        return
-    if not cfg.temperature > 0:
-        raise UsageError(f"temperature must be > 0, got {cfg.temperature}",
-                         hint="use the greedy processor for deterministic output")
-    if cfg.processor in ("topk", "topknucleus") and int(cfg.top_k) < 1:
-        raise UsageError(f"top_k must be ≥ 1, got {cfg.top_k}")
-    if cfg.processor in ("nucleus", "topknucleus") and not 0 < cfg.top_p <= 1:
-        raise UsageError(f"top_p must be in (0, 1], got {cfg.top_p}")
-
-
 def _top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Set every logit below the k-th largest to −inf (ties with the k-th are kept). logits: [..., V]"""
     if k >= logits.shape[-1]:
@@ -107,6 +91,7 @@ def verify_draft(
     q_rows: Optional[torch.Tensor],
     draft_tokens: Sequence[int],
     generator: Optional[torch.Generator] = None,
+    rejected_q: Optional[torch.Tensor] = None,
 ) -> Tuple[int, int]:
     """Speculative sampling for one step: how many drafts to keep, and the token that follows them.
 
@@ -121,6 +106,14 @@ def verify_draft(
         if all n are kept: emit a bonus token from p_{n+1}
     With one-hot p and q (greedy) this is "keep while the draft equals the target's argmax, then emit the
     target's argmax". Returns (n_accepted, next_token).
+
+    rejected_q: [V] the draft distribution (cut to the target's ids) of an (n+1)-th draft token the target
+    cannot have (an id ≥ V: p(x) = 0, so min(1, p/q) = 0 and it is rejected with certainty). When all n drafts
+    are kept, the next token is then drawn from norm(max(0, p_{n+1} − rejected_q)), the rule's own rejection
+    branch, instead of the bonus draw from p_{n+1}. Emitted y then has probability
+    min(p, q)(y) + (1 − Σ min(p, q)) · norm(max(0, p − q))(y) = p(y), with q's mass beyond V landing on the
+    rejection; a bonus draw from p instead would give p(y) + Q·(p(y) − max(0, p − q)(y)/(1 − β)) with Q the mass
+    beyond V and β = Σ min(p, q), which is not p unless Q = 0.
     """
     n = len(draft_tokens)
     if p_rows.dim() != 2 or p_rows.shape[0] != n + 1:
@@ -139,6 +132,8 @@ def verify_draft(
         else:
             q = q_rows[i]
         return i, sample(residual_distribution(p_rows[i], q), generator)
+    if rejected_q is not None:
+        return n, sample(residual_distribution(p_rows[n], rejected_q.to(p_rows.dtype)), generator)
     return n, sample(p_rows[n], generator)
 
 

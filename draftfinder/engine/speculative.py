@@ -26,17 +26,15 @@ import functools
 import inspect
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
 
 from draftfinder.errors import UsageError
 from draftfinder.engine import cache as kv
-from draftfinder.engine.base import Draft, Drafter, GenerationResult, SamplingConfig, SpecStats
+from draftfinder.engine.base import MAX_K, Draft, Drafter, GenerationResult, SamplingConfig, SpecStats, validate_sampling
 from draftfinder.engine.passcost import padded_length
-from draftfinder.engine.sampling import accept_greedy, align_vocab, logits_to_probs, sample, validate_sampling, verify_draft
-
-MAX_K = 64       # a larger draft window is never useful and is most likely a typo
+from draftfinder.engine.sampling import accept_greedy, align_vocab, logits_to_probs, sample, verify_draft
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -44,24 +42,33 @@ MAX_K = 64       # a larger draft window is never useful and is most likely a ty
 # ---------------------------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=None)
-def _keeps_logits(model_class: type) -> bool:
-    """Whether ``model_class.forward`` takes ``logits_to_keep`` (skips the LM head on prompt positions)."""
-    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
+def _forward_params(model_class: type) -> frozenset:
+    """Parameter names of ``model_class.forward`` (its decorators keep the signature)."""
+    return frozenset(inspect.signature(model_class.forward).parameters)
+
+
+def cache_kwargs(model: Any, cache: Any) -> dict:
+    """``{"cache": cache}`` where the model's forward takes ``cache`` (transformers ≥ 5.24, which deprecates
+    ``past_key_values`` for removal in 5.40), else ``{"past_key_values": cache}``; plus ``use_cache``."""
+    name = "cache" if "cache" in _forward_params(type(model)) else "past_key_values"
+    return {name: cache, "use_cache": True}
 
 
 def model_forward(model: Any, cache: Any, token_ids: Sequence[int], *, last_only: bool = False) -> torch.Tensor:
     """Run ``token_ids`` after what ``cache`` holds; returns logits [S, V] (or [1, V] with ``last_only``)."""
     input_ids = torch.tensor([list(token_ids)], dtype=torch.long)           # [1, S]
-    kwargs = {"logits_to_keep": 1} if last_only and _keeps_logits(type(model)) else {}
-    out = model(input_ids=input_ids, past_key_values=cache, use_cache=True, **kwargs)
+    kwargs = {"logits_to_keep": 1} if last_only and "logits_to_keep" in _forward_params(type(model)) else {}
+    out = model(input_ids=input_ids, **cache_kwargs(model, cache), **kwargs)
     return out.logits[0, -1:] if last_only else out.logits[0]                # [S, V] or [1, V]
 
 
-def prefill(model: Any, cache: Any, token_ids: Sequence[int]) -> None:
-    """Fill ``cache`` with ``token_ids`` (the prompt minus its last token); then allow rollback."""
+def prefill(model: Any, cache: Any, token_ids: Sequence[int], *, rollback: bool = True) -> None:
+    """Fill ``cache`` with ``token_ids`` (the prompt minus its last token); then allow rollback, unless
+    ``rollback=False`` (a cache that is never rolled back, e.g. the target-only baseline's)."""
     if token_ids:
         model_forward(model, cache, token_ids, last_only=True)
-    kv.enable_rollback(cache)
+    if rollback:
+        kv.enable_rollback(cache)
 
 
 def decode_one_token(model: Any, cache: Any, token_id: int) -> torch.Tensor:
@@ -77,9 +84,10 @@ def decode_one_token(model: Any, cache: Any, token_id: int) -> torch.Tensor:
 class StepOutcome:
     """What one draft → verify step produced."""
 
-    drafted: List[int]                    # x_1..x_k proposed by the drafter
+    drafted: List[int]                    # draft tokens verified: the drafter's x_1..x_d (d ≤ k), then any padding
     n_accepted: int                       # how many of them the target kept
-    next_token: int                       # the target's correction (n < k) or bonus (n == k) token
+    next_token: int                       # the target's correction (n < d) or bonus (n == d) token
+    n_padded: int = 0                     # of ``drafted``, tokens added by pass-size padding (after the drafter's)
     draft_s: float = 0.0
     verify_s: float = 0.0
     target_topk: Optional[List[List[int]]] = None   # [n_accepted+1][top_k] target's best ids per emitted position
@@ -96,6 +104,25 @@ class StepOutcome:
     def new_tokens(self) -> List[int]:
         return self.accepted + [self.next_token]
 
+    @property
+    def n_own(self) -> int:
+        """Draft tokens the drafter proposed itself (the window K was asked for), padding excluded."""
+        return len(self.drafted) - self.n_padded
+
+    @property
+    def n_own_accepted(self) -> int:
+        return min(self.n_accepted, self.n_own)
+
+
+def _split_vocab(tokens: Sequence[int], k: int, vocab_size: int) -> Tuple[List[int], Optional[int]]:
+    """(the first ≤ k draft ids the target can embed, the id that ended them if it lies outside 0..V−1)."""
+    valid: List[int] = []
+    for t in list(tokens)[:k]:
+        if not 0 <= int(t) < vocab_size:
+            return valid, int(t)
+        valid.append(int(t))
+    return valid, None
+
 
 def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: List[int], k: int,
                        sampling: SamplingConfig, generator: torch.Generator, vocab_size: int,
@@ -106,42 +133,61 @@ def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: Li
     target cache holds ids + accepted drafts (the new last token, correction or bonus, is not fed yet).
     The drafter is told the new sequence through ``accept`` by the caller. ``top_k`` > 0 also returns the
     target's ``top_k`` most probable ids at each emitted position (for n-gram drafters' ``top_k_filler``).
-    ``pad(n)`` → n' ≥ n: when given and the drafter has ``extend``, a non-empty draft of n tokens is extended
-    to n' tokens (``engine/passcost.py``: a cheaper verify pass size; n-gram drafters only, free to extend).
+    ``pad(n)`` → n' ≥ n: when given and the drafter has ``extend``, a non-empty greedy draft of n tokens is
+    extended to n' tokens (``engine/passcost.py``: a cheaper verify pass size; n-gram drafters only, free to
+    extend); ``StepOutcome.n_padded`` counts the added tokens.
+
+    Draft ids the target does not have (≥ its vocabulary V, e.g. from a draft head padded to more rows): such an
+    id x has target probability p(x) = 0, so it is *rejected* at its position, and the draft ends there. Under
+    greedy the target's argmax follows; under sampling the replacement is drawn from norm(max(0, p − q)) with q
+    the draft's distribution cut to the target's ids (``sampling.verify_draft``'s ``rejected_q``), which keeps
+    the output distributed as p (Leviathan et al. 2023, Thm 1). Ending the draft and drawing a plain bonus from
+    p instead would bias the output whenever q puts mass beyond V. The id counts as drafted and rejected.
+
+    A drafter that shares the target's KV cache (``bind_target_cache``, e.g. the layer-skip self-drafter) has
+    already run its layers for part of the draft: its ``verify_forward`` runs the verify pass, reusing them.
     """
+    base = kv.cache_length(target_cache)                                     # = len(ids) - 1
     t0 = time.perf_counter()
     draft: Draft = drafter.draft(ids, k, sampling, generator) if k > 0 else Draft(tokens=[])
-    drafted: List[int] = []
-    for t in draft.tokens[:k]:                                               # ids the target cannot embed end it
-        if not 0 <= int(t) < vocab_size:
-            break
-        drafted.append(int(t))
-    if pad is not None and drafted and sampling.greedy and len(drafted) == len(draft.tokens) \
+    drafted, outside = _split_vocab(draft.tokens, k, vocab_size)
+    n_padded = 0
+    if pad is not None and drafted and outside is None and sampling.greedy and len(drafted) == len(draft.tokens) \
             and hasattr(drafter, "extend"):
         want = pad(len(drafted))
         if want > len(drafted):
-            for t in drafter.extend(ids + drafted, want - len(drafted)):
-                if not 0 <= int(t) < vocab_size:
-                    break
-                drafted.append(int(t))
+            extra, _ = _split_vocab(drafter.extend(ids + drafted, want - len(drafted)), want - len(drafted),
+                                    vocab_size)
+            drafted += extra
+            n_padded = len(extra)
     t1 = time.perf_counter()
 
-    base = kv.cache_length(target_cache)                                     # = len(ids) - 1
-    logits = model_forward(target, target_cache, [ids[-1]] + drafted)        # [n+1, V]
+    feed = [ids[-1]] + drafted
+    if getattr(drafter, "bound_cache", None) is target_cache:
+        logits = drafter.verify_forward(feed)                                # [n+1, V], shared layers reused
+    else:
+        logits = model_forward(target, target_cache, feed)                   # [n+1, V]
     if sampling.greedy:
         n_accepted, next_token = accept_greedy(logits.argmax(dim=-1).tolist(), drafted)
     else:
         p_rows = logits_to_probs(logits, sampling)                           # [n+1, V]
-        q_rows = align_vocab(draft.probs, p_rows.shape[-1])                  # [n, V] or None (one-hot q)
+        q_rows = align_vocab(draft.probs, p_rows.shape[-1])                  # [d, V] or None (one-hot q)
+        rejected_q = None
         if q_rows is not None:
-            q_rows = q_rows[: len(drafted)].float()
+            q_rows = q_rows.float()
+            if outside is not None and q_rows.shape[0] > len(drafted):
+                rejected_q = q_rows[len(drafted)]                            # q of the id the target lacks
+            q_rows = q_rows[: len(drafted)]
         # keep x_i with probability min(1, p(x_i)/q(x_i)); on the first rejection draw the replacement from
-        # norm(max(0, p − q)); if all are kept, draw a bonus token from p of the last row.
-        n_accepted, next_token = verify_draft(p_rows, q_rows, drafted, generator)
+        # norm(max(0, p − q)); if all are kept, draw a bonus token from p of the last row (or, when the draft
+        # went on with an id outside the target's vocabulary, reject it: draw from norm(max(0, p − q)) there).
+        n_accepted, next_token = verify_draft(p_rows, q_rows, drafted, generator, rejected_q=rejected_q)
     kv.rollback(target_cache, base + 1 + n_accepted)                        # drop the rejected drafts' K/V
     topk = logits[: n_accepted + 1].topk(top_k, dim=-1).indices.tolist() if top_k > 0 else None
     t2 = time.perf_counter()
-    return StepOutcome(drafted=drafted, n_accepted=n_accepted, next_token=next_token,
+    if outside is not None:
+        drafted = drafted + [outside]                                        # proposed and rejected
+    return StepOutcome(drafted=drafted, n_accepted=n_accepted, next_token=next_token, n_padded=n_padded,
                        draft_s=t1 - t0, verify_s=t2 - t1, target_topk=topk)
 
 
@@ -236,10 +282,13 @@ def speculative_generate(
     more), or when ``should_stop()`` returns True (polled between steps). ``trace=True`` fills
     ``result.trace`` with one dict per step: ``accepted``, ``rejected`` (draft ids), ``next`` (the target's
     token; None when an EOS among the accepted drafts ended the generation first), ``kind`` ("bonus" when
-    every draft, possibly none, was accepted, else "correction"), ``k``. The emitted tokens are
-    accepted + [next] of every step, in order. ``pass_costs`` (a ``passcost.PassCosts``): greedy n-gram drafts
-    are extended to the cheapest verify pass size (``passcost.padded_length``), within the budget and
-    max(k, 3) + 1 tokens.
+    every draft, possibly none, was accepted, else "correction"), ``k`` (the window asked for), ``padded``.
+    The emitted tokens are accepted + [next] of every step, in order. ``pass_costs`` (a
+    ``passcost.PassCosts``): greedy n-gram drafts are extended to the cheapest verify pass size
+    (``passcost.padded_length``), within the budget and max(k, 3) + 1 tokens. Padded tokens are verified and
+    counted like any draft (``stats.drafted``, ``drafted_history``, per-position counts; ``stats.padded``
+    says how many), but the adaptive schedule is told only about the drafter's own window (its k):
+    a rejected free extra is no evidence that k was too large.
     """
     prompt = _check_args(prompt_ids, max_new_tokens, sampling)
     if not 1 <= int(k) <= MAX_K:
@@ -258,6 +307,8 @@ def speculative_generate(
     with torch.inference_mode():
         cache = kv.new_cache(model)
         prefill(model, cache, prompt[:-1])
+        if hasattr(drafter, "bind_target_cache"):                # self-speculation: one KV cache for both
+            drafter.bind_target_cache(model, cache)
         drafter.begin(prompt)
         run.stats.prefill_s = time.perf_counter() - run.start
         try:
@@ -277,7 +328,7 @@ def speculative_generate(
                                           top_k=filler, pad=pad)
                 run.stats.draft_s += step.draft_s
                 run.stats.verify_s += step.verify_s
-                run.stats.record_step(k_step, len(step.drafted), step.n_accepted)
+                run.stats.record_step(k_step, len(step.drafted), step.n_accepted, n_padded=step.n_padded)
                 start = len(ids)
                 ids.extend(step.new_tokens)
                 t0 = time.perf_counter()
@@ -292,10 +343,10 @@ def speculative_generate(
                         "accepted": accepted, "rejected": step.rejected,
                         "next": step.next_token if len(taken) > step.n_accepted else None,
                         "kind": "bonus" if step.n_accepted == len(step.drafted) else "correction",
-                        "k": k_step,
+                        "k": k_step, "padded": step.n_padded,
                     })
-                if adaptive is not None:
-                    k = max(1, min(MAX_K, int(adaptive.next_k(k, len(step.drafted), step.n_accepted))))
+                if adaptive is not None:     # judged on the window K asked for: padding is a free extra
+                    k = max(1, min(MAX_K, int(adaptive.next_k(k, step.n_own, step.n_own_accepted))))
         finally:
             drafter.end()
     result = run.finish("speculative", target)
@@ -327,7 +378,7 @@ def autoregressive_generate(
 
     with torch.inference_mode():
         cache = kv.new_cache(net)
-        prefill(net, cache, prompt[:-1])
+        prefill(net, cache, prompt[:-1], rollback=False)                      # never rolled back, never cropped
         run.stats.prefill_s = time.perf_counter() - run.start
         last = prompt[-1]
         run.done = run.remaining <= 0
@@ -341,7 +392,6 @@ def autoregressive_generate(
                 last = int(logits.argmax())
             else:
                 last = sample(logits_to_probs(logits, sampling), generator)
-            kv.rollback(cache, kv.cache_length(cache))                       # crop(0): trims sliding layers
             run.stats.verify_s += time.perf_counter() - t0
             run.stats.record_step(0, 0, 0)
             run.emit([last])

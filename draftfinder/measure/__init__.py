@@ -97,8 +97,9 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
     A measurement that cannot be saved (unwritable ``DRAFTFINDER_HOME``) is still returned, with ``path`` None
     and the :class:`OutputError` in ``m.save_error``.
     """
+    from draftfinder.engine.drafter_specs import check_drafter_spec
     from draftfinder.engine.loading import load_model
-    from draftfinder.engine.sampling import validate_sampling
+    from draftfinder.engine.base import validate_sampling
     from draftfinder.measure.prompts import load_prompts
     from draftfinder.version import __version__
 
@@ -118,6 +119,12 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
                                else f"draftfinder/data/prompts/{task}.json"))
     timings: Dict[str, float] = {}
 
+    if resolver is None:
+        from draftfinder.models.resolver import Resolver
+
+        resolver = Resolver()
+    for spec in drafts:                   # refuse a bad drafter before any weights load (seconds, not a minute)
+        check_drafter_spec(spec, target, resolver)
     t0 = time.perf_counter()
     if progress:
         progress("load", 0, 1, target)

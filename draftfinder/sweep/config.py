@@ -18,6 +18,9 @@ A config names the models and how to run them::
 - draft ``adaptive`` (engine, hf): K starts at each swept K and changes after every step, +2 when all drafts
   were accepted, −1 otherwise (transformers' "heuristic" schedule).
 - ``settings.k``: the K values swept (one int or a list; default [4]); draftbench configs have none.
+- ``settings.threads``: CPU threads. ``engine`` and ``hf``: torch's threads (default: the idle physical cores
+  minus one, at least 1 — ``engine/threads.py`` says why); ``llamacpp``: llama-server's ``-t`` (default: the
+  server's own).
 
 YAML is accepted as well as JSON. Every error names the key (``targets[1].path``) and what it must be.
 """
@@ -87,7 +90,7 @@ class Settings:
     prompts: int = 3                    # how many of the task's prompts each run sends
     prompts_file: Optional[str] = None
     seed: int = 0
-    threads: Optional[int] = None       # torch / llama threads (None: the backend's default)
+    threads: Optional[int] = None       # torch / llama threads (None: engine.threads.default_threads / llama's)
     timeout_s: float = 600.0            # per request; llama-server readiness
     api_key_env: Optional[str] = None   # openai: the NAME of the env var that holds the key (never the key)
 

@@ -63,6 +63,51 @@ def test_padding_keeps_greedy_output_and_drafts_more(llama):
     assert len(padded.stats.position_drafted) >= 3                   # drafts past K=2 happened
 
 
+def test_stats_record_what_was_really_drafted_with_padding(llama):
+    """Guards the per-step statistics under padding: ``k_history`` says the K asked of the drafter, while
+    ``drafted_history`` and ``padded`` say what was really drafted and verified (before, only k was kept and
+    a step that verified 3 padded drafts at K = 2 looked like a 2-token window)."""
+    prompt = [1] + [5, 6, 7, 8, 9, 10, 11, 12] * 6
+    dear = PassCosts(ms={n: (1.0 if n in (1, 4, 8) else 100.0) for n in range(1, 18)}, context_tokens=50)
+    with one_thread():
+        res = speculative_generate(llama, make_drafter("ngram:onelevel:3", llama), prompt, max_new_tokens=40,
+                                   sampling=SamplingConfig("greedy"), k=2, pass_costs=dear, trace=True)
+    s = res.stats
+    assert len(s.drafted_history) == len(s.k_history) == s.steps
+    assert sum(s.drafted_history) == s.drafted
+    assert any(d > k for d, k in zip(s.drafted_history, s.k_history))          # padding went past K
+    assert s.padded == sum(st["padded"] for st in res.trace) > 0
+    assert s.padded == sum(max(0, d - k) for d, k in zip(s.drafted_history, s.k_history))
+    assert len(s.position_drafted) == max(s.drafted_history)                   # positions of the padded drafts too
+    assert res.to_dict()["stats"]["drafted_history"] == s.drafted_history
+
+
+class RecordingK:
+    """A fixed K that records what the engine tells the schedule after each step."""
+
+    def __init__(self):
+        self.calls = []
+
+    def next_k(self, current_k, n_drafted, n_accepted):
+        self.calls.append((current_k, n_drafted, n_accepted))
+        return current_k
+
+
+def test_adaptive_k_is_told_about_the_drafters_window_not_the_padding(llama):
+    """Guards padding × adaptive K: the schedule judges the K it asked for. A rejected padded extra is a free
+    chance that failed, not evidence that K was too large, so it is told n_drafted ≤ K (before, the padded
+    count, and transformers' heuristic then shrank K after steps whose own drafts were all accepted)."""
+    prompt = [1] + [5, 6, 7, 8, 9, 10, 11, 12] * 6
+    dear = PassCosts(ms={n: (1.0 if n in (1, 4, 8) else 100.0) for n in range(1, 18)}, context_tokens=50)
+    schedule = RecordingK()
+    with one_thread():
+        res = speculative_generate(llama, make_drafter("ngram:onelevel:3", llama), prompt, max_new_tokens=40,
+                                   sampling=SamplingConfig("greedy"), k=2, pass_costs=dear, adaptive=schedule)
+    assert len(schedule.calls) == res.stats.steps
+    assert all(0 <= a <= d <= k for k, d, a in schedule.calls), schedule.calls
+    assert res.stats.padded > 0                                        # padding did happen
+
+
 def test_ngram_extend_backs_off():
     from draftfinder.engine.ngram import NGramDrafter
 

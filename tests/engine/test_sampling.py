@@ -12,14 +12,13 @@ import math
 import pytest
 import torch
 
-from draftfinder.engine.base import SamplingConfig
+from draftfinder.engine.base import SamplingConfig, validate_sampling
 from draftfinder.engine.sampling import (
     accept_greedy,
     align_vocab,
     logits_to_probs,
     residual_distribution,
     sample,
-    validate_sampling,
     verify_draft,
 )
 from draftfinder.errors import UsageError

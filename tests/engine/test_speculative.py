@@ -158,7 +158,8 @@ def test_ngram_drafter_and_its_top_k_filler_hook(llama):
 
 
 def test_draft_ids_outside_the_target_vocabulary_end_the_draft(llama):
-    """Guards the target's embedding lookup: a drafter proposing id ≥ V must not crash the verify pass."""
+    """Guards the target's embedding lookup: a drafter proposing id ≥ V must not crash the verify pass; the id
+    ends the draft and counts as drafted and rejected (the target's token follows it)."""
     prompt = PROMPTS[1]
     want = reference(llama["target"], prompt, 24)
 
@@ -168,9 +169,58 @@ def test_draft_ids_outside_the_target_vocabulary_end_the_draft(llama):
             return Draft(tokens=tokens[:1] + [10_000] + tokens[1:])
 
     res = speculative_generate(llama["target"], OutOfRange(prompt, want), prompt, max_new_tokens=12,
-                               sampling=GREEDY, k=4)
+                               sampling=GREEDY, k=4, trace=True)
     assert res.token_ids == want[:12]
-    assert res.stats.drafted == sum(1 for k in res.stats.k_history if k > 0)   # one valid draft per step
+    s = res.stats
+    assert s.drafted_history == [min(k, 2) for k in s.k_history]             # the valid id, then the one ≥ V
+    assert s.accepted == sum(1 for k in s.k_history if k > 0)                 # the valid one is always kept
+    assert all(st["rejected"] == [10_000] for st in res.trace if st["k"] >= 2)
+
+
+class PaddedHeadDrafter:
+    """A draft with a head padded past the target's vocabulary (10 rows for an 8-id target): it samples one
+    token from a fixed q that puts half its mass on id 9, which the target does not have, and half on ``top``."""
+
+    name = "padded-head"
+
+    def __init__(self, top: int, width: int = 10):
+        self.q = torch.zeros(width)
+        self.q[top], self.q[width - 1] = 0.5, 0.5
+
+    def begin(self, prompt_ids):
+        pass
+
+    def draft(self, context_ids, k, sampling, generator):
+        token = int(torch.multinomial(self.q, 1, generator=generator))
+        return Draft(tokens=[token], probs=self.q[None].clone())
+
+    def accept(self, n_accepted, context_ids):
+        pass
+
+    def end(self):
+        pass
+
+
+def test_sampled_draft_ids_beyond_the_vocabulary_keep_the_target_distribution():
+    """Guards the rule for ids ≥ V under sampling: such a draft is rejected and the replacement drawn from
+    norm(max(0, p − q)). Ending the draft and drawing a bonus from p instead (the old rule) biased the first
+    token towards ``top``: P(top) = p + Q·p = 1.5 p here (p ≈ 0.38 → 0.57), which this chi-square rejects."""
+    target = tiny_llama(11, layers=2, vocab=8, hidden=32, init=0.2)
+    prompt = [1, 5, 2]
+    cfg = SamplingConfig("multinomial", temperature=1.0)
+    p1, _, _ = exact_distributions(target, prompt, cfg)
+    top = max(range(8), key=lambda i: p1[i])
+    counts, outside = [0] * 8, 0
+    runs = 800
+    for seed in range(runs):
+        out = speculative_generate(target, PaddedHeadDrafter(top), prompt, max_new_tokens=2, k=1, trace=True,
+                                   sampling=SamplingConfig("multinomial", seed=seed))
+        counts[out.token_ids[0]] += 1
+        outside += out.trace[0]["rejected"] == [9]
+    cells = pooled(counts, p1)
+    assert len(cells[0]) >= 4
+    assert chi_square_p(*cells) > P_MIN, (counts, [round(e * runs, 1) for e in p1])
+    assert 0.4 < outside / runs < 0.6                      # the id ≥ V was drafted (and rejected) half the time
 
 
 class DoublingK:

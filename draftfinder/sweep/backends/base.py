@@ -88,17 +88,16 @@ class Backend(Protocol):
 
 class InProcessBackend:
     """Shared part of the backends that run models in this process (``engine``, ``hf``): torch threads from
-    ``settings.threads`` (or ``options["threads"]``), and the versions recorded in the results."""
+    ``settings.threads`` (or ``options["threads"]``; unset: ``engine.threads.default_threads``, the idle
+    physical cores minus one, at least 1), and the versions recorded in the results."""
 
     name = ""
 
     def __init__(self, cfg: Any, options: Dict[str, Any]):
-        self.cfg, self.options = cfg, options
-        threads = cfg.settings.threads or options.get("threads")
-        if threads:
-            import torch
+        from draftfinder.engine.threads import apply_threads
 
-            torch.set_num_threads(int(threads))
+        self.cfg, self.options = cfg, options
+        apply_threads(cfg.settings.threads or options.get("threads"))
 
     def describe(self) -> Dict[str, Any]:
         import torch

@@ -63,6 +63,7 @@ class EngineBackend(InProcessBackend):
     def __init__(self, cfg: Any, options: Dict[str, Any]):
         super().__init__(cfg, options)
         self._warmed: set = set()
+        self._resolver: Any = None
 
     def _warm(self, tgt: Any, ids: List[int], settings: Settings) -> None:
         """Once per target, on the first prompt it serves: one forward of every pass size 1 … max K + 1
@@ -79,6 +80,12 @@ class EngineBackend(InProcessBackend):
         from draftfinder.engine.drafters import make_drafter
         from draftfinder.engine.loading import load_model
 
+        if draft is not None:             # a bad draft fails its cell in seconds, before any weights load
+            from draftfinder.engine.drafter_specs import check_drafter_spec
+            from draftfinder.models.resolver import Resolver
+
+            self._resolver = self._resolver or Resolver()
+            check_drafter_spec(draft.spec, str(target.path), self._resolver)
         tgt = load_model(str(target.path))
         drafter = make_drafter(draft.spec, tgt) if draft is not None else None
         adaptive = None
