@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from draftfinder.predict import speedup as est
 from draftfinder.engine.base import SamplingConfig, SpecStats
-from draftfinder.measure.formulas import SimulatedRun, bootstrap_ratio_ci, expected_run, interpolate
+from draftfinder.measure.formulas import SimulatedRun, bootstrap_ratio_ci, expected_run, verify_cost_curve
 from draftfinder.measure.results import (CONTEXT_BUCKETS, MAX_K, AcceptanceResult, ContextBucket, DraftCost, KResult, Progress,
                       TargetCost, Verification)
 from draftfinder.measure.scoring import Continuation, DraftTrace, _Scorer
@@ -112,21 +112,24 @@ def predict(acceptance: AcceptanceResult, traces: Sequence[DraftTrace], target_c
     by_k: Dict[int, KResult] = {}
     verify = target_cost.verify_cost_by_k if target_cost else {}
 
-    def v(d: int) -> float:
-        return verify[d] if d in verify else interpolate(verify, d)
+    def v(d: int) -> float:             # the measured v(d) wherever it exists; else the labelled model of it
+        if d in verify:
+            return verify[d]
+        return verify_cost_curve(target_cost.measured_verify_costs(), d).verify_cost_by_k[d]
 
     c_eff = None
     if draft_cost is not None:
         c_eff = draft_cost.cost_ratio if draft_cost.basis == "per token" else None
     for k in range(1, max_k + 1):
-        r = KResult(k=k, verify_cost=verify.get(k),
+        r = KResult(k=k, verify_cost=v(k) if target_cost else None,
                     tokens_per_step_iid=est.expected_tokens_per_step(alpha, k) if alpha is not None else None,
-                    speedup_iid=None)
+                    speedup_iid=None,
+                    verify_cost_source=target_cost.verify_cost_source(k) if target_cost else None)
         if alpha is not None and draft_cost is not None and target_cost is not None:
             ck = c_eff if c_eff is not None else draft_cost.cost_ratio / k      # per-call cost spread over k
             # an n-gram that proposes at only a share of positions: α counts proposed positions only, so the
             # i.i.d. figure is for the steps where it proposes (coverage is reported beside it)
-            r.speedup_iid = est.expected_speedup(alpha, k, ck, verify[k])
+            r.speedup_iid = est.expected_speedup(alpha, k, ck, v(k))
         if greedy and traces and all(k in t.runs for t in traces):
             runs = [t.runs[k] for t in traces]
             merged = merge_runs(runs)
@@ -151,7 +154,7 @@ def predict(acceptance: AcceptanceResult, traces: Sequence[DraftTrace], target_c
             r.tokens_per_step_simulated = tokens / steps if steps else None
             r.acceptance_simulated = sum(e[2] for e in expected) / reached if reached else None
             if draft_cost is not None and target_cost is not None and r.tokens_per_step_simulated:
-                r.speedup_simulated = r.tokens_per_step_simulated / (k * draft_cost.cost_ratio + verify[k])
+                r.speedup_simulated = r.tokens_per_step_simulated / (k * draft_cost.cost_ratio + v(k))
         by_k[k] = r
     key = "speedup_simulated" if any(r.speedup_simulated is not None for r in by_k.values()) else "speedup_iid"
     scored = {k: getattr(r, key) for k, r in by_k.items() if getattr(r, key) is not None}
