@@ -336,6 +336,7 @@ PROFILES: Dict[str, HardwareProfile] = {
 ALIASES = {
     "4090": "rtx4090",
     "rtx-4090": "rtx4090",
+    "rtx4090-24gb": "rtx4090",      # draftbench's README example
     "a100": "a100-80gb",
     "a100-80g": "a100-80gb",
     "h100-sxm": "h100",
