@@ -184,47 +184,29 @@ def verify_with_engine(target: Any, scorer: _Scorer, continuations: Sequence[Con
                        progress: Optional[Progress] = None,
                        should_stop: Optional[Callable[[], bool]] = None) -> Optional[Verification]:
     """Run the engine at K (``speculative_generate``) and the target alone (``autoregressive_generate``) on the
-    same prompts, interleaved prompt by prompt after one untimed warm-up of each; speedup = Σ target decode
-    time / Σ speculative decode time (prefill excluded, as in Thm 3.8; ``total_speedup`` includes it)."""
+    same prompts, side by side (:func:`sidebyside.side_by_side`: one untimed warm-up of each, interleaved prompt
+    by prompt, one round); speedup = Σ target decode time / Σ speculative decode time (prefill excluded, as in
+    Thm 3.8; ``total_speedup`` includes it)."""
     from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
+    from draftfinder.measure.sidebyside import side_by_side
 
     drafter = scorer.fresh(target) if scorer.kind == "ngram" else scorer.drafter
-    first = continuations[0]
-    speculative_generate(target, drafter, first.prompt_ids, max_new_tokens=4, sampling=sampling, k=k)
-    autoregressive_generate(target, first.prompt_ids, max_new_tokens=4, sampling=sampling)
-    t_dec = s_dec = t_tot = s_tot = 0.0
-    stats: List[SpecStats] = []
-    identical = True
-    tokens = 0
-    for n, cont in enumerate(continuations, 1):
-        if should_stop is not None and should_stop():
-            break
-        if progress:
-            progress("verify", n - 1, len(continuations), cont.prompt_id)
-        base = autoregressive_generate(target, cont.prompt_ids, max_new_tokens=max_new_tokens, sampling=sampling)
-        spec = speculative_generate(target, drafter, cont.prompt_ids, max_new_tokens=max_new_tokens,
-                                    sampling=sampling, k=k)
-        t_dec += base.stats.total_s - base.stats.prefill_s
-        s_dec += spec.stats.total_s - spec.stats.prefill_s
-        t_tot += base.stats.total_s
-        s_tot += spec.stats.total_s
-        identical = identical and spec.token_ids == base.token_ids
-        tokens += len(spec.token_ids)
-        stats.append(spec.stats)
-    if progress:
-        progress("verify", len(continuations), len(continuations), "done")
-    if not stats or s_dec <= 0:
+    n = len(continuations)
+    result = side_by_side(
+        [(c.prompt_id, c.prompt_ids) for c in continuations],
+        lambda ids, m: autoregressive_generate(target, ids, max_new_tokens=m, sampling=sampling),
+        lambda ids, m: speculative_generate(target, drafter, ids, max_new_tokens=m, sampling=sampling, k=k),
+        max_new_tokens=max_new_tokens, repeats=1, warmup_tokens=4, labels=("target only", f"speculative K={k}"),
+        should_stop=should_stop,
+        progress=(lambda done, total, label: progress("verify", min(done, n), n, label)) if progress else None)
+    if not result.rounds or not result.rounds[0].candidate_decode_s:
         return None
-    steps = sum(s.steps for s in stats)
-    reached = sum(sum(s.position_drafted) for s in stats)
-    accepted = sum(s.accepted for s in stats)
-    drafted = sum(s.drafted for s in stats)
+    rnd = result.rounds[0]
     return Verification(
-        k=k, prompts=len(stats), new_tokens=tokens, target_decode_s=t_dec, speculative_decode_s=s_dec,
-        measured_speedup=t_dec / s_dec, predicted_speedup=predicted_speedup, prediction_method=prediction_method,
-        observed_acceptance=accepted / reached if reached else None,
-        observed_accepted_per_drafted=accepted / drafted if drafted else None,
-        observed_tokens_per_step=tokens / steps if steps else None,
-        simulated_tokens_per_step=simulated_tokens_per_step,
-        outputs_identical=identical if sampling.greedy else None,
-        total_speedup=t_tot / s_tot if s_tot > 0 else None)
+        k=k, prompts=result.prompts, new_tokens=rnd.candidate_tokens, target_decode_s=rnd.baseline_decode_s,
+        speculative_decode_s=rnd.candidate_decode_s, measured_speedup=rnd.decode_speedup,
+        predicted_speedup=predicted_speedup, prediction_method=prediction_method,
+        observed_acceptance=result.observed_acceptance, observed_accepted_per_drafted=result.accepted_per_drafted,
+        observed_tokens_per_step=result.tokens_per_step, simulated_tokens_per_step=simulated_tokens_per_step,
+        outputs_identical=result.outputs_identical if sampling.greedy else None,
+        total_speedup=rnd.total_speedup)

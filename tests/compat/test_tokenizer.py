@@ -10,7 +10,6 @@ import json
 import math
 import os
 import shutil
-import time
 
 import pytest
 
@@ -180,14 +179,12 @@ def test_from_dict_rejects_another_version(fixtures):
         vocab.TokenizerFacts.from_dict(data)
 
 
-def test_facts_of_qwen_take_under_a_second(fixtures):
+def test_facts_of_a_fresh_qwen_tokenizer_equal_the_cached_ones(fixtures):
+    """(Its speed, 151,665 tokens: bench/micro_latency.py.)"""
     from transformers import AutoTokenizer
 
     fresh = AutoTokenizer.from_pretrained(str(fixture_dir("Qwen/Qwen2.5-7B")))   # not in any cache
-    start = time.perf_counter()
     f = vocab.facts_from_tokenizer(fresh)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, f"facts_from_tokenizer took {elapsed:.2f} s for 151,665 tokens"
     assert f == facts("Qwen/Qwen2.5-7B")
     assert vocab.facts_from_tokenizer(fresh) is f                   # cached per tokenizer object
 
@@ -204,10 +201,8 @@ def test_smollm2_gguf_facts(smollm2_gguf):
 
 
 def test_gemma_gguf_facts(gemma_gguf):
-    start = time.perf_counter()
-    t = vocab.load_tokenizer(ModelRecord(model_id="gemma", source="gguf", gguf_path=gemma_gguf))
-    f = vocab.facts_from_tokenizer(t)
-    assert time.perf_counter() - start < 10            # AutoTokenizer alone takes ~12 s on this file
+    t = vocab.load_tokenizer(ModelRecord(model_id="gemma", source="gguf", gguf_path=gemma_gguf))   # speed: bench/
+    f = vocab.facts_from_tokenizer(t)                                                             # micro_latency.py
     assert (f.n_tokens, f.vocab_kind, f.model_type) == (262144, "SPM", "BPE")
     assert (f.bos_token, f.bos_token_id, f.eos_token, f.eos_token_id) == ("<bos>", 2, "<eos>", 1)
     assert f.add_bos_token is True
