@@ -29,7 +29,7 @@ What replaces the estimates of :mod:`acceptance` and :mod:`hardware` when a pair
    counters (:class:`engine.base.SpecStats`), for every K = 1 … 16. N-gram drafters (whose window proposals
    depend on where the window starts) are replayed through their real ``draft``/``accept`` lifecycle, still
    without running any model. Exact up to floating-point near-ties (a draft's 1-token cached step and a full
-   pass may break a tie differently), which ``tests/test_measure.py`` bounds against real runs.
+   pass may break a tie differently), which ``tests/measure/test_measure.py`` bounds against real runs.
 4. **Cost on this machine.** Median wall times (warm-up excluded, sizes interleaved so that background load
    hits them alike) of target passes of 1 … 17 tokens after a KV cache of the typical context length →
    v(K) = T_target(K+1) / T_target(1); of the real drafter's ``draft(ctx, 1)`` after an ``accept`` → c =
