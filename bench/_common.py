@@ -129,7 +129,13 @@ def machine_line(run: Dict[str, Any]) -> str:
 
 
 def command_line() -> str:
-    return "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
+    """The command as typed, prefixed with ``cd DIR &&`` when it was not run from the repository root (so the
+    relative paths in it, e.g. ``--out``, mean what they meant)."""
+    import shlex
+
+    cmd = "python " + shlex.join(sys.argv)
+    cwd = Path.cwd().resolve()
+    return cmd if cwd == REPO else f"cd {shlex.quote(os.path.relpath(cwd, REPO))} && {cmd}"
 
 
 def median(xs):
