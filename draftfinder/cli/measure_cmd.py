@@ -284,6 +284,9 @@ def _render_draft(m: Dict[str, Any]) -> List[str]:
                     "by_k.speedup_simulated"):
             if key in (m.get("provenance") or {}):
                 lines.append(f"        {key.split('.')[-1]}: {_label(m, key)}")
+        tc = m.get("target_cost") or {}
+        if tc.get("extrapolated_k"):
+            lines.append(f"        v(K) extrapolated for K ≥ {tc['extrapolated_k'][0]}: {tc.get('extrapolation_method')}")
     if m.get("recommended_k") is not None:
         lines.append(f"  recommended K = {m['recommended_k']}: predicted speedup {m['predicted_speedup']:.2f}x  "
                      f"{_label(m, 'predicted_speedup')}")

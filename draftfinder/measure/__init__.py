@@ -248,8 +248,8 @@ def _provenance(m: Measurement, sampling: SamplingConfig) -> Dict[str, Provenanc
         out["by_k.tokens_per_step_simulated"] = Provenance(
             ESTIMATED, "exact replay of the greedy speculative run on the target's continuations",
             "model drafts: from the teacher-forced match vector; n-gram: the drafter's own lifecycle")
-        out["by_k.speedup_simulated"] = Provenance(ESTIMATED, "replayed tokens / Σ_steps (draft cost + measured "
-                                                   "v(drafted)), in target-step units")
+        out["by_k.speedup_simulated"] = Provenance(ESTIMATED, "replayed tokens / Σ_steps (draft cost + "
+                                                   "v(drafted), measured or as labelled per K), in target-step units")
     elif m.draft_kind != "ngram":
         out["by_k.tokens_per_step_simulated"] = Provenance(
             ESTIMATED, "expected steps with position-wise β along the target's sampled continuations")

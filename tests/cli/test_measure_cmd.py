@@ -62,7 +62,7 @@ def test_measure_json_through_main(smollm2_installed, capsys):
     # the table renders from the same payload
     table = measure_cmd.render_table(d)
     assert "draft layerskip:24 (layerskip)" in table and "← recommended" in table and "[measured:" in table
-    assert "v(K) from" in table and "extrapolated" in table and "interpolated" in table
+    assert "v(K) from" in table and "interpolated" in table and "v(K) extrapolated for K ≥ 5: affine past K = 4" in table
 
 
 def test_usage_errors_exit_2_before_loading_anything(capsys):
