@@ -1,33 +1,76 @@
-"""Shared helpers of the engine benchmarks (bench/engine_vs_hf.py, ngram_speedup.py, predicted_vs_measured.py,
-measure_cost.py): machine/versions/load record, thread setup, model + prompt loading, side-by-side timing."""
+"""Shared helpers of the benchmarks: options, thread setup, prompts, and the result file every bench writes.
+
+Every bench writes one JSON file (default ``bench/results/<bench>.json``, ``--out`` to choose another; the
+README's Benchmarks section quotes only such committed files) holding its figures and, under ``"run"``:
+
+    bench, command (exact, relative to the repository), commit (git HEAD; ``dirty`` lists uncommitted source
+    files, results excluded), date (UTC), machine (CPU model, cores, machine id, platform, host), load average
+    (1/5/15 min) before and after, duration, versions (python, torch, transformers, tokenizers, gguf, and what
+    the bench adds, e.g. llama-server's build), torch threads.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
 sys.path.insert(0, str(REPO))
 
 
-def bench_parser(doc: str) -> "argparse.ArgumentParser":
-    """The options every engine bench has: --target (default the zoo SmolLM2), --threads (1), --json (off)."""
+def bench_parser(doc: str, *, engine: bool = True) -> "argparse.ArgumentParser":
+    """The options every bench has: ``--out`` (the result file); engine benches add ``--target`` (default the
+    zoo SmolLM2) and ``--threads`` (1: the machine is shared; see the README)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
-    ap.add_argument("--target", default="zoo:smollm2-135m")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    if engine:
+        ap.add_argument("--target", default="zoo:smollm2-135m")
+        ap.add_argument("--threads", type=int, default=1)
+    stem = Path(sys.argv[0]).stem
+    ap.add_argument("--out", default=str(RESULTS / f"{stem}.json"),
+                    help=f"result file (default bench/results/{stem}.json); the run's metadata goes with the figures")
     return ap
 
 
-def start(args) -> List[float]:
-    """Set torch threads from ``--threads``; returns the load average before the run."""
-    setup_threads(args.threads)
-    return load_average()
+class BenchRun:
+    """What the result file records about the run itself; create it before the work, ``finish`` after."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.started = time.perf_counter()
+        self.date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        if getattr(args, "threads", None) is not None:
+            setup_threads(args.threads)
+        self.load_before = load_average()
+        self.extra_versions: Dict[str, Any] = {}
+
+    def metadata(self) -> Dict[str, Any]:
+        return {"bench": Path(sys.argv[0]).name, "command": command_line(), **git_state(), "date": self.date,
+                "duration_s": round(time.perf_counter() - self.started, 1), "machine": machine(),
+                "load_average_before": self.load_before, "load_average_after": load_average(),
+                "versions": {**versions(), **self.extra_versions}}
+
+    def finish(self, figures: Dict[str, Any]) -> Path:
+        """Write ``{"run": metadata, **figures}`` to ``--out`` (through draftfinder's writer) and print where."""
+        from draftfinder.writer import write_json
+
+        run = self.metadata()
+        path = Path(self.args.out)
+        # bench/results/ is the benches' own folder: made when missing; any other folder must exist
+        write_json(path, {"run": run, **figures}, flag="--out", create_parents=path.resolve().parent == RESULTS)
+        print(machine_line(run))
+        print(f"command: {run['command']}")
+        shown = path.resolve()
+        print(f"results: {shown.relative_to(REPO) if shown.is_relative_to(REPO) else shown}")
+        return path
 
 
 def setup_threads(n: int) -> None:
@@ -38,38 +81,61 @@ def setup_threads(n: int) -> None:
 
 def load_average() -> List[float]:
     try:
-        return list(os.getloadavg())
+        return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return []
 
 
-def versions() -> Dict[str, Any]:
-    out: Dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
-                           "cpus": os.cpu_count()}
-    for mod in ("torch", "transformers", "tokenizers"):
-        try:
-            out[mod] = __import__(mod).__version__
-        except Exception:
-            out[mod] = None
-    try:
-        import torch
+def git_state() -> Dict[str, Any]:
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, check=False).stdout.rstrip("\n")
 
-        out["torch_threads"] = torch.get_num_threads()
-    except Exception:
-        pass
+    dirty = [line[3:] for line in git("status", "--porcelain").splitlines()
+             if line[3:] and not line[3:].startswith("bench/results/")]
+    return {"commit": git("rev-parse", "HEAD").strip() or None, "dirty": dirty}
+
+
+def machine() -> Dict[str, Any]:
+    from draftfinder.measure.results import _cpu_model, machine_id
+
+    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "machine_id": machine_id(), "platform": platform.platform(),
+            "host": platform.node()}
+
+
+def versions() -> Dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: Dict[str, Any] = {"python": platform.python_version()}
+    for dist in ("torch", "transformers", "tokenizers", "gguf"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    if "torch" in sys.modules:
+        out["torch_threads"] = sys.modules["torch"].get_num_threads()
+    from draftfinder.version import __version__
+
+    out["draftfinder"] = __version__
     return out
 
 
-def machine_line(load_before: List[float], load_after: List[float]) -> str:
-    v = versions()
+def machine_line(run: Dict[str, Any]) -> str:
+    v, m = run["versions"], run["machine"]
     fmt = lambda l: "/".join(f"{x:.2f}" for x in l) if l else "n/a"
-    return (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
-            f"{v.get('torch_threads')}, Python {v['python']}, torch {v['torch']}, transformers {v['transformers']}; "
-            f"load avg (1/5/15 min) before {fmt(load_before)}, after {fmt(load_after)}")
+    return (f"machine: {m['cpu']}, {m['cores']} CPUs, torch threads {v.get('torch_threads')}, Python {v['python']}, "
+            f"torch {v['torch']}, transformers {v['transformers']}; commit {str(run['commit'])[:10]}"
+            f"{' (dirty)' if run['dirty'] else ''}; load avg (1/5/15 min) before {fmt(run['load_average_before'])}, "
+            f"after {fmt(run['load_average_after'])}")
 
 
 def command_line() -> str:
-    return "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
+    """The command as typed, prefixed with ``cd DIR &&`` when it was not run from the repository root (so the
+    relative paths in it, e.g. ``--out``, mean what they meant)."""
+    import shlex
+
+    cmd = "python " + shlex.join(sys.argv)
+    cwd = Path.cwd().resolve()
+    return cmd if cwd == REPO else f"cd {shlex.quote(os.path.relpath(cwd, REPO))} && {cmd}"
 
 
 def median(xs):
@@ -80,3 +146,7 @@ def encode(target: Any, prompts) -> List[List[int]]:
     from draftfinder.measure.prompts import encode_prompt
 
     return [encode_prompt(target.tokenizer, p) for p in prompts]
+
+
+def fmt_optional(x: Optional[float], spec: str = ".2f") -> str:
+    return "—" if x is None else format(x, spec)

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Our speculative engine vs transformers' assisted generation, same model, prompts, K, greedy decoding.
 
-Pairs (same target model, side by side in one process, interleaved per prompt, wall time of each call
-including prefill, one untimed warm-up of each, ``--repeats`` rounds, medians):
+Pairs (same target model, side by side in one process through ``draftfinder.measure.sidebyside.side_by_side``,
+interleaved per prompt, wall time of each call including prefill, one untimed warm-up of each, ``--repeats``
+rounds, medians):
 
   plain      ours ``autoregressive_generate``                 vs ``model.generate()`` (control)
   ngram      ours ``speculative_generate(make_drafter(ngram))`` vs ``model.generate(prompt_lookup_num_tokens=K)``
@@ -18,22 +19,23 @@ Note HF prompt lookup matches n-grams of size ≤ 2 (its default ``max_matching_
 
 Usage: python bench/engine_vs_hf.py [--target zoo:smollm2-135m] [--task general|summarization|code|chat|code-editing]
        [--limit 3] [--k 4] [--ngram ngram:onelevel:3]
-       [--layers 20] [--max-new-tokens 64] [--repeats 2] [--threads 1] [--json out.json]
+       [--layers 20] [--max-new-tokens 64] [--repeats 2] [--threads 1] [--out FILE]
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import traceback
-from pathlib import Path
 
-from _common import bench_parser, command_line, load_average, machine_line, median, start, versions
+from _common import BenchRun, bench_parser, median
 
 
 def hf_generate(target, ids, max_new, extra):
+    """transformers' ``generate`` as a side-by-side Run: wall time of the call (prefill not reported: None)."""
     import torch
+
+    from draftfinder.measure.sidebyside import Run
 
     model = target.model
     eos = target.eos_token_ids
@@ -44,8 +46,18 @@ def hf_generate(target, ids, max_new, extra):
                              do_sample=False, eos_token_id=eos or None, pad_token_id=(eos[0] if eos else None),
                              **extra)
     dt = time.perf_counter() - t0
-    new = out[0, len(ids):].tolist()
-    return new, dt
+    return Run(out[0, len(ids):].tolist(), dt, None)
+
+
+def timed(fn):
+    """Our engine as a side-by-side Run timed like HF's call (wall time around the call, prefill included)."""
+    from draftfinder.measure.sidebyside import Run
+
+    def run(ids, m):
+        t0 = time.perf_counter()
+        result = fn(ids, m)
+        return Run(list(result.token_ids), time.perf_counter() - t0, None, result.stats)
+    return run
 
 
 def main() -> int:
@@ -61,7 +73,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
 
-    load_before = start(args)
+    run = BenchRun(args)
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.engine.drafters import make_drafter
     from draftfinder.engine.loading import load_model
@@ -101,43 +113,28 @@ def main() -> int:
         {"prompt_lookup_num_tokens": K})
     wanted = [p.strip() for p in args.pairs.split(",")] if args.pairs else None
     pairs = {n: v for n, v in pairs.items() if wanted is None or n.split(":")[0] in wanted or n in wanted}
+    from draftfinder.measure.sidebyside import side_by_side
+
     results = {}
     for name, (ours_fn, hf_extra) in pairs.items():
-        rec = {"hf_kwargs": hf_extra, "ours_tok_s": [], "hf_tok_s": [], "ratio": [], "identical": True,
-               "hf_error": None, "mismatch_prompts": []}
-        try:   # warm-up (untimed)
-            ours_fn(prompts[0][1], 8)
-            hf_generate(target, prompts[0][1], 8, hf_extra)
+        rec = {"hf_kwargs": hf_extra, "hf_error": None}
+        try:      # baseline = HF, candidate = ours; ratio = ours tokens/s ÷ HF tokens/s (wall time, prefill incl.)
+            res = side_by_side(prompts, lambda ids, m, x=hf_extra: hf_generate(target, ids, m, x), timed(ours_fn),
+                               max_new_tokens=M, repeats=args.repeats, warmup_tokens=8, labels=("HF", "ours"))
         except Exception as exc:
             rec["hf_error"] = f"{type(exc).__name__}: {exc}"
             traceback.print_exc(limit=2)
             results[name] = rec
             continue
-        for r in range(args.repeats):
-            o_tok = o_s = h_tok = h_s = 0.0
-            for pid, ids in prompts:
-                t0 = time.perf_counter()
-                ours = ours_fn(ids, M)
-                o_s += time.perf_counter() - t0
-                hf_new, dt = hf_generate(target, ids, M, hf_extra)
-                h_s += dt
-                o_tok += len(ours.token_ids)
-                h_tok += len(hf_new)
-                if ours.token_ids != hf_new:
-                    rec["identical"] = False
-                    if pid not in rec["mismatch_prompts"]:
-                        rec["mismatch_prompts"].append(pid)
-            rec["ours_tok_s"].append(o_tok / o_s)
-            rec["hf_tok_s"].append(h_tok / h_s)
-            rec["ratio"].append((o_tok / o_s) / (h_tok / h_s))
-        rec["tokens"] = o_tok
+        rec.update({"ours_tok_s": [r.candidate_tokens_per_s for r in res.rounds],
+                    "hf_tok_s": [r.baseline_tokens_per_s for r in res.rounds],
+                    "ratio": [r.throughput_ratio for r in res.rounds], "identical": res.outputs_identical,
+                    "mismatch_prompts": res.mismatch_prompt_ids, "tokens": res.candidate_tokens,
+                    "side_by_side": res.to_dict()})
         results[name] = rec
-    load_after = load_average()
 
     print(f"engine vs HF assisted generation: target {args.target}, task {args.task} ({len(prompts)} prompts), "
           f"K={K}, greedy, max_new_tokens={M}, {args.repeats} rounds (warm-up excluded), medians, wall time incl. prefill")
-    print(machine_line(load_before, load_after))
-    print(f"command: {command_line()}")
     print(f"{'pair':<14} {'HF call':<88} {'ours tok/s':>10} {'HF tok/s':>9} {'ours/HF':>8} {'identical':>9}")
     for name, rec in results.items():
         call = ", ".join(f"{k}={v}" for k, v in rec["hf_kwargs"].items()) or "generate()"
@@ -146,11 +143,9 @@ def main() -> int:
             continue
         print(f"{name:<14} {call:<88} {median(rec['ours_tok_s']):>10.1f} {median(rec['hf_tok_s']):>9.1f} "
               f"{median(rec['ratio']):>8.2f} {str(rec['identical']):>9}")
-    figures = {"target": args.target, "task": args.task, "k": K, "layers": N, "max_new_tokens": M,
-               "repeats": args.repeats, "pairs": results, "goal_ratio": 1.25, "command": command_line(),
-               "load_before": load_before, "load_after": load_after, "versions": versions()}
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    figures = {"target": args.target, "task": args.task, "prompts": len(prompts), "k": K, "layers": N,
+               "max_new_tokens": M, "repeats": args.repeats, "pairs": results, "goal_ratio": 1.25}
+    run.finish(figures)
     parts = []
     for name, rec in results.items():
         if rec["hf_error"]:

@@ -10,17 +10,16 @@ offline (no Hub):
   first call    ``DraftModelFinder(...).find()`` in this process, caches empty
   warm call     the same again (tokenizers and GGUF metadata cached in-process), median of ``--repeats``
 
-Goal (issue 2): warm ≤ 5 s. Prints a table, ends with one headline line, ``--json FILE`` writes the figures.
+Goal (issue 2): warm ≤ 5 s. Prints a table, ends with one headline line; the figures and the run's metadata
+go to ``bench/results/find_latency.json`` (``--out`` for another file).
 
-Usage: python bench/find_latency.py [--target Qwen/Qwen2.5-7B] [--repeats 3] [--json out.json]
+Usage: python bench/find_latency.py [--target Qwen/Qwen2.5-7B] [--repeats 3] [--out FILE]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -29,9 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import REPO, BenchRun, bench_parser
+
 FIXTURES = REPO.parent / "shared" / "fixtures"
-sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 
@@ -62,29 +61,21 @@ def build_models_dir(root: Path) -> tuple[Path, int]:
     return models, n
 
 
-def versions() -> dict:
-    out = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
-    for mod in ("transformers", "tokenizers", "huggingface_hub", "gguf"):
-        try:
-            out[mod] = __import__(mod).__version__
-        except Exception:
-            out[mod] = None
-    return out
-
-
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = bench_parser(__doc__, engine=False)
     ap.add_argument("--target", default=str(FIXTURES / "Qwen__Qwen2.5-7B"),
                     help="target model (default: the Qwen2.5-7B fixture folder)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--json", default=None, help="write the figures to this JSON file")
     args = ap.parse_args()
+    run = BenchRun(args)
 
     with tempfile.TemporaryDirectory(prefix="df-bench-") as tmp:
         root = Path(tmp)
+        # hermetic: empty HF cache, no Hub, no saved measurements of this user (they would change the result)
         env = {**os.environ, "HF_HOME": str(root / "hf"), "HF_HUB_OFFLINE": "1",
-               "HF_HUB_DISABLE_TELEMETRY": "1"}
-        os.environ.update({k: env[k] for k in ("HF_HOME", "HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY")})
+               "HF_HUB_DISABLE_TELEMETRY": "1", "DRAFTFINDER_HOME": str(root / "draftfinder")}
+        os.environ.update({k: env[k] for k in ("HF_HOME", "HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY",
+                                                "DRAFTFINDER_HOME")})
         models, n_local = build_models_dir(root)
         cmd = [sys.executable, "-m", "draftfinder", args.target, "--models-dir", str(models), "--offline",
                "-q", "--format", "json", "--top-n", "50"]
@@ -118,8 +109,6 @@ def main() -> int:
     ]
     print(f"find latency: target {Path(args.target).name}, {n_local} local models in --models-dir, "
           f"{evaluated} candidates evaluated ({len(result.candidates)} compatible, {len(result.rejected)} rejected)")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}")
     print(f"{'phase':<24} {'seconds':>8}")
     for name, secs in rows:
         print(f"{name:<24} {secs:>8.2f}")
@@ -128,11 +117,10 @@ def main() -> int:
         "target": args.target, "local_models": n_local, "candidates_evaluated": evaluated,
         "compatible": [c.model_id for c in result.candidates],
         "cold_process_s": cold, "first_call_s": first, "warm_call_s": warm,
-        "warm_median_s": statistics.median(warm), "goal_warm_s": 5.0, "command": " ".join(cmd[1:]),
-        "versions": versions(),
+        "warm_median_s": statistics.median(warm), "cold_median_s": statistics.median(cold), "goal_warm_s": 5.0,
+        "find_command": " ".join(["python"] + cmd[1:]), "repeats": args.repeats,
     }
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    run.finish(figures)
     verdict = "meets" if figures["warm_median_s"] <= 5.0 else "MISSES"
     print(f"HEADLINE: find over {evaluated} candidates: warm {figures['warm_median_s']:.2f} s, "
           f"cold process {statistics.median(cold):.2f} s ({verdict} the ≤ 5 s warm goal)")

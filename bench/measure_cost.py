@@ -13,17 +13,15 @@ the two phases yield the same figure (greedy replay is exact; prompt-level preci
 
 Usage: python bench/measure_cost.py [--target zoo:smollm2-135m] [--drafters ngram] [--task general]
        [--limit 3] [--max-new-tokens 48] [--max-k 16] [--timing-ks 1,2,4,8,12,16|all] [--timing-repeats N]
-       [--threads 1] [--json out.json]
+       [--threads 1] [--out FILE]
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from pathlib import Path
 
-from _common import bench_parser, command_line, load_average, machine_line, start, versions
+from _common import BenchRun, bench_parser
 
 
 def main() -> int:
@@ -34,13 +32,13 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--max-k", type=int, default=16)
     ap.add_argument("--timing-ks", default="1,2,4,8,12,16",
-                    help="Ks whose verify pass measure() times (the rest interpolated); 'all' = 1..--max-k")
+                    help="Ks whose verify pass measure() times (the rest modelled: interpolated / extrapolated); 'all' = 1..--max-k")
     ap.add_argument("--timing-repeats", type=int, default=None, help="measure()'s timing rounds (default: its own)")
     args = ap.parse_args()
     timing_ks = None if args.timing_ks == "all" else [int(x) for x in args.timing_ks.split(",") if x.strip()]
     timing_kw = {} if args.timing_repeats is None else {"timing_repeats": args.timing_repeats}
 
-    load_before = start(args)
+    run = BenchRun(args)
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.engine.drafters import make_drafter
     from draftfinder.engine.loading import load_model
@@ -83,14 +81,11 @@ def main() -> int:
             per_k[k] = {"alpha": acc / dr if dr else None, "speedup": base_s / dec if dec else None}
         real[spec] = per_k
     t_real = time.perf_counter() - t0
-    load_after = load_average()
 
     ratio = t_measure / t_real
     print(f"measurement cost: target {args.target}, drafters {', '.join(drafters)}, task {args.task}, "
           f"{len(ids)} prompts, max_new_tokens={args.max_new_tokens}, K = 1..{args.max_k}, greedy; measure times "
-          f"verify passes for K in {args.timing_ks} (others interpolated)")
-    print(machine_line(load_before, load_after))
-    print(f"command: {command_line()}")
+          f"verify passes for K in {args.timing_ks} (others modelled, labelled)")
     print(f"{'phase':<44} {'seconds':>8}")
     print(f"{'measure (teacher-forced, all K)':<44} {t_measure:>8.1f}")
     print(f"{'real runs (baseline + every K, every prompt)':<44} {t_real:>8.1f}")
@@ -113,10 +108,9 @@ def main() -> int:
                                                  "speedup_simulated": kr.speedup_simulated,
                                                  "speedup_iid": kr.speedup_iid} for k, kr in m.by_k.items()}
                                 for m in ms},
-               "measure_timings_s": [m.timings_s for m in ms], "goal_ratio": 0.1, "command": command_line(),
-               "load_before": load_before, "load_after": load_after, "versions": versions()}
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2, default=str) + "\n")
+               "measure_timings_s": [m.timings_s for m in ms], "goal_ratio": 0.1,
+               "target_cost": ms[0].target_cost if ms else None}
+    run.finish(figures)
     print(f"HEADLINE: measure covers K=1..{args.max_k} in {t_measure:.1f} s vs {t_real:.1f} s of real runs: "
           f"ratio {ratio:.3f} ({'meets' if ratio <= 0.1 else 'MISSES'} the ≤ 0.1 goal)")
     return 0

@@ -1,24 +1,23 @@
 #!/usr/bin/env python3
 """N-gram drafting speedup vs target-only, greedy, on summarization prompts and code-editing prompts.
 
-For each prompt, side by side in one process: ``autoregressive_generate`` (target alone) and
-``speculative_generate`` with an n-gram drafter (``make_drafter(SPEC)``), greedy, same K, same budget, interleaved
-(target, speculative) per prompt, ``--repeats`` rounds after one untimed warm-up of each. Speedup per task =
-median over rounds of Σ target time / Σ speculative time, on decode time (prefill excluded) and on total time.
+For each prompt, side by side in one process (``draftfinder.measure.sidebyside.side_by_side``):
+``autoregressive_generate`` (target alone) and ``speculative_generate`` with an n-gram drafter
+(``make_drafter(SPEC)``), greedy, same K, same budget, interleaved per prompt, ``--repeats`` rounds after one
+untimed warm-up of each. Speedup per task = median over rounds of Σ target time / Σ speculative time, on decode
+time (prefill excluded) and on total time.
 Outputs are checked identical (greedy). The code-editing prompts ("rewrite this function with X changed",
 code included) are written in this file. Goal: ≥ 1.5×.
 
 Usage: python bench/ngram_speedup.py [--target zoo:smollm2-135m] [--drafter ngram] [--k 4]
-       [--max-new-tokens 96] [--limit 3] [--repeats 3] [--threads 1] [--json out.json]
+       [--max-new-tokens 96] [--limit 3] [--repeats 3] [--threads 1] [--out bench/results/ngram_speedup.json]
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
-from _common import bench_parser, command_line, load_average, machine_line, median, start, versions
+from _common import BenchRun, bench_parser
 
 CODE_EDIT_PROMPTS = [
     ("rename-var", "Rewrite this function with the variable `total` renamed to `running_sum`. "
@@ -78,43 +77,23 @@ def chat_ids(tokenizer, text: str):
 
 
 def run_task(target, spec, prompts, k, max_new, repeats, greedy_cfg, adaptive=None, pass_costs=None):
+    """Target alone vs speculative with ``spec``, side by side (draftfinder.measure.sidebyside)."""
     from draftfinder.engine.drafters import make_drafter
     from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
+    from draftfinder.measure.sidebyside import side_by_side
 
     drafter = make_drafter(spec, target)
-    # warm-up, untimed
-    autoregressive_generate(target, prompts[0][1], max_new_tokens=8, sampling=greedy_cfg)
-    speculative_generate(target, drafter, prompts[0][1], max_new_tokens=8, sampling=greedy_cfg, k=k)
-    dec_ratios, tot_ratios = [], []
-    identical, tokens, drafted, accepted, steps = True, 0, 0, 0, 0
-    t_tps, s_tps = [], []
-    for r in range(repeats):
-        td = sd = tt = st = 0.0
-        ntok = 0
-        for pid, ids in prompts:
-            base = autoregressive_generate(target, ids, max_new_tokens=max_new, sampling=greedy_cfg)
-            spec_r = speculative_generate(target, drafter, ids, max_new_tokens=max_new, sampling=greedy_cfg, k=k,
-                                          adaptive=adaptive, pass_costs=pass_costs)
-            identical = identical and base.token_ids == spec_r.token_ids
-            td += base.stats.total_s - base.stats.prefill_s
-            sd += spec_r.stats.total_s - spec_r.stats.prefill_s
-            tt += base.stats.total_s
-            st += spec_r.stats.total_s
-            ntok += len(spec_r.token_ids)
-            if r == 0:
-                drafted += spec_r.stats.drafted
-                accepted += spec_r.stats.accepted
-                steps += spec_r.stats.steps
-        tokens = ntok
-        dec_ratios.append(td / sd)
-        tot_ratios.append(tt / st)
-        t_tps.append(ntok / td)
-        s_tps.append(ntok / sd)
-    return {"prompts": len(prompts), "new_tokens": tokens, "target_tok_s": median(t_tps),
-            "spec_tok_s": median(s_tps), "decode_speedup": median(dec_ratios), "decode_speedups": dec_ratios,
-            "total_speedup": median(tot_ratios), "total_speedups": tot_ratios,
-            "alpha": accepted / drafted if drafted else None, "tokens_per_step": tokens / steps if steps else None,
-            "identical": identical}
+    res = side_by_side(
+        prompts, lambda ids, m: autoregressive_generate(target, ids, max_new_tokens=m, sampling=greedy_cfg),
+        lambda ids, m: speculative_generate(target, drafter, ids, max_new_tokens=m, sampling=greedy_cfg, k=k,
+                                            adaptive=adaptive, pass_costs=pass_costs),
+        max_new_tokens=max_new, repeats=repeats, warmup_tokens=8, labels=("target only", f"{spec} K={k}"))
+    return {"prompts": res.prompts, "new_tokens": res.candidate_tokens, "target_tok_s": res.baseline_tokens_per_s,
+            "spec_tok_s": res.candidate_tokens_per_s, "decode_speedup": res.decode_speedup,
+            "decode_speedups": [r.decode_speedup for r in res.rounds], "total_speedup": res.total_speedup,
+            "total_speedups": [r.total_speedup for r in res.rounds], "alpha": res.accepted_per_drafted,
+            "tokens_per_step": res.tokens_per_step, "identical": res.outputs_identical,
+            "side_by_side": res.to_dict()}
 
 
 def main() -> int:
@@ -130,7 +109,7 @@ def main() -> int:
     ap.add_argument("--tasks", default="summarization,code-editing")
     args = ap.parse_args()
 
-    load_before = start(args)
+    run = BenchRun(args)
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.engine.loading import load_model
     from draftfinder.measure.prompts import encode_prompt, load_prompts
@@ -156,13 +135,10 @@ def main() -> int:
     rows = {name: run_task(target, args.drafter, prompts, args.k, args.max_new_tokens, args.repeats, greedy, adaptive,
                            pass_costs)
             for name, prompts in tasks.items() if name in wanted}
-    load_after = load_average()
 
     print(f"n-gram speedup: target {args.target}, drafter {args.drafter}, K={args.k}"
           f"{' (adaptive +2/−1)' if args.adaptive else ''}{', pass-size padding' if args.pad else ''}, greedy, "
           f"max_new_tokens={args.max_new_tokens}, {args.repeats} rounds (warm-up excluded), medians")
-    print(machine_line(load_before, load_after))
-    print(f"command: {command_line()}")
     hdr = (f"{'task':<14} {'prompts':>7} {'tokens':>6} {'target tok/s':>12} {'spec tok/s':>10} {'α':>5} "
            f"{'tok/step':>8} {'decode ×':>8} {'total ×':>8} {'identical':>9}")
     print(hdr)
@@ -172,10 +148,8 @@ def main() -> int:
               f"{r['total_speedup']:>8.2f} {str(r['identical']):>9}")
     figures = {"target": args.target, "drafter": args.drafter, "k": args.k, "adaptive": args.adaptive, "pad": args.pad,
                "pass_costs_ms": pass_costs.ms if pass_costs else None, "max_new_tokens": args.max_new_tokens,
-               "repeats": args.repeats, "tasks": rows, "goal_speedup": 1.5, "command": command_line(),
-               "load_before": load_before, "load_after": load_after, "versions": versions()}
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+               "repeats": args.repeats, "tasks": rows, "goal_speedup": 1.5}
+    run.finish(figures)
     parts = [f"{n} {r['decode_speedup']:.2f}× ({'meets' if r['decode_speedup'] >= 1.5 else 'MISSES'})"
              for n, r in rows.items()]
     print(f"HEADLINE: {args.drafter} K={args.k} vs target-only on {args.target}, greedy, decode-time speedup: "

@@ -56,7 +56,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--timing-repeats", type=int, default=DEFAULT_TIMING_REPEATS, metavar="N",
                    help=f"timed rounds of target passes (median; default {DEFAULT_TIMING_REPEATS})")
     g.add_argument("--timing-ks", metavar="LIST",
-                   help="Ks whose verify pass is timed, e.g. 1,2,4,8,16; the others are interpolated "
+                   help="Ks whose verify pass is timed, e.g. 1,2,4,8,16; the others are modelled and labelled: "
+                        "interpolated between timed Ks, extrapolated (affine in K) past the last one "
                         "(default: every K from 1 to 16)")
     from draftfinder.cli.generate_cmd import add_threads_argument
 
@@ -286,13 +287,14 @@ def _render_draft(m: Dict[str, Any]) -> List[str]:
     by_k = m.get("by_k") or {}
     if by_k:
         best = m.get("recommended_k")
-        lines.append("     K   v(K)  tok/step iid  speedup iid  tok/step replay  speedup replay  run α  "
+        lines.append("     K   v(K)  v(K) from     tok/step iid  speedup iid  tok/step replay  speedup replay  run α  "
                      "accepted at window position 1, 2, …")
         for k in sorted(by_k, key=int):
             r = by_k[k]
             pos = " ".join(_f(x, ".2f", "-") for x in (r.get("position_acceptance") or [])[:6])
             mark = "  ← recommended" if best is not None and int(k) == int(best) else ""
-            lines.append(f"  {int(k):4d}  {_f(r['verify_cost'], '.2f'):>5}  {_f(r['tokens_per_step_iid'], '.2f'):>12}  "
+            lines.append(f"  {int(k):4d}  {_f(r['verify_cost'], '.2f'):>5}  {r.get('verify_cost_source') or '—':<12}  "
+                         f"{_f(r['tokens_per_step_iid'], '.2f'):>12}  "
                          f"{_f(r['speedup_iid'], '.2f'):>10}x  {_f(r['tokens_per_step_simulated'], '.2f'):>15}  "
                          f"{_f(r['speedup_simulated'], '.2f'):>13}x  {_f(r.get('acceptance_simulated'), '.2f'):>5}  "
                          f"{pos}{mark}")
@@ -302,6 +304,9 @@ def _render_draft(m: Dict[str, Any]) -> List[str]:
                     "by_k.speedup_simulated"):
             if key in (m.get("provenance") or {}):
                 lines.append(f"        {key.split('.')[-1]}: {_label(m, key)}")
+        tc = m.get("target_cost") or {}
+        if tc.get("extrapolated_k"):
+            lines.append(f"        v(K) extrapolated for K ≥ {tc['extrapolated_k'][0]}: {tc.get('extrapolation_method')}")
     if m.get("recommended_k") is not None:
         lines.append(f"  recommended K = {m['recommended_k']}: predicted speedup {m['predicted_speedup']:.2f}x  "
                      f"{_label(m, 'predicted_speedup')}")

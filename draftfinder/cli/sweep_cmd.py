@@ -269,7 +269,8 @@ def results_table(res: Any) -> str:
     for c in res.cells:
         pred = c.get("prediction") or {}
         p = pred.get("speedup")
-        ptxt = "—" if p is None else f"{p:.2f}× {'m' if pred.get('provenance') == 'measured' else 'e'}"
+        mark = "o" if pred.get("same_engine") is False else ("m" if pred.get("provenance") == "measured" else "e")
+        ptxt = "—" if p is None else f"{p:.2f}× {mark}"
         match = c.get("outputs_match_baseline")
         status = c.get("status", "ok")
         if status == "failed":
@@ -281,7 +282,9 @@ def results_table(res: Any) -> str:
                      f"{(_fmt(c.get('speedup')) + '×') if c.get('speedup') is not None else '—':>8} "
                      f"{_fmt(c.get('acceptance_rate'), '.0%'):>7} {ptxt:>10} "
                      f"{_fmt(match, '.0%'):>8}  {status}")
-    lines.append("predicted: m = from a saved draftfinder measure (measured α, c), e = estimated (prior + latency model)")
+    lines.append("predicted: m = from a saved draftfinder measure (measured α, c, v(K)), e = estimated (prior or measured α "
+                 "+ latency model), o = from inputs of another engine (e.g. PyTorch figures beside llama.cpp cells: "
+                 "orientation only; see prediction.reason)")
     from draftfinder.sweep.divergence import describe
 
     diverged = [line for line in (describe(c) for c in res.cells) if line]

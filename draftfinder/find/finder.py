@@ -359,14 +359,16 @@ class DraftModelFinder:
             same_family_bonus=cfg.performance.same_family_bonus,
             tokenizer_match_bonus=cfg.performance.tokenizer_match_bonus,
         )
-        from draftfinder.measure import apply_measurement
+        from draftfinder.measure import apply_measurement, measured_verify_costs
 
         # A saved `draftfinder measure` of this pair on this machine replaces the prior (labelled measured);
         # its cost ratio applies only to the cpu profile (it was timed here).
         alpha, measured_c, _measurement = apply_measurement(alpha, target.model_id, info.model_id, cfg.task,
                                                             hardware=cfg.hardware)
+        v_costs, v_sources, v_method = measured_verify_costs(_measurement, hardware=cfg.hardware)
         est = SpeedupEstimator.evaluate(target, info, alpha, hardware=cfg.hardware, max_k=cfg.max_k,
-                                        cost_ratio=measured_c)
+                                        cost_ratio=measured_c, verify_costs=v_costs, verify_cost_sources=v_sources,
+                                        verify_cost_method=v_method)
         memory_ratio = (info.memory_footprint_mb / target.memory_footprint_mb) if target.memory_footprint_mb else 0.0
         breakdown = quality_score(est.speedup, alpha.alpha, size_ratio, same_family,
                                   match_rate,

@@ -29,7 +29,7 @@ What replaces the estimates of :mod:`acceptance` and :mod:`hardware` when a pair
    counters (:class:`engine.base.SpecStats`), for every K = 1 … 16. N-gram drafters (whose window proposals
    depend on where the window starts) are replayed through their real ``draft``/``accept`` lifecycle, still
    without running any model. Exact up to floating-point near-ties (a draft's 1-token cached step and a full
-   pass may break a tie differently), which ``tests/test_measure.py`` bounds against real runs.
+   pass may break a tie differently), which ``tests/measure/test_measure.py`` bounds against real runs.
 4. **Cost on this machine.** Median wall times (warm-up excluded, sizes interleaved so that background load
    hits them alike) of target passes of 1 … 17 tokens after a KV cache of the typical context length →
    v(K) = T_target(K+1) / T_target(1); of the real drafter's ``draft(ctx, 1)`` after an ``accept`` → c =
@@ -64,7 +64,8 @@ from draftfinder.errors import DraftFinderError, OutputError, UsageError
 from draftfinder.find.results import Provenance, to_plain
 from draftfinder.measure.costs import time_draft, time_target, typical_context
 from draftfinder.measure.formulas import (SimulatedRun, acceptance_probability, bootstrap_ratio_ci, expected_generation_steps,
-                       expected_run, interpolate, leading_matches, median_ms, simulate_greedy_windows)
+                       expected_run, interpolate, leading_matches, median_ms, simulate_greedy_windows,
+                       verify_cost_curve, VerifyCostCurve)
 from draftfinder.measure.summary import merge_runs, predict, simulated_cost, summarize_acceptance, verify_with_engine
 from draftfinder.measure.results import (BOOTSTRAP_SAMPLES, CI_LEVEL, CONTEXT_BUCKETS, CONTEXT_DROP_WARNING, DEFAULT_LIMIT,
                       DEFAULT_MAX_NEW_TOKENS, DEFAULT_TIMING_REPEATS, MAX_K, MIN_BUCKET_POSITIONS, SCHEMA_VERSION,
@@ -72,7 +73,8 @@ from draftfinder.measure.results import (BOOTSTRAP_SAMPLES, CI_LEVEL, CONTEXT_BU
                       TargetCost, Verification, machine_id, machine_info)
 from draftfinder.measure.scoring import (Continuation, DraftTrace, _fit_vocab, _head, _Scorer, draft_kind, generate_continuations,
                       replay_drafter, score_continuation)
-from draftfinder.measure.store import (apply_measurement, load_measurement, measurement_path, measurements_dir, sampling_key,
+from draftfinder.measure.store import (apply_measurement, load_measurement, measured_verify_costs, measurement_path,
+                    measurements_dir, sampling_key,
                     save_measurement)
 
 
@@ -89,7 +91,8 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
     """Measure every draft in ``drafts`` (``layerskip:N``, ``ngram[:basic|onelevel:N]`` or a model name) for
     ``target`` on the prompts of ``task`` (or ``prompts`` / ``prompts_path``); one :class:`Measurement` each,
     saved under :func:`measurements_dir` unless ``save=False``. ``timing_ks``: the Ks whose verify pass
-    (K+1 tokens) is timed, the others interpolated (default all of 1 … max_k).
+    (K+1 tokens) is timed (default all of 1 … max_k); the others are modelled from them, each labelled
+    (``TargetCost.verify_cost_source_by_k``: interpolated between measured Ks, extrapolated past the last).
 
     ``should_stop()`` (polled between prompts and stages; the CLI sets it on Ctrl-C) ends the run early: what
     was measured is summarised, marked ``partial`` and saved; stages not reached are left out.
@@ -235,10 +238,16 @@ def _provenance(m: Measurement, sampling: SamplingConfig) -> Dict[str, Provenanc
     }
     if m.target_cost is not None:
         tc = m.target_cost
+        modelled = []
+        if tc.interpolated_k:
+            modelled.append(f"interpolated (piecewise linear between measured Ks) for K = {_ks(tc.interpolated_k)}")
+        if tc.extrapolated_k:
+            modelled.append(f"extrapolated for K = {_ks(tc.extrapolated_k)}: {tc.extrapolation_method}")
         out["target_cost.verify_cost_by_k"] = Provenance(
             MEASURED, f"median over {tc.repeats} rounds of paired T(K+1 tokens)/T(1 token) target passes after "
-            f"{tc.context_tokens} tokens of KV cache ({tc.warmup} warm-up round dropped)",
-            f"interpolated for K = {tc.interpolated_k}" if tc.interpolated_k else None)
+            f"{tc.context_tokens} tokens of KV cache ({tc.warmup} warm-up round dropped), measured for K = "
+            f"{_ks(sorted(tc.measured_verify_costs()))}",
+            "; ".join(modelled) or None)
         out["target_cost.step_ms"] = Provenance(MEASURED, "median wall time of a 1-token target pass")
     if m.draft_cost is not None:
         out["draft_cost.cost_ratio"] = Provenance(MEASURED, m.draft_cost.method)
@@ -253,8 +262,8 @@ def _provenance(m: Measurement, sampling: SamplingConfig) -> Dict[str, Provenanc
         out["by_k.tokens_per_step_simulated"] = Provenance(
             ESTIMATED, "exact replay of the greedy speculative run on the target's continuations",
             "model drafts: from the teacher-forced match vector; n-gram: the drafter's own lifecycle")
-        out["by_k.speedup_simulated"] = Provenance(ESTIMATED, "replayed tokens / Σ_steps (draft cost + measured "
-                                                   "v(drafted)), in target-step units")
+        out["by_k.speedup_simulated"] = Provenance(ESTIMATED, "replayed tokens / Σ_steps (draft cost + "
+                                                   "v(drafted), measured or as labelled per K), in target-step units")
     elif m.draft_kind != "ngram":
         out["by_k.tokens_per_step_simulated"] = Provenance(
             ESTIMATED, "expected steps with position-wise β along the target's sampled continuations")
@@ -266,6 +275,10 @@ def _provenance(m: Measurement, sampling: SamplingConfig) -> Dict[str, Provenanc
             MEASURED, "engine speculative_generate vs autoregressive_generate on the same prompts, interleaved, "
             "decode time (prefill excluded), one warm-up each dropped")
     return out
+
+
+def _ks(ks: Sequence[int]) -> str:
+    return ",".join(str(k) for k in ks)
 
 
 def _warnings(m: Measurement) -> List[str]:
@@ -308,10 +321,11 @@ __all__ = [
     "MachineInfo", "SimulatedRun", "Continuation", "DraftTrace", "machine_id", "machine_info", "draft_kind",
     # pure math
     "acceptance_probability", "leading_matches", "simulate_greedy_windows", "expected_run",
-    "expected_generation_steps", "bootstrap_ratio_ci", "interpolate", "median_ms",
+    "expected_generation_steps", "bootstrap_ratio_ci", "interpolate", "median_ms", "verify_cost_curve",
+    "VerifyCostCurve",
     # storage and find
     "measurements_dir", "measurement_path", "sampling_key", "save_measurement", "load_measurement",
-    "apply_measurement",
+    "apply_measurement", "measured_verify_costs",
     # constants
     "MAX_K", "CONTEXT_BUCKETS", "BOOTSTRAP_SAMPLES", "CI_LEVEL", "CONTEXT_DROP_WARNING", "MIN_BUCKET_POSITIONS",
     "DEFAULT_LIMIT", "DEFAULT_MAX_NEW_TOKENS", "DEFAULT_TIMING_REPEATS", "SCHEMA_VERSION", "Progress",

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from draftfinder.engine.base import SamplingConfig
 from draftfinder.errors import DraftFinderError
-from draftfinder.measure.formulas import interpolate, median_ms
+from draftfinder.measure.formulas import EXTRAPOLATED_V, INTERPOLATED_V, median_ms, verify_cost_curve
 from draftfinder.measure.results import DEFAULT_TIMING_REPEATS, MAX_K, DraftCost, TargetCost
 from draftfinder.measure.scoring import Continuation, DraftTrace, _Scorer
 
@@ -40,7 +40,8 @@ def time_target(target: Any, continuations: Sequence[Continuation], *, max_k: in
     Every n-token pass is timed right after a 1-token pass, and v(K) is the median over rounds of those *paired*
     ratios T(K+1)/T(1): a shared, busy machine slows both alike, so the ratio holds where raw times drift.
     Sizes are interleaved in each round with a rotating order; the first ``warmup`` rounds are dropped.
-    ``pass_ms`` holds the median raw times. Sizes not measured are linearly interpolated (``interpolated_k``).
+    ``pass_ms`` holds the median raw times. Ks not measured are modelled by :func:`formulas.verify_cost_curve`:
+    interpolated between measured Ks (``interpolated_k``), extrapolated past the last one (``extrapolated_k``).
     """
     import torch
 
@@ -74,10 +75,13 @@ def time_target(target: Any, continuations: Sequence[Continuation], *, max_k: in
     if 1 not in pass_ms:
         raise DraftFinderError("target timing was interrupted before any measurement")
     measured = {n - 1: statistics.median(v) for n, v in ratios.items() if v}
-    measured.setdefault(0, 1.0)
-    verify = {k: interpolate(measured, k) for k in range(1, max_k + 1)}
-    return TargetCost(context_tokens=length, pass_ms=pass_ms, verify_cost_by_k=verify,
-                      interpolated_k=[k for k in range(1, max_k + 1) if k not in measured],
+    if not measured:
+        raise DraftFinderError("target timing was interrupted before any verify pass was timed")
+    curve = verify_cost_curve(measured, max_k)
+    return TargetCost(context_tokens=length, pass_ms=pass_ms, verify_cost_by_k=curve.verify_cost_by_k,
+                      interpolated_k=curve.ks(INTERPOLATED_V), extrapolated_k=curve.ks(EXTRAPOLATED_V),
+                      verify_cost_source_by_k=dict(curve.source_by_k), extrapolation_slope_per_k=curve.slope_per_k,
+                      extrapolation_method=curve.method,
                       repeats=max(0, min((len(v) for v in ratios.values()), default=len(samples[1]))),
                       warmup=warmup, step_ms=pass_ms[1], load_average=load)
 

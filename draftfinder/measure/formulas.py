@@ -148,7 +148,10 @@ def median_ms(samples_s: Sequence[float]) -> float:
 
 
 def interpolate(points: Dict[int, float], x: int) -> float:
-    """Piecewise-linear interpolation through measured ``points`` (clamped to the end values outside them)."""
+    """Piecewise-linear interpolation through measured ``points`` (clamped to the end values outside them).
+
+    For verify costs use :func:`verify_cost_curve`, which extrapolates past the last point with a model
+    instead of clamping."""
     if x in points:
         return points[x]
     xs = sorted(points)
@@ -160,3 +163,75 @@ def interpolate(points: Dict[int, float], x: int) -> float:
         if lo < x < hi:
             return points[lo] + (points[hi] - points[lo]) * (x - lo) / (hi - lo)
     raise AssertionError("unreachable")
+
+
+MEASURED_V = "measured"
+INTERPOLATED_V = "interpolated"
+EXTRAPOLATED_V = "extrapolated"
+
+
+@dataclass
+class VerifyCostCurve:
+    """v(K) for K = 1 … max_k from the Ks whose verify pass was timed, each labelled by where it came from."""
+
+    verify_cost_by_k: Dict[int, float]
+    source_by_k: Dict[int, str]                  # K -> measured | interpolated | extrapolated
+    slope_per_k: Optional[float] = None          # Δv per extra drafted token used past the last measured K
+    method: Optional[str] = None                 # how the extrapolation was made (None: nothing extrapolated)
+
+    def ks(self, source: str) -> List[int]:
+        return [k for k in sorted(self.source_by_k) if self.source_by_k[k] == source]
+
+
+def verify_cost_curve(measured: Dict[int, float], max_k: int) -> VerifyCostCurve:
+    """v(K) = T_target(K+1) / T_target(1) for every K = 1 … ``max_k`` from the measured ``{K: v(K)}``.
+
+    - **measured** K: the measured value, always.
+    - **interpolated** (a K between two measured ones, or below the first with the exact anchor v(0) = 1,
+      a 1-token pass over itself): piecewise linear.
+    - **extrapolated** (a K past the last measured one, K_last): affine in K,
+      ``v(K) = v(K_last) + s · (K − K_last)``.
+
+    Why affine: the batch-1 latency model (:mod:`draftfinder.predict.latency`; roofline
+    T(n) = max(weight bytes / bandwidth, n · 2·params / FLOP/s) + layers · overhead, with C_forward ≈ 2N FLOPs per
+    token from Kaplan et al. 2020 §2.1) is affine in the pass size n once the pass is compute-bound, which on a
+    CPU is from a few tokens on — so past the measured range each extra drafted token adds a constant share of
+    a step. The slope s is the least-squares slope of the measured v(K), K ≥ 1 (at least two of them); with one
+    measured K it is the chord from the anchor, (v(K_last) − 1) / K_last. A slope ≤ 0 (noise: on this CPU a
+    4-token pass can be cheaper than a 3-token one) is replaced by that chord, and by 0 only when the measured
+    v(K_last) ≤ 1; ``method`` states which was used and the slope.
+    """
+    if max_k < 1:
+        raise ValueError(f"max_k must be at least 1, got {max_k}")
+    points = {int(k): float(v) for k, v in measured.items() if int(k) >= 1}
+    out: Dict[int, float] = {}
+    src: Dict[int, str] = {}
+    if not points:
+        raise ValueError("no measured verify cost: time at least one K")
+    anchored = {0: 1.0, **points}
+    last = max(points)
+    for k in range(1, min(max_k, last) + 1):
+        out[k] = interpolate(anchored, k)
+        src[k] = MEASURED_V if k in points else INTERPOLATED_V
+    slope = method = None
+    if max_k > last:
+        ks = sorted(points)
+        chord = (points[last] - 1.0) / last
+        if len(ks) >= 2:
+            mk = sum(ks) / len(ks)
+            mv = sum(points[k] for k in ks) / len(ks)
+            slope = sum((k - mk) * (points[k] - mv) for k in ks) / sum((k - mk) ** 2 for k in ks)
+            how = f"least-squares slope of the measured v(K) at K = {','.join(map(str, ks))}"
+        else:
+            slope, how = chord, f"chord from v(0) = 1 to the measured v({last})"
+        if slope <= 0:
+            slope, how = chord, (f"chord from v(0) = 1 to the measured v({last}) (the least-squares slope was "
+                                 f"{slope:.3f} ≤ 0)")
+        if slope <= 0:
+            slope, how = 0.0, f"slope 0: the measured v({last}) = {points[last]:.3f} is not above v(0) = 1"
+        method = (f"affine past K = {last} (latency model: a compute-bound pass costs a constant amount per extra "
+                  f"token): v(K) = v({last}) + {slope:.4f}·(K − {last}); {how}")
+        for k in range(last + 1, max_k + 1):
+            out[k] = points[last] + slope * (k - last)
+            src[k] = EXTRAPOLATED_V
+    return VerifyCostCurve(out, src, slope, method)

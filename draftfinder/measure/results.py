@@ -23,7 +23,7 @@ MIN_BUCKET_POSITIONS = 30                    # buckets with fewer positions are 
 DEFAULT_LIMIT = 6                            # prompts: ~1 min on 2 CPU cores for SmolLM2-135M
 DEFAULT_MAX_NEW_TOKENS = 48
 DEFAULT_TIMING_REPEATS = 3
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2                           # 2: verify costs labelled measured / interpolated / extrapolated
 
 Progress = Callable[[str, int, int, str], None]     # (phase, done, total, label)
 
@@ -89,7 +89,7 @@ class KResult:
     """Everything predicted (and, for greedy, simulated) for one K."""
 
     k: int
-    verify_cost: Optional[float]             # v(K) = T_target(K+1) / T_target(1), measured
+    verify_cost: Optional[float]             # v(K) = T_target(K+1) / T_target(1); see verify_cost_source
     tokens_per_step_iid: Optional[float]     # Leviathan 2023 Eq. (1) with the measured α
     speedup_iid: Optional[float]             # Thm 3.8 with measured α, c, v(K)
     tokens_per_step_simulated: Optional[float] = None    # greedy replay (exact) / position-wise β (sampling)
@@ -102,6 +102,7 @@ class KResult:
     accepted_hist: Dict[int, int] = field(default_factory=dict)
     steps: Optional[int] = None
     new_tokens: Optional[int] = None
+    verify_cost_source: Optional[str] = None             # measured | interpolated | extrapolated
 
 
 @dataclass
@@ -110,13 +111,34 @@ class TargetCost:
 
     context_tokens: int
     pass_ms: Dict[int, float]                # tokens in one pass (1 … K+1) -> median ms (measured sizes only)
-    verify_cost_by_k: Dict[int, float]       # K -> T(K+1)/T(1); interpolated where the size was not measured
-    interpolated_k: List[int]                # Ks whose verify cost is interpolated
+    verify_cost_by_k: Dict[int, float]       # K -> T(K+1)/T(1); modelled where the size was not measured
+    interpolated_k: List[int]                # Ks whose verify cost is interpolated between measured Ks
     repeats: int
     warmup: int
     step_ms: float                           # T(1): one plain decoding step
     generation_tokens_per_s: Optional[float] = None    # plain greedy decoding of the continuations (decode only)
     load_average: Optional[float] = None     # 1-minute load average when the timing started (busy machine: noisy)
+    extrapolated_k: List[int] = field(default_factory=list)   # Ks past the last measured one (affine model)
+    verify_cost_source_by_k: Dict[int, str] = field(default_factory=dict)  # K -> measured|interpolated|extrapolated
+    extrapolation_slope_per_k: Optional[float] = None         # Δv(K) per extra K used past the last measured K
+    extrapolation_method: Optional[str] = None
+
+    def verify_cost_source(self, k: int) -> str:
+        """Where v(K) came from: measured, interpolated or extrapolated. Files written before the sources were
+        recorded (schema ≤ 1) held every unmeasured K flat at the last value and called it interpolated: such
+        a K reads as ``interpolated`` below the last measured K and ``extrapolated`` past it."""
+        if k in self.verify_cost_source_by_k:
+            return self.verify_cost_source_by_k[k]
+        if k in self.extrapolated_k:
+            return "extrapolated"
+        if k in self.interpolated_k:
+            measured = [j for j in self.verify_cost_by_k if j not in self.interpolated_k]
+            return "extrapolated" if not measured or k > max(measured) else "interpolated"
+        return "measured"
+
+    def measured_verify_costs(self) -> Dict[int, float]:
+        """Only the Ks whose verify pass was timed."""
+        return {k: v for k, v in self.verify_cost_by_k.items() if self.verify_cost_source(k) == "measured"}
 
 
 @dataclass

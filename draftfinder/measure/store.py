@@ -135,3 +135,24 @@ def apply_measurement(acceptance: Any, target_id: str, draft_id: str, task: str,
                                            detail=detail)
     cost = m.cost_ratio if (hardware == "cpu" and m.draft_cost is not None) else None
     return measured, cost, m
+
+
+def measured_verify_costs(m: Optional[Measurement], *, hardware: Optional[str] = None
+                          ) -> Tuple[Optional[dict], Optional[dict], Optional[str]]:
+    """The verify costs v(K) of a saved measurement, for the estimator: ``(costs, sources, method)``.
+
+    Like the cost ratio in :func:`apply_measurement`, only on the ``cpu`` hardware profile (they were timed on
+    this machine); else ``(None, None, None)``. ``sources`` labels each K measured / interpolated /
+    extrapolated (:meth:`TargetCost.verify_cost_source`), so a measured v(K) replaces the latency model's
+    wherever one exists and a modelled one says so.
+    """
+    if m is None or m.target_cost is None or hardware != "cpu" or not m.target_cost.verify_cost_by_k:
+        return None, None, None
+    tc = m.target_cost
+    costs = {int(k): float(v) for k, v in tc.verify_cost_by_k.items()}
+    sources = {k: tc.verify_cost_source(k) for k in costs}
+    method = (f"draftfinder measure: median of paired T(K+1 tokens)/T(1 token) target passes after "
+              f"{tc.context_tokens} tokens of KV cache, {m.created_at}, machine {m.machine.machine_id}: {m.path}")
+    if tc.extrapolation_method and any(v == "extrapolated" for v in sources.values()):
+        method += f"; past the timed Ks: {tc.extrapolation_method}"
+    return costs, sources, method

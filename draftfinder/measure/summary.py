@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from draftfinder.predict import speedup as est
 from draftfinder.engine.base import SamplingConfig, SpecStats
-from draftfinder.measure.formulas import SimulatedRun, bootstrap_ratio_ci, expected_run, interpolate
+from draftfinder.measure.formulas import SimulatedRun, bootstrap_ratio_ci, expected_run, verify_cost_curve
 from draftfinder.measure.results import (CONTEXT_BUCKETS, MAX_K, AcceptanceResult, ContextBucket, DraftCost, KResult, Progress,
                       TargetCost, Verification)
 from draftfinder.measure.scoring import Continuation, DraftTrace, _Scorer
@@ -112,21 +112,24 @@ def predict(acceptance: AcceptanceResult, traces: Sequence[DraftTrace], target_c
     by_k: Dict[int, KResult] = {}
     verify = target_cost.verify_cost_by_k if target_cost else {}
 
-    def v(d: int) -> float:
-        return verify[d] if d in verify else interpolate(verify, d)
+    def v(d: int) -> float:             # the measured v(d) wherever it exists; else the labelled model of it
+        if d in verify:
+            return verify[d]
+        return verify_cost_curve(target_cost.measured_verify_costs(), d).verify_cost_by_k[d]
 
     c_eff = None
     if draft_cost is not None:
         c_eff = draft_cost.cost_ratio if draft_cost.basis == "per token" else None
     for k in range(1, max_k + 1):
-        r = KResult(k=k, verify_cost=verify.get(k),
+        r = KResult(k=k, verify_cost=v(k) if target_cost else None,
                     tokens_per_step_iid=est.expected_tokens_per_step(alpha, k) if alpha is not None else None,
-                    speedup_iid=None)
+                    speedup_iid=None,
+                    verify_cost_source=target_cost.verify_cost_source(k) if target_cost else None)
         if alpha is not None and draft_cost is not None and target_cost is not None:
             ck = c_eff if c_eff is not None else draft_cost.cost_ratio / k      # per-call cost spread over k
             # an n-gram that proposes at only a share of positions: α counts proposed positions only, so the
             # i.i.d. figure is for the steps where it proposes (coverage is reported beside it)
-            r.speedup_iid = est.expected_speedup(alpha, k, ck, verify[k])
+            r.speedup_iid = est.expected_speedup(alpha, k, ck, v(k))
         if greedy and traces and all(k in t.runs for t in traces):
             runs = [t.runs[k] for t in traces]
             merged = merge_runs(runs)
@@ -151,7 +154,7 @@ def predict(acceptance: AcceptanceResult, traces: Sequence[DraftTrace], target_c
             r.tokens_per_step_simulated = tokens / steps if steps else None
             r.acceptance_simulated = sum(e[2] for e in expected) / reached if reached else None
             if draft_cost is not None and target_cost is not None and r.tokens_per_step_simulated:
-                r.speedup_simulated = r.tokens_per_step_simulated / (k * draft_cost.cost_ratio + verify[k])
+                r.speedup_simulated = r.tokens_per_step_simulated / (k * draft_cost.cost_ratio + v(k))
         by_k[k] = r
     key = "speedup_simulated" if any(r.speedup_simulated is not None for r in by_k.values()) else "speedup_iid"
     scored = {k: getattr(r, key) for k, r in by_k.items() if getattr(r, key) is not None}
@@ -181,47 +184,29 @@ def verify_with_engine(target: Any, scorer: _Scorer, continuations: Sequence[Con
                        progress: Optional[Progress] = None,
                        should_stop: Optional[Callable[[], bool]] = None) -> Optional[Verification]:
     """Run the engine at K (``speculative_generate``) and the target alone (``autoregressive_generate``) on the
-    same prompts, interleaved prompt by prompt after one untimed warm-up of each; speedup = Σ target decode
-    time / Σ speculative decode time (prefill excluded, as in Thm 3.8; ``total_speedup`` includes it)."""
+    same prompts, side by side (:func:`sidebyside.side_by_side`: one untimed warm-up of each, interleaved prompt
+    by prompt, one round); speedup = Σ target decode time / Σ speculative decode time (prefill excluded, as in
+    Thm 3.8; ``total_speedup`` includes it)."""
     from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
+    from draftfinder.measure.sidebyside import side_by_side
 
     drafter = scorer.fresh(target) if scorer.kind == "ngram" else scorer.drafter
-    first = continuations[0]
-    speculative_generate(target, drafter, first.prompt_ids, max_new_tokens=4, sampling=sampling, k=k)
-    autoregressive_generate(target, first.prompt_ids, max_new_tokens=4, sampling=sampling)
-    t_dec = s_dec = t_tot = s_tot = 0.0
-    stats: List[SpecStats] = []
-    identical = True
-    tokens = 0
-    for n, cont in enumerate(continuations, 1):
-        if should_stop is not None and should_stop():
-            break
-        if progress:
-            progress("verify", n - 1, len(continuations), cont.prompt_id)
-        base = autoregressive_generate(target, cont.prompt_ids, max_new_tokens=max_new_tokens, sampling=sampling)
-        spec = speculative_generate(target, drafter, cont.prompt_ids, max_new_tokens=max_new_tokens,
-                                    sampling=sampling, k=k)
-        t_dec += base.stats.total_s - base.stats.prefill_s
-        s_dec += spec.stats.total_s - spec.stats.prefill_s
-        t_tot += base.stats.total_s
-        s_tot += spec.stats.total_s
-        identical = identical and spec.token_ids == base.token_ids
-        tokens += len(spec.token_ids)
-        stats.append(spec.stats)
-    if progress:
-        progress("verify", len(continuations), len(continuations), "done")
-    if not stats or s_dec <= 0:
+    n = len(continuations)
+    result = side_by_side(
+        [(c.prompt_id, c.prompt_ids) for c in continuations],
+        lambda ids, m: autoregressive_generate(target, ids, max_new_tokens=m, sampling=sampling),
+        lambda ids, m: speculative_generate(target, drafter, ids, max_new_tokens=m, sampling=sampling, k=k),
+        max_new_tokens=max_new_tokens, repeats=1, warmup_tokens=4, labels=("target only", f"speculative K={k}"),
+        should_stop=should_stop,
+        progress=(lambda done, total, label: progress("verify", min(done, n), n, label)) if progress else None)
+    if not result.rounds or not result.rounds[0].candidate_decode_s:
         return None
-    steps = sum(s.steps for s in stats)
-    reached = sum(sum(s.position_drafted) for s in stats)
-    accepted = sum(s.accepted for s in stats)
-    drafted = sum(s.drafted for s in stats)
+    rnd = result.rounds[0]
     return Verification(
-        k=k, prompts=len(stats), new_tokens=tokens, target_decode_s=t_dec, speculative_decode_s=s_dec,
-        measured_speedup=t_dec / s_dec, predicted_speedup=predicted_speedup, prediction_method=prediction_method,
-        observed_acceptance=accepted / reached if reached else None,
-        observed_accepted_per_drafted=accepted / drafted if drafted else None,
-        observed_tokens_per_step=tokens / steps if steps else None,
-        simulated_tokens_per_step=simulated_tokens_per_step,
-        outputs_identical=identical if sampling.greedy else None,
-        total_speedup=t_tot / s_tot if s_tot > 0 else None)
+        k=k, prompts=result.prompts, new_tokens=rnd.candidate_tokens, target_decode_s=rnd.baseline_decode_s,
+        speculative_decode_s=rnd.candidate_decode_s, measured_speedup=rnd.decode_speedup,
+        predicted_speedup=predicted_speedup, prediction_method=prediction_method,
+        observed_acceptance=result.observed_acceptance, observed_accepted_per_drafted=result.accepted_per_drafted,
+        observed_tokens_per_step=result.tokens_per_step, simulated_tokens_per_step=simulated_tokens_per_step,
+        outputs_identical=result.outputs_identical if sampling.greedy else None,
+        total_speedup=rnd.total_speedup)

@@ -50,6 +50,8 @@ class SpeedupEstimate:
     break_even_acceptance: Optional[float] = None   # α at which recommended_k just breaks even
     worthwhile: bool = True                      # speedup > 1
     provenance: Dict[str, Provenance] = field(default_factory=dict)
+    verify_cost_source_by_k: Dict[int, str] = field(default_factory=dict)   # k -> estimated | measured |
+                                                                            # interpolated | extrapolated
 
     def to_dict(self) -> Dict[str, Any]:
         return to_plain(self)
@@ -151,12 +153,18 @@ class SpeedupEstimator:
         cost_ratio: Optional[float] = None,
         acceptance_source: str = ESTIMATED,
         acceptance_method: Optional[str] = None,
+        verify_costs: Optional[Dict[int, float]] = None,
+        verify_cost_sources: Optional[Dict[int, str]] = None,
+        verify_cost_method: Optional[str] = None,
     ) -> SpeedupEstimate:
         """Cost ratio, verify costs, speedup for every K, the best K, and the provenance of each figure.
 
         ``acceptance``: an :class:`AcceptanceEstimate` (its source/method/band are used) or a bare α, labelled
         ``acceptance_source`` (pass ``constants.MEASURED`` for a measured α). ``cost_ratio``: a measured c;
-        when given it replaces the latency model's c and is labelled measured.
+        when given it replaces the latency model's c and is labelled measured. ``verify_costs``: v(K) from a
+        measurement (``{K: v}``, each labelled by ``verify_cost_sources``: measured / interpolated /
+        extrapolated; ``verify_cost_method`` says how they were taken); they replace the latency model's v(K)
+        at those K, the model fills the rest (labelled estimated in ``verify_cost_source_by_k``).
         """
         profile = hw.get_profile(hardware)
         if isinstance(acceptance, AcceptanceEstimate):
@@ -185,19 +193,32 @@ class SpeedupEstimator:
             c_prov = Provenance(MEASURED, "measured cost ratio supplied by the caller")
 
         vfn = hw.verify_cost_fn(target_info, profile)
-        verify = {k: vfn(k) for k in range(1, max_k + 1)}
+        given = {int(k): float(v) for k, v in (verify_costs or {}).items() if 1 <= int(k) <= max_k}
+        verify = {k: given[k] if k in given else vfn(k) for k in range(1, max_k + 1)}
+        v_sources = {k: ((verify_cost_sources or {}).get(k, MEASURED) if k in given else ESTIMATED)
+                     for k in range(1, max_k + 1)}
+        if given:
+            by_source: Dict[str, list] = {}
+            for k, src in v_sources.items():
+                by_source.setdefault(src, []).append(k)
+            detail = "; ".join(f"{src} for K = {','.join(map(str, ks))}" for src, ks in by_source.items())
+            v_prov = Provenance(MEASURED, verify_cost_method or "measured T_target(k+1 tokens) / T_target(1 token)",
+                                detail + (f" (latency model {profile.name})" if ESTIMATED in by_source else ""))
+        else:
+            v_prov = Provenance(ESTIMATED, f"latency model ({profile.name})", "T_target(k+1 tokens) / T_target(1 token)")
         curve = est.speedup_curve(alpha, c, lambda k: verify[k], max_k)
         best_k = max(curve, key=lambda k: (curve[k], -k))
         speedup = curve[best_k]
         s_low = est.expected_speedup(low, best_k, c, verify[best_k]) if low is not None else None
         s_high = est.expected_speedup(high, best_k, c, verify[best_k]) if high is not None else None
 
-        inputs = f"α {a_prov.source}, c {c_prov.source}, verify cost estimated ({hw_note})"
+        v_note = f"verify cost at k={best_k} {v_sources[best_k]}" + (f" ({hw_note})" if v_sources[best_k] == ESTIMATED
+                                                                       else "")
+        inputs = f"α {a_prov.source}, c {c_prov.source}, {v_note}"
         provenance = {
             "acceptance_rate": a_prov,
             "cost_ratio": c_prov,
-            "verify_cost_by_k": Provenance(ESTIMATED, f"latency model ({profile.name})",
-                                           "T_target(k+1 tokens) / T_target(1 token)"),
+            "verify_cost_by_k": v_prov,
             "speedup_by_k": Provenance(ESTIMATED, SPEEDUP_METHOD, inputs),
             "recommended_k": Provenance(ESTIMATED, f"argmax of expected speedup over k = 1…{max_k}", inputs),
             "speedup": Provenance(ESTIMATED, SPEEDUP_METHOD, inputs),
@@ -227,6 +248,7 @@ class SpeedupEstimator:
             break_even_acceptance=est.break_even_alpha(best_k, c, verify[best_k]),
             worthwhile=speedup > 1.0,
             provenance=provenance,
+            verify_cost_source_by_k=v_sources,
         )
 
 

@@ -264,6 +264,8 @@ def prediction_figure(cells, bases) -> Optional[Dict[str, Any]]:
             continue
         prov = str(pred.get("provenance") or "estimated")
         label = PREDICTION_LABELS.get(prov, prov)
+        if pred.get("same_engine") is False:
+            label += f", inputs from {pred.get('inputs_engine') or 'another engine'} (cell: {pred.get('cell_engine')})"
         g = groups.setdefault(label, {"x": [], "y": [], "hovertext": []})
         g["x"].append(_r(px, 4))
         g["y"].append(_r(my, 4))

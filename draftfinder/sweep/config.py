@@ -8,6 +8,9 @@ A config names the models and how to run them::
                  {"label": "0.5B Q8_0", "path": "/models/qwen2.5-0.5b-instruct-q8_0.gguf"}],
      "settings": {"runs": 1, "max_tokens": 128, "temperature": 0.0, "k": [2, 4, 8], ...}}
 
+- ``hardware``: a latency profile (``cpu``, ``rtx4090``, ``a100-80gb``, ``h100``, ``m4-max`` or an alias such as
+  draftbench's ``rtx4090-24gb``) used for the predictions beside each cell, or ``local`` (the default: this
+  machine, no profile); any other name is a config error.
 - ``backend``: ``engine`` (our in-process engine), ``hf`` (transformers assisted generation), ``llamacpp``
   (``llama-server`` started per cell), ``openai`` (any OpenAI-compatible URL: vLLM, SGLang, a llama-server).
 - draft ``type``: ``model`` (default; needs ``path``), ``ngram`` (no path; ``storage`` basic|onelevel, ``n``),
@@ -40,6 +43,7 @@ BACKENDS = ("engine", "hf", "llamacpp", "openai")
 DRAFT_TYPES = ("model", "ngram", "layerskip")
 NGRAM_STORAGES = ("basic", "onelevel")
 MAX_SWEEP_K = 16
+LOCAL_HARDWARE = "local"            # the default: this machine, named by no latency profile
 _HINT = "draftfinder sweep --init writes a valid example"
 
 
@@ -171,8 +175,28 @@ def sweep_config_from_dict(data: Any, source: str = "config") -> SweepConfig:
         if d.target is not None and d.target not in labels:
             raise ConfigError(f"drafts[{i}].target", f"one of the target labels ({', '.join(labels)})", d.target,
                               source=source)
-    return SweepConfig(name=name, targets=targets, drafts=drafts, hardware=_str(data, "hardware", source) or "local",
+    return SweepConfig(name=name, targets=targets, drafts=drafts, hardware=_hardware(data, source),
                        backend=backend, model_family=_str(data, "model_family", source), settings=settings)
+
+
+def _hardware(data: Dict[str, Any], source: str) -> str:
+    """``hardware``: a latency profile of :mod:`draftfinder.predict.latency` (or one of its aliases, e.g.
+    draftbench's ``rtx4090-24gb``), kept as written (it names the results file); ``local`` (the default) for
+    this machine without a profile. Anything else is an error naming the profiles: the estimator's predictions
+    depend on it, and a typo must not silently become another machine."""
+    value = _str(data, "hardware", source)
+    if value is None or value == LOCAL_HARDWARE:
+        return LOCAL_HARDWARE
+    from draftfinder.predict.latency import ALIASES, PROFILES, get_profile
+
+    try:
+        get_profile(value)
+    except UsageError:
+        aliases = ", ".join(f"{a} ({t})" for a, t in ALIASES.items())
+        raise ConfigError("hardware", f"a hardware profile: one of {', '.join(PROFILES)}, or {LOCAL_HARDWARE} (this "
+                          "machine, no latency profile: predictions only from saved measurements)", value,
+                          source=source, hint=f"aliases: {aliases}") from None
+    return value
 
 
 def _str(data: Dict[str, Any], key: str, source: str, *, prefix: str = "", required: bool = False) -> Optional[str]:

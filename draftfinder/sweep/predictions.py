@@ -1,16 +1,25 @@
-"""The estimator's prediction beside each measured sweep cell.
+"""The estimator's prediction beside each measured sweep cell, from inputs of the cell's own engine or saying not.
 
-In order of preference, for target × draft × K:
+Every prediction names the engine its inputs were timed on (``inputs_engine``), the engine the cell runs
+(``cell_engine``) and whether they agree (``same_engine``). Engines: ``pytorch`` (our engine and transformers'
+assisted generation: PyTorch eager forwards of the same model) and ``llama.cpp`` (llama-server). In order of
+preference, for target × draft × K:
 
-1. a saved ``draftfinder measure`` of this target × draft × task on this machine: its per-K prediction
-   (measured α — teacher-forced, exact greedy replay — with measured c and v(K) of our engine on this CPU);
-   provenance ``measured`` for the inputs, the speedup itself predicted (``method`` says so);
-2. model drafts without a measurement: :meth:`estimator.SpeedupEstimator.evaluate` with the acceptance prior
-   (``acceptance.prior_acceptance``, fitted to published points) and the latency model on the sweep's
-   hardware profile (``cpu`` when ``hardware`` names no known profile); provenance ``estimated``;
-3. n-gram and layer-skip drafts without a measurement: no prediction (``reason`` says how to get one:
-   their acceptance depends on the text, not on model metadata).
+1. **same engine, measured**: a saved ``draftfinder measure`` of this target × draft × task on this machine,
+   for a PyTorch cell: its per-K prediction (teacher-forced α, exact greedy replay, c and v(K) timed on our
+   engine here; ``verify_cost_source`` says whether v(K) at this K was timed or modelled); provenance
+   ``measured`` (the inputs; the speedup itself is predicted, ``method`` says how).
+2. **same engine, estimated** (model drafts): :meth:`estimator.SpeedupEstimator.evaluate` with the latency model
+   of the sweep's ``hardware`` profile, when that profile was calibrated on the cell's engine (``cpu``: PyTorch;
+   the GPU profiles: gpt-fast/PyTorch and llama-bench/llama.cpp decode speeds), and α from a saved
+   measurement when there is one (α is the pair's, not the engine's), else the prior; provenance ``estimated``.
+3. **other engine**: the same two computations from inputs of another engine (e.g. a PyTorch measurement for a
+   llama.cpp cell: llama.cpp's draft and verify costs differ) — given for orientation, provenance
+   ``estimated``, ``same_engine`` false and ``reason`` saying which engine the inputs come from.
+4. otherwise no prediction (``speedup`` None, ``reason`` says how to get one).
 
+``hardware`` is validated when the config loads (:func:`config.sweep_config_from_dict`): a name that is no
+latency profile is a config error, except ``local`` (this machine, no profile: no latency-model estimate).
 A prediction never fails a sweep: any error becomes ``{"speedup": None, "reason": …}``.
 """
 
@@ -19,18 +28,27 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from draftfinder.constants import ESTIMATED, MEASURED
-from draftfinder.sweep.config import Entry, SweepConfig
+from draftfinder.sweep.config import LOCAL_HARDWARE, Entry, SweepConfig
 
 _CACHE: Dict[Any, Any] = {}
 
+PYTORCH = "pytorch"
+LLAMACPP = "llama.cpp"
+# the engine each backend runs; openai: the user's server, unknown
+CELL_ENGINE = {"engine": PYTORCH, "hf": PYTORCH, "llamacpp": LLAMACPP}
+# the engines each latency profile's constants were calibrated on (predict/latency.py: CPU_MEASUREMENTS were
+# timed with PyTorch eager; the GPU fit uses gpt-fast (PyTorch) on A100 and llama-bench (llama.cpp) on RTX 4090)
+PROFILE_ENGINES = {"cpu": (PYTORCH,), "rtx4090": (PYTORCH, LLAMACPP), "a100-80gb": (PYTORCH, LLAMACPP),
+                   "h100": (PYTORCH, LLAMACPP), "m4-max": (PYTORCH, LLAMACPP)}
 
-def _profile_name(cfg: SweepConfig) -> str:
+
+def _profile_name(cfg: SweepConfig) -> Optional[str]:
+    """The latency profile ``hardware`` names, or None for ``local``. The config loader rejected any other name."""
+    if cfg.hardware == LOCAL_HARDWARE:
+        return None
     from draftfinder.predict.latency import get_profile
 
-    try:
-        return get_profile(cfg.hardware).name
-    except Exception:
-        return "cpu"
+    return get_profile(cfg.hardware).name
 
 
 def _record(path: str) -> Any:
@@ -51,8 +69,22 @@ def predict_cell(cfg: SweepConfig, target: Entry, draft: Entry, k: Optional[int]
     if cfg.backend == "openai" or not target.path:
         return {"speedup": None, "reason": "the server decides K and the draft; no local model to predict from"}
     k = int(k or 4)
+    cell_engine = CELL_ENGINE[cfg.backend]
     try:
-        out = _from_measurement(cfg, target, draft, k) or _from_estimator(cfg, target, draft, k)
+        m = _measurement(cfg, target, draft)
+        profile = _profile_name(cfg)
+        same_profile = profile is not None and cell_engine in PROFILE_ENGINES.get(profile, ())
+        out = None
+        if m is not None and cell_engine == PYTORCH:
+            out = _from_measurement(m, k, cell_engine)
+        if out is None and draft.type == "model" and same_profile:
+            out = _from_estimator(cfg, target, draft, k, profile, m, cell_engine)
+        if out is None and m is not None:
+            out = _from_measurement(m, k, cell_engine)
+        if out is None and draft.type == "model" and profile is not None:
+            out = _from_estimator(cfg, target, draft, k, profile, m, cell_engine)
+        if out is None:
+            out = _none(cfg, target, draft, k, profile, cell_engine)
         if draft.adaptive and out.get("speedup") is not None:
             out["method"] += "; for a fixed K (this cell starts at K and adapts it)"
         return out
@@ -60,38 +92,91 @@ def predict_cell(cfg: SweepConfig, target: Entry, draft: Entry, k: Optional[int]
         return {"speedup": None, "reason": f"no prediction: {str(exc).splitlines()[0][:160]}"}
 
 
-def _from_measurement(cfg: SweepConfig, target: Entry, draft: Entry, k: int) -> Optional[Dict[str, Any]]:
+def _engines(inputs: str, cell: str) -> Dict[str, Any]:
+    return {"inputs_engine": inputs, "cell_engine": cell, "same_engine": inputs == cell}
+
+
+def _other_engine_reason(inputs: str, cell: str, what: str) -> str:
+    return (f"inputs from another engine: {what} timed with {inputs}, this cell runs {cell} (its draft and verify "
+            f"costs differ): for orientation only, not a prediction of this engine")
+
+
+def _measurement(cfg: SweepConfig, target: Entry, draft: Entry) -> Any:
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.measure.store import load_measurement
 
     sampling = None if cfg.settings.temperature == 0 else SamplingConfig(processor="multinomial",
                                                                          temperature=cfg.settings.temperature)
-    m = load_measurement(_record(str(target.path)).model_id, _draft_id(draft), cfg.settings.task, sampling=sampling)
-    if m is None or k not in m.by_k:
+    return load_measurement(_record(str(target.path)).model_id, _draft_id(draft), cfg.settings.task, sampling=sampling)
+
+
+def _from_measurement(m: Any, k: int, cell_engine: str) -> Optional[Dict[str, Any]]:
+    if k not in m.by_k:
         return None
     kr = m.by_k[k]
     speedup = kr.speedup_simulated if kr.speedup_simulated is not None else kr.speedup_iid
-    return {"speedup": speedup, "alpha": m.acceptance.alpha, "k": k,
-            "c": m.cost_ratio if m.draft_cost is not None else None, "provenance": MEASURED,
-            "method": ("predicted from draftfinder measure (measured α, exact greedy replay, measured c and v(K) "
-                       "of our engine on this machine)" + ("; partial measurement (interrupted run)" if m.partial
-                                                           else "")), "source": m.path}
+    partial = "; partial measurement (interrupted run)" if m.partial else ""
+    v_source = kr.verify_cost_source or (m.target_cost.verify_cost_source(k) if m.target_cost else None)
+    out = {"speedup": speedup, "alpha": m.acceptance.alpha, "k": k,
+           "c": m.cost_ratio if m.draft_cost is not None else None, "verify_cost": kr.verify_cost,
+           "verify_cost_source": v_source, "source": m.path, **_engines(PYTORCH, cell_engine)}
+    if out["same_engine"]:
+        out.update(provenance=MEASURED,
+                   method=("predicted from draftfinder measure (measured α, exact greedy replay, measured c and "
+                           f"v(K) of our engine on this machine; v({k}) {v_source}){partial}"))
+    else:
+        out.update(provenance=ESTIMATED,
+                   method=(f"draftfinder measure's prediction for our PyTorch engine (measured α, c, v(K); v({k}) "
+                           f"{v_source}){partial}"),
+                   reason=_other_engine_reason(PYTORCH, cell_engine, "α, c and v(K) of the saved measurement"))
+    return out
 
 
-def _from_estimator(cfg: SweepConfig, target: Entry, draft: Entry, k: int) -> Dict[str, Any]:
-    if draft.type != "model":
-        return {"speedup": None, "k": k,
-                "reason": (f"no prediction for {draft.type} drafts without a measurement: run draftfinder measure "
-                           f"{target.path} --draft {draft.spec} --task {cfg.settings.task}")}
-    from draftfinder.predict.estimator import SpeedupEstimator
+def _from_estimator(cfg: SweepConfig, target: Entry, draft: Entry, k: int, profile: str, m: Any,
+                    cell_engine: str) -> Dict[str, Any]:
+    from draftfinder.measure.store import apply_measurement
     from draftfinder.models.analysis import ModelAnalyzer
+    from draftfinder.predict.estimator import SpeedupEstimator
 
     t_info = ModelAnalyzer.analyze_record(_record(str(target.path)))
     d_info = ModelAnalyzer.analyze_record(_record(str(draft.path)))
     same = bool(t_info.model_family and t_info.model_family == d_info.model_family)
     acc = SpeedupEstimator.estimate_acceptance(t_info, d_info, same, True, 1.0)
-    profile = _profile_name(cfg)
+    if m is not None:                      # α is the pair's (teacher-forced, any engine); costs from the profile
+        acc, _, _ = apply_measurement(acc, t_info.model_id, d_info.model_id, cfg.settings.task, measurement=m)
     est = SpeedupEstimator.evaluate(t_info, d_info, acc, hardware=profile, max_k=max(16, k))
-    return {"speedup": est.speedup_by_k.get(k), "alpha": est.acceptance_rate, "k": k, "c": est.cost_ratio,
-            "provenance": ESTIMATED,
-            "method": f"acceptance prior + latency model ({profile}); Leviathan 2023 Thm 3.8 with verify cost"}
+    engines = PROFILE_ENGINES.get(profile, ())
+    inputs = cell_engine if cell_engine in engines else "/".join(engines) or "unknown"
+    out = {"speedup": est.speedup_by_k.get(k), "alpha": est.acceptance_rate, "alpha_source": acc.source, "k": k,
+           "c": est.cost_ratio, "verify_cost": est.verify_cost_by_k.get(k), "verify_cost_source": ESTIMATED,
+           "provenance": ESTIMATED,
+           "method": (f"{'measured α' if acc.source == MEASURED else 'acceptance prior'} + latency model ({profile}, "
+                      f"calibrated on {' and '.join(engines) or 'no engine'}); Leviathan 2023 Thm 3.8 with verify cost"),
+           **_engines(inputs, cell_engine)}
+    if m is not None:
+        out["source"] = m.path
+    if not out["same_engine"]:
+        out["reason"] = _other_engine_reason(inputs, cell_engine, f"the latency profile '{profile}' was")
+    return out
+
+
+def _none(cfg: SweepConfig, target: Entry, draft: Entry, k: int, profile: Optional[str],
+          cell_engine: str) -> Dict[str, Any]:
+    if draft.type != "model":
+        how = (f"run draftfinder measure {target.path} --draft {draft.spec} --task {cfg.settings.task}"
+               if cell_engine == PYTORCH else
+               f"no {cell_engine} measurement exists; draftfinder measure {target.path} --draft {draft.spec} "
+               f"--task {cfg.settings.task} gives a PyTorch-engine figure for orientation")
+        return {"speedup": None, "k": k, "cell_engine": cell_engine,
+                "reason": (f"no prediction for {draft.type} drafts without a measurement (their acceptance depends on "
+                           f"the text, not on model metadata): {how}")}
+    return {"speedup": None, "k": k, "cell_engine": cell_engine,
+            "reason": (f"no prediction: hardware '{cfg.hardware}' names no latency profile and no saved measurement "
+                       f"exists; set \"hardware\" to one of {_profiles()} in the config, or run draftfinder measure "
+                       f"{target.path} --draft {draft.path} --task {cfg.settings.task}")}
+
+
+def _profiles() -> str:
+    from draftfinder.predict.latency import PROFILES
+
+    return ", ".join(PROFILES)

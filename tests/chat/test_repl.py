@@ -155,11 +155,9 @@ def test_session_ngram_plain(pexpect):
         child.sendline("Count from 1 to 1000: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,")
         child.expect_exact("running speculative (ngram:basic:3)")
         time.sleep(0.3)
-        start = time.monotonic()
-        child.sendintr()
+        child.sendintr()                                 # cancelled well before the 400 tokens (timeouts: 20 s)
         child.expect_exact("generation cancelled (Ctrl-C)", timeout=20)
         child.expect_exact(PROMPT, timeout=20)
-        assert time.monotonic() - start < 20
         assert "length            400 new tokens at most" in reply(child, "/settings")   # still alive
 
         child.sendline("/quit")

@@ -28,7 +28,7 @@ def smollm2_installed():
 @pytest.mark.slow
 def test_measure_json_through_main(smollm2_installed, capsys):
     code = main(["measure", "zoo:smollm2-135m", "--draft", "layerskip:24", "--draft", "ngram", "--limit", "2",
-                 "--max-new-tokens", "16", "--timing-repeats", "1", "--timing-ks", "1,4,16", "--format", "json"])
+                 "--max-new-tokens", "16", "--timing-repeats", "1", "--timing-ks", "1,4", "--format", "json"])
     out, err = capsys.readouterr()
     assert code == 0, err
     d = json.loads(out)                                            # stdout holds the data and nothing else
@@ -40,7 +40,14 @@ def test_measure_json_through_main(smollm2_installed, capsys):
         assert a["alpha_low"] <= a["alpha"] <= a["alpha_high"]
         assert m["draft_cost"]["cost_ratio"] > 0
         assert set(m["target_cost"]["verify_cost_by_k"]) == {str(k) for k in range(1, 17)}
-        assert m["target_cost"]["interpolated_k"] == [k for k in range(1, 17) if k not in (1, 4, 16)]
+        # timed K = 1, 4; between them interpolated, past 4 extrapolated (affine, not held flat), each labelled
+        tc = m["target_cost"]
+        assert tc["interpolated_k"] == [2, 3] and tc["extrapolated_k"] == list(range(5, 17))
+        assert tc["verify_cost_source_by_k"]["1"] == "measured" and tc["verify_cost_source_by_k"]["16"] == "extrapolated"
+        assert m["by_k"]["4"]["verify_cost_source"] == "measured" and m["by_k"]["9"]["verify_cost_source"] == "extrapolated"
+        v = tc["verify_cost_by_k"]
+        assert v["16"] == pytest.approx(v["4"] + 12 * tc["extrapolation_slope_per_k"]) and tc["extrapolation_slope_per_k"] >= 0
+        assert "extrapolated for K = 5," in m["provenance"]["target_cost.verify_cost_by_k"]["detail"]
         assert set(m["by_k"]) == {str(k) for k in range(1, 17)}
         best = m["by_k"][str(m["recommended_k"])]
         assert best["speedup_simulated"] == m["predicted_speedup"] and best["speedup_iid"] > 0
@@ -55,6 +62,7 @@ def test_measure_json_through_main(smollm2_installed, capsys):
     # the table renders from the same payload
     table = measure_cmd.render_table(d)
     assert "draft layerskip:24 (layerskip)" in table and "← recommended" in table and "[measured:" in table
+    assert "v(K) from" in table and "interpolated" in table and "v(K) extrapolated for K ≥ 5: affine past K = 4" in table
 
 
 def test_usage_errors_exit_2_before_loading_anything(capsys):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 
 import pytest
 import torch
@@ -43,13 +42,11 @@ def test_zoo_model_loads_once_ready_to_generate(smollm2_gguf, capfd):
     assert loaded.vocab_size == 49152
     assert 2 in loaded.eos_token_ids                                     # <|im_end|>
     assert loaded.decode(loaded.tokenizer.encode("Hello world")) == "Hello world"
-    start = time.perf_counter()
-    again = load_model("zoo:smollm2-135m", resolver=offline())
+    again = load_model("zoo:smollm2-135m", resolver=offline())        # cached: the same objects, not a reload
     by_path = load_model(str(smollm2_gguf), resolver=offline())     # same file under another name
     assert again is loaded
     assert by_path.model is loaded.model and by_path.tokenizer is loaded.tokenizer
     assert by_path.name == str(smollm2_gguf) and by_path.record.source == "gguf"
-    assert time.perf_counter() - start < 0.5
 
 
 def test_missing_gguf_file_is_a_one_line_not_found_error(tmp_path):

@@ -3,7 +3,6 @@ and (with SmolLM2 and the engine) n-gram speculative decoding on a copy-heavy pr
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -233,22 +232,6 @@ def test_drafter_bad_arguments():
         NGramDrafter(storage="nope")
     with pytest.raises(UsageError):
         NGramDrafter(n=1)
-
-
-def test_draft_call_is_fast():
-    """A draft call must cost ≪ 1 ms even on a long context (pure dicts, no model)."""
-    import random
-
-    rng = random.Random(0)
-    ids = [rng.randrange(50) for _ in range(4000)]
-    d = NGramDrafter("basic", n=4)
-    d.begin(ids)
-    d.draft(ids, 16, None, None)
-    start = time.perf_counter()
-    for _ in range(200):
-        d.draft(ids, 16, None, None)
-    per_call_ms = (time.perf_counter() - start) / 200 * 1e3
-    assert per_call_ms < 0.5, per_call_ms
 
 
 # --- with the engine and a real model -----------------------------------------------------------------

@@ -103,6 +103,61 @@ def test_interpolate_between_and_beyond_measured_points():
     assert [M.interpolate(pts, x) for x in (0, 1, 2, 5, 7, 9)] == [1.0, 1.0, 1.5, 3.0, 4.0, 4.0]
 
 
+def test_verify_costs_past_the_last_timed_k_are_extrapolated_not_held_flat():
+    """Guards issue 9 §2: `measure --timing-ks 1,2,4` filled v(5..16) with v(4) and called it interpolated.
+    Past the last timed K the curve is affine (least-squares slope of the timed points) and labelled extrapolated;
+    a timed K keeps its measured value; a K between timed ones is interpolated."""
+    measured = {1: 1.10, 2: 1.30, 4: 1.70}
+    curve = M.verify_cost_curve(measured, 16)
+    # least-squares slope of (1, 1.1), (2, 1.3), (4, 1.7): 0.2 per K
+    assert curve.slope_per_k == pytest.approx(0.2)
+    assert curve.verify_cost_by_k[5] == pytest.approx(1.9) and curve.verify_cost_by_k[16] == pytest.approx(4.1)
+    assert curve.verify_cost_by_k[16] > curve.verify_cost_by_k[4]                    # not held flat
+    assert {k: curve.verify_cost_by_k[k] for k in measured} == measured             # measured values untouched
+    assert curve.verify_cost_by_k[3] == pytest.approx(1.5)                          # between 2 and 4
+    assert curve.ks("measured") == [1, 2, 4] and curve.ks("interpolated") == [3]
+    assert curve.ks("extrapolated") == list(range(5, 17))
+    assert "affine past K = 4" in curve.method and "least-squares" in curve.method
+    # K below the first timed one: interpolated from the exact anchor v(0) = 1
+    low = M.verify_cost_curve({4: 1.8}, 6)
+    assert low.verify_cost_by_k[2] == pytest.approx(1.4) and low.source_by_k[2] == "interpolated"
+    # one timed K: the chord from v(0) = 1 gives the slope
+    assert low.slope_per_k == pytest.approx(0.2) and low.verify_cost_by_k[6] == pytest.approx(2.2)
+    # a non-monotone (noisy) set whose least-squares slope is ≤ 0 falls back to the chord, and says so
+    noisy = M.verify_cost_curve({1: 1.4, 2: 1.35, 3: 1.2}, 5)
+    assert noisy.slope_per_k == pytest.approx(0.2 / 3) and "chord" in noisy.method
+    # all Ks timed: nothing modelled
+    full = M.verify_cost_curve({k: 1 + 0.1 * k for k in range(1, 17)}, 16)
+    assert full.method is None and full.ks("measured") == list(range(1, 17))
+
+
+def test_predictions_use_the_measured_v_and_label_every_k():
+    """Every per-K prediction carries where its v(K) came from; a timed K uses the timed value."""
+    tc = M.TargetCost(context_tokens=40, pass_ms={1: 70.0, 2: 77.0, 5: 119.0}, verify_cost_by_k={},
+                      interpolated_k=[], repeats=3, warmup=1, step_ms=70.0)
+    curve = M.verify_cost_curve({1: 1.1, 4: 1.7}, 6)
+    tc.verify_cost_by_k, tc.verify_cost_source_by_k = curve.verify_cost_by_k, curve.source_by_k
+    tc.interpolated_k, tc.extrapolated_k = curve.ks("interpolated"), curve.ks("extrapolated")
+    acc = M.AcceptanceResult(0.5, 0.4, 0.6, 0.5, 0.4, 0.6, positions=10, proposed_positions=10, coverage=1.0,
+                             prompts=1)
+    dc = M.DraftCost(step_ms=7.0, cost_ratio=0.1, basis="per token", samples=3, method="test")
+    by_k, *_ = M.predict(acc, [], tc, dc, greedy=False, kind="model", max_k=6)
+    assert [by_k[k].verify_cost_source for k in range(1, 7)] == ["measured", "interpolated", "interpolated",
+                                                                   "measured", "extrapolated", "extrapolated"]
+    assert by_k[4].verify_cost == 1.7 and by_k[6].verify_cost == pytest.approx(1.7 + 2 * 0.2)
+    assert by_k[4].speedup_iid == pytest.approx(est.expected_speedup(0.5, 4, 0.1, 1.7))
+
+
+def test_old_files_that_held_v_flat_read_as_extrapolated_past_the_last_timed_k():
+    """Measurements saved before the labels: their unmeasured Ks past the last timed one are flagged extrapolated
+    (they were held flat), so no consumer takes them for measured values."""
+    tc = M.TargetCost(context_tokens=40, pass_ms={1: 70.0}, verify_cost_by_k={1: 1.1, 2: 1.3, 3: 1.4, 4: 1.4},
+                      interpolated_k=[3, 4], repeats=3, warmup=1, step_ms=70.0)
+    assert [tc.verify_cost_source(k) for k in (1, 2, 3, 4)] == ["measured", "measured", "extrapolated",
+                                                               "extrapolated"]
+    assert tc.measured_verify_costs() == {1: 1.1, 2: 1.3}
+
+
 # --- storage and the find integration ---------------------------------------------------------------------
 
 def _hand_made_measurement() -> M.Measurement:
@@ -189,6 +244,29 @@ def test_measured_figures_flow_into_the_estimator():
     assert est_.acceptance_rate == 0.42 and est_.cost_ratio == 0.5
     assert est_.provenance["acceptance_rate"].source == MEASURED
     assert est_.provenance["cost_ratio"].source == MEASURED
+
+
+def test_find_uses_the_measured_verify_cost_where_one_exists():
+    """Guards issue 9 §2 ("a measured v(K) is used wherever it exists"): find replaced α and c by a saved
+    measurement but kept the latency model's v(K). On the cpu profile the measured v(K) now replace the model's
+    (each labelled), the model fills the Ks the measurement lacks; on other hardware the model stays."""
+    from draftfinder.predict import latency as hw
+    from draftfinder.predict.estimator import SpeedupEstimator
+    from draftfinder.predict.latency import ModelShape
+
+    m = _hand_made_measurement()      # v(1) = 1.1 measured; v(2) = 1.3 unmeasured, past the last timed K
+    target, draft = ModelShape(134_515_008, 32, 30), ModelShape(90e6, 32, 20)
+    costs, sources, method = M.measured_verify_costs(m, hardware="cpu")
+    assert costs == {1: 1.1, 2: 1.3} and sources == {1: "measured", 2: "extrapolated"} and m.created_at in method
+    e = SpeedupEstimator.evaluate(target, draft, 0.42, "cpu", max_k=4, cost_ratio=0.5, verify_costs=costs,
+                                  verify_cost_sources=sources, verify_cost_method=method)
+    assert e.verify_cost_by_k[1] == 1.1 and e.verify_cost_by_k[2] == 1.3
+    assert e.verify_cost_by_k[3] == pytest.approx(hw.verify_cost(target, 3, "cpu"))
+    assert e.verify_cost_source_by_k == {1: "measured", 2: "extrapolated", 3: ESTIMATED, 4: ESTIMATED}
+    assert e.speedup_by_k[1] == pytest.approx(est.expected_speedup(0.42, 1, 0.5, 1.1))
+    assert e.provenance["verify_cost_by_k"].source == MEASURED
+    assert "measured for K = 1" in e.provenance["verify_cost_by_k"].detail
+    assert M.measured_verify_costs(m, hardware="a100-80gb") == (None, None, None)
 
 
 # --- real model: teacher forcing against the engine's real speculative runs ----------------------------------

@@ -22,19 +22,21 @@ def shape(m: hw.CpuMeasurement) -> hw.ModelShape:
 
 
 # --- the cpu profile against this project's measurements (2-core machine, 2026-11) ----------------------
+# IN-SAMPLE: these four figures are the rows fit_cpu_profile solves from (3 unknowns, 4 equations), so they
+# check the least-squares fit and its stated residual, not the model's accuracy on other models or sizes.
 
-def test_cpu_verify_cost_smollm2_k4():
-    # Measured: a 5-token verify pass costs 1.57× a 1-token step for SmolLM2-135M. Stated tolerance: ±5 %.
+def test_in_sample_cpu_verify_cost_smollm2_k4():
+    # Fitted row: a 5-token verify pass costs 1.57× a 1-token step for SmolLM2-135M. Stated residual: ±5 %.
     assert hw.verify_cost(shape(SMOL), 4, "cpu") == pytest.approx(1.57, rel=0.05)
 
 
-def test_cpu_verify_cost_gemma_k4():
-    # Measured: 1.81× for Gemma-3-270M. Stated tolerance: ±5 %.
+def test_in_sample_cpu_verify_cost_gemma_k4():
+    # Fitted row: 1.81× for Gemma-3-270M. Stated residual: ±5 %.
     assert hw.verify_cost(shape(GEMMA), 4, "cpu") == pytest.approx(1.81, rel=0.05)
 
 
-def test_cpu_tokens_per_second_in_range():
-    # Measured plain greedy: SmolLM2 ≈ 14 tok/s, Gemma ≈ 9 tok/s. Stated tolerance: ±10 %.
+def test_in_sample_cpu_tokens_per_second():
+    # Fitted rows, plain greedy: SmolLM2 ≈ 14 tok/s, Gemma ≈ 9 tok/s. Stated residual: ±10 %.
     assert hw.tokens_per_second(shape(SMOL), "cpu") == pytest.approx(14.0, rel=0.10)
     assert hw.tokens_per_second(shape(GEMMA), "cpu") == pytest.approx(9.0, rel=0.10)
 
@@ -76,16 +78,30 @@ def test_gpus_are_memory_bound_at_batch_1(name):
     assert hw.verify_cost(LLAMA7B, 4, name) == pytest.approx(1.0)
 
 
-def test_gpu_stored_constants_equal_refit_and_reproduce_the_published_speeds():
+def test_gpu_stored_constants_equal_refit():
+    """The stored constants are the exact solution of the two published speeds (hw.fit_gpu_overhead). Two
+    equations, two unknowns: the fitted speeds are reproduced by construction, so they are not checked here —
+    see the held-out rows below."""
     fit = hw.fit_gpu_overhead()
     assert hw.GPU_BANDWIDTH_EFFICIENCY == pytest.approx(fit["bandwidth_efficiency"], rel=1e-3)
     assert hw.GPU_PER_LAYER_OVERHEAD_MS == pytest.approx(fit["per_layer_overhead_ms"], rel=1e-2)
-    # gpt-fast README: Llama-2-7B bf16 on A100-80GB, 104.9 tok/s.
-    assert hw.tokens_per_second(LLAMA7B, "a100-80gb") == pytest.approx(104.9, rel=0.005)
-    # geerlingguy/ai-benchmarks#43: TinyLlama-1.1B Q4_K_M (636.18 MiB, 22 layers) on RTX 4090, 762.37 t/s.
-    tiny = hw.GPU_MEASUREMENTS[1]
-    t = hw.step_latency_ms(tiny.weight_bytes * 8, 1, 22, 1, "rtx4090")   # params·bits/8 = bytes
-    assert 1000 / t == pytest.approx(762.37, rel=0.005)
+
+
+def _predicted_tokens_per_s(m: hw.GpuDecodeMeasurement) -> float:
+    return 1000 / hw.step_latency_ms(m.weight_bytes * 8, 1, m.num_layers, 1, m.hardware)   # params·bits/8 = bytes
+
+
+def test_out_of_sample_gpt_fast_quantized_rows():
+    """OUT OF SAMPLE. Guards issue 9 §5 (a test that reproduced the published speeds from constants solved from
+    those same speeds could not fail). The other single-A100 rows of gpt-fast's table (int8 and int4 Llama-2-7B
+    and -70B) were not used in the fit. The model is a memory roofline, so it must bound them from above, and
+    the int8 rows must be within +30 %; the int4 rows (+46–63 %: dequantizing kernels miss the memory bound)
+    are the known gap the module docstring states."""
+    errors = {m.model: _predicted_tokens_per_s(m) / m.tokens_per_s - 1 for m in hw.GPU_HELD_OUT}
+    assert all(e > 0 for e in errors.values()), errors                          # an upper bound, every row
+    assert all(e < 0.30 for name, e in errors.items() if "int8" in name), errors
+    assert all(e < 0.65 for e in errors.values()), errors
+    assert not set(m.source for m in hw.GPU_HELD_OUT) & set(m.source for m in hw.GPU_MEASUREMENTS)
 
 
 def test_gpu_efficiency_is_a_fraction():
