@@ -68,7 +68,7 @@ def test_estimate_flags_raise_number_error(flag, value):
 
 def test_every_number_validator_raises_number_error(tmp_path):
     """find config, sweep config, sweep/generate/chat flags and chat commands: the same error type."""
-    from draftfinder.chat.session import _int, _number
+    from draftfinder.chat.commands import _int, _number
     from draftfinder.find import config as findcfg
     from draftfinder.sweep.config import load_sweep_config
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional
 
 from draftfinder.chat.results import Output, StrategyRun, Turn
-from draftfinder.chat.session import describe_sampling
+from draftfinder.chat.commands import describe_sampling
 
 RESET = "\x1b[0m"
 STYLES = {"accepted": "\x1b[32m", "rejected": "\x1b[31;9m", "correction": "\x1b[33m", "bonus": "\x1b[36m"}

@@ -23,7 +23,8 @@ from draftfinder import constants
 from draftfinder.errors import redact
 from draftfinder.chat.render import render_banner, render_output
 from draftfinder.chat.results import Output
-from draftfinder.chat.session import ChatSession, completions
+from draftfinder.chat.commands import completions
+from draftfinder.chat.session import ChatSession
 
 PROMPT = ">>> "
 HISTORY_FILE = "chat_history"

@@ -55,7 +55,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def check_args(args: argparse.Namespace) -> None:
     """Raise ``UsageError`` for values the session would refuse, before anything is loaded."""
-    from draftfinder.chat.session import MAX_K, MAX_LENGTH
+    from draftfinder.chat.commands import MAX_LENGTH
+    from draftfinder.engine.base import MAX_K
     from draftfinder.cli.generate_cmd import check_threads
 
     if args.device.strip().lower() != "cpu":

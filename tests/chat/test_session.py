@@ -10,15 +10,8 @@ import dataclasses
 import pytest
 
 from draftfinder.chat.results import ChatSettings
-from draftfinder.chat.session import (
-    CACHE_NOTE,
-    COMMANDS,
-    ChatSession,
-    completions,
-    describe_sampling,
-    help_text,
-    parse_processor,
-)
+from draftfinder.chat.commands import CACHE_NOTE, COMMANDS, completions, describe_sampling, help_text, parse_processor
+from draftfinder.chat.session import ChatSession
 from draftfinder.engine.base import SamplingConfig
 from draftfinder.errors import UsageError
 
