@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -26,6 +27,13 @@ import pytest
 # calling any endpoint (telemetry) before a test's own environment is in place.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+
+# Ctrl-C tests send SIGINT to child processes. A shell that starts a command in the background without job
+# control (`cmd &` in a script, nohup, some CI runners) sets SIGINT to "ignore", and an ignored signal stays
+# ignored across exec: every child would then shrug off the SIGINT the test sends, and the test would time out.
+# Handled signals are reset to the default on exec, so giving this process Python's own handler back is enough.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # One torch thread: on 2 shared cores, 2 threads made a 1-token step 5-20x slower whenever anything else ran
 # (measured 2026-11); tests that time or generate stay stable with 1.
