@@ -54,6 +54,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     run = BenchRun(args)
+    from draftfinder.compat import facts
     from draftfinder.compat import tokenizer as vocab
     from draftfinder.engine.loading import load_model
     from draftfinder.engine.ngram import NGramDrafter
@@ -79,10 +80,10 @@ def main() -> int:
 
     fresh = lambda: AutoTokenizer.from_pretrained(str(FIXTURES / "Qwen__Qwen2.5-7B"))
     toks = []
-    rows["qwen_tokenizer_facts_s"] = row(timed(lambda: vocab.facts_from_tokenizer(toks[-1]), args.repeats,
+    rows["qwen_tokenizer_facts_s"] = row(timed(lambda: facts.facts_from_tokenizer(toks[-1]), args.repeats,
                                                setup=lambda: toks.append(fresh())), 1, 1.0, "s")
     gemma = ModelRecord(model_id="gemma", source="gguf", gguf_path=ggufs["gemma3-270m"])
-    rows["gemma_gguf_tokenizer_s"] = row(timed(lambda: vocab.facts_from_tokenizer(vocab.load_tokenizer(gemma)),
+    rows["gemma_gguf_tokenizer_s"] = row(timed(lambda: facts.facts_from_tokenizer(vocab.load_tokenizer(gemma)),
                                                max(1, args.repeats // 2), setup=vocab.clear_cache), 1, 10, "s")
     load_model("zoo:smollm2-135m")
     rows["load_model_cached_ms"] = row(timed(lambda: load_model("zoo:smollm2-135m"), args.repeats), 1e3, 500, "ms")
