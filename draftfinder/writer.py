@@ -89,17 +89,8 @@ def check_destination(path: Union[str, os.PathLike], *, flag: Optional[str] = No
     target = resolve_output(path)
     if not isinstance(target, Path):
         return target
-    try:
-        mode = target.stat().st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:
-        raise OutputError(target, exc.strerror or str(exc), flag=flag) from exc
-    if mode is not None and stat.S_ISDIR(mode):
-        raise OutputError(target, "it is a folder", flag=flag, hint="name a file inside it")
-    if mode is not None and stat.S_ISSOCK(mode):
-        raise OutputError(target, "it is a socket", flag=flag, hint="name a regular file")
-    if mode is None and not create_parents and not target.parent.is_dir():
+    st = _stat_checked(target, flag)
+    if st is None and not create_parents and not target.parent.is_dir():
         raise OutputError(target, f"the folder {target.parent} does not exist", flag=flag,
                           hint=f"create it first (mkdir -p {target.parent}) or choose another path")
     return target
@@ -117,20 +108,11 @@ def write_text(path: Union[str, os.PathLike], text: str, *, flag: Optional[str] 
     if isinstance(target, FileDescriptor):
         return _write_descriptor(target, text.encode("utf-8"), flag)
     assert isinstance(target, Path)
-    try:
-        st: Optional[os.stat_result] = target.stat()
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise OutputError(target, exc.strerror or str(exc), flag=flag) from exc
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        raise OutputError(target, "it is a folder", flag=flag, hint="name a file inside it")
-    if st is not None and stat.S_ISSOCK(st.st_mode):
-        raise OutputError(target, "it is a socket", flag=flag, hint="name a regular file")
+    st = _stat_checked(target, flag)
     if st is not None and not stat.S_ISREG(st.st_mode):
         return _write_in_place(target, text, flag)
     _ensure_parent(target, flag, create_parents)
-    _write_atomic(target, text, st, flag)
+    _replace_atomically(target, st, flag, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return target
 
 
@@ -158,24 +140,7 @@ def write_produced(path: Union[str, os.PathLike], produce: Callable[[Path], None
     except OSError:
         st = None
     _ensure_parent(target, flag, create_parents)
-    tmp: Optional[str] = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=prefix or f".{target.name}.", suffix=".tmp", dir=str(target.parent))
-        os.close(fd)
-        produce(Path(tmp))
-        with open(tmp, "rb") as fh:                  # produce() may have closed it without syncing
-            os.fsync(fh.fileno())
-        _set_mode(tmp, st)
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as exc:
-        raise OutputError(target, exc.strerror or str(exc), flag=flag) from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    _replace_atomically(target, st, flag, produce, prefix=prefix)
     return target
 
 
@@ -250,13 +215,32 @@ def _write_in_place(target: Path, text: str, flag: Optional[str]) -> Path:
     return target
 
 
-def _write_atomic(target: Path, text: str, st: Optional[os.stat_result], flag: Optional[str]) -> None:
+def _stat_checked(target: Path, flag: Optional[str]) -> Optional[os.stat_result]:
+    """``target.stat()`` (None when it does not exist yet); a folder or a socket in its place is an error."""
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OutputError(target, exc.strerror or str(exc), flag=flag) from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise OutputError(target, "it is a folder", flag=flag, hint="name a file inside it")
+    if stat.S_ISSOCK(st.st_mode):
+        raise OutputError(target, "it is a socket", flag=flag, hint="name a regular file")
+    return st
+
+
+def _replace_atomically(target: Path, st: Optional[os.stat_result], flag: Optional[str],
+                        produce: Callable[[Path], None], *, prefix: Optional[str] = None) -> None:
+    """``produce(tmp)`` fills a temporary file beside ``target``; it is synced to disk, given the old file's
+    mode (or the umask's), and renamed over ``target``. On any failure ``target`` is untouched and the
+    temporary file removed."""
     tmp: Optional[str] = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent))
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
+        fd, tmp = tempfile.mkstemp(prefix=prefix or f".{target.name}.", suffix=".tmp", dir=str(target.parent))
+        os.close(fd)
+        produce(Path(tmp))
+        with open(tmp, "rb") as fh:                  # produce() may have closed it without syncing
             os.fsync(fh.fileno())
         _set_mode(tmp, st)
         os.replace(tmp, target)

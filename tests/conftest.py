@@ -94,6 +94,24 @@ def fixture_dir(name: str) -> Path:
     return path
 
 
+def fixture_record(name: str):
+    """A :class:`ModelRecord` of one fixture model's folder, with its config (no weights)."""
+    import json
+
+    from draftfinder.models.sources.base import ModelRecord
+
+    folder = fixture_dir(name)
+    return ModelRecord(model_id=name, source="local", local_dir=folder,
+                       config=json.loads((folder / "config.json").read_text()))
+
+
+def fixture_tokenizer(name: str):
+    """The real tokenizer of one fixture model, loaded through draftfinder (cached per path)."""
+    from draftfinder.compat.tokenizer import load_tokenizer
+
+    return load_tokenizer(fixture_record(name))
+
+
 def _closed_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

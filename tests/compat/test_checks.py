@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.conftest import fixture_dir
+from tests.conftest import fixture_dir, fixture_record as record, fixture_tokenizer as tok
 from draftfinder.compat import teststrings
 from draftfinder.compat import facts as vocab
 from draftfinder.compat import tokenizer as loading
@@ -33,16 +33,6 @@ PAIRS = [
     ("Qwen/Qwen2.5-7B", "gpt2", False),
     ("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-0.5B", True),              # EOS differs, ids identical (warning)
 ]
-
-
-def record(name):
-    folder = fixture_dir(name)
-    return ModelRecord(model_id=name, source="local", local_dir=folder,
-                       config=json.loads((folder / "config.json").read_text()))
-
-
-def tok(name):
-    return loading.load_tokenizer(record(name))
 
 
 def config(name):

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import inspect
-import json
 
 import pytest
 
-from tests.conftest import fixture_dir
+from tests.conftest import fixture_record as record
 from draftfinder.compat import engine_rules as engines
 from draftfinder.compat import facts as vocab
 from draftfinder.compat import tokenizer as loading
 from draftfinder.models.sources.base import ModelRecord
-
-
-def record(name):
-    folder = fixture_dir(name)
-    return ModelRecord(model_id=name, source="local", local_dir=folder,
-                       config=json.loads((folder / "config.json").read_text()))
 
 
 def facts(name):

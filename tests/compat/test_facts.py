@@ -10,22 +10,12 @@ import math
 
 import pytest
 
-from tests.conftest import fixture_dir
+from tests.conftest import fixture_dir, fixture_tokenizer as tok
 from draftfinder.compat import facts as vocab
 from draftfinder.compat import tokenizer as loading
 from draftfinder.models.sources.base import ModelRecord
 
 QWEN = ["Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B", "Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-7B-Instruct"]
-
-
-def record(name: str) -> ModelRecord:
-    folder = fixture_dir(name)
-    return ModelRecord(model_id=name, source="local", local_dir=folder,
-                       config=json.loads((folder / "config.json").read_text()))
-
-
-def tok(name: str):
-    return loading.load_tokenizer(record(name))
 
 
 def facts(name: str) -> vocab.TokenizerFacts:

@@ -7,25 +7,14 @@ and fingerprints are tests/compat/test_facts.py.
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
 
-from tests.conftest import fixture_dir
+from tests.conftest import fixture_dir, fixture_record as record, fixture_tokenizer as tok
 from draftfinder.compat import tokenizer as loading
 from draftfinder.errors import TokenizerLoadError
 from draftfinder.models.sources.base import ModelRecord
-
-
-def record(name: str) -> ModelRecord:
-    folder = fixture_dir(name)
-    return ModelRecord(model_id=name, source="local", local_dir=folder,
-                       config=json.loads((folder / "config.json").read_text()))
-
-
-def tok(name: str):
-    return loading.load_tokenizer(record(name))
 
 
 # --- loading ----------------------------------------------------------------------------------------

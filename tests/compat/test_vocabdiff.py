@@ -6,15 +6,9 @@ Runs on ../shared/fixtures (real tokenizer files of public models); tokenizers a
 
 from __future__ import annotations
 
-from tests.conftest import fixture_dir
+from tests.conftest import fixture_tokenizer as tok
 from draftfinder.compat import facts as vocab
-from draftfinder.compat import tokenizer as loading
 from draftfinder.compat import vocabdiff
-from draftfinder.models.sources.base import ModelRecord
-
-
-def tok(name: str):
-    return loading.load_tokenizer(ModelRecord(model_id=name, source="local", local_dir=fixture_dir(name)))
 
 
 def facts(name: str) -> vocab.TokenizerFacts:
