@@ -65,6 +65,7 @@ CPU_SOCKET_BANDWIDTH_GB_S = 204.8
 CPU_SOCKET_BANDWIDTH_SOURCE = ("derived: 8 channels × DDR4-3200 × 8 B = 204.8 GB/s (AMD EPYC 7003 and Intel Xeon "
                                "Scalable 3rd gen: 8 DDR4-3200 channels per socket)")
 MAX_THREADS = 4096
+GIB = 2 ** 30                        # memory sizes are binary: "24 GB" of GDDR6X, "128 GB" unified = GiB
 MAX_DEVICE_COUNT = 1024
 
 # hardware.json "basis" -> the label every printed number carries.
@@ -76,7 +77,8 @@ _BASIS_LABEL = {"vendor": PUBLISHED, "vendor (via copy)": PUBLISHED, "third-part
 class Device:
     """One device (or ``count`` identical ones) as the latency and memory models see it.
 
-    ``memory_gb`` is per device (``None``: unknown — the fit check then says so); ``tflops`` the dense
+    ``memory_gb`` is per device, in GB of 2^30 bytes as vendors count memory sizes (an "80 GB" A100 holds
+    80 × 2^30 bytes; bandwidths are decimal, 1e9 B/s) (``None``: unknown — the fit check then says so); ``tflops`` the dense
     FP16/BF16 tensor rate (CPU: FP32); ``sources``/``basis`` map each figure's field name to its citation and
     its label (published | estimated | measured | given). ``detected_from`` says how this machine was
     identified (None for a preset or custom numbers); ``calibration`` is a
@@ -255,16 +257,17 @@ def _cpu_device(key: str, *, threads: Optional[int], model_name: Optional[str] =
 # --- this machine -----------------------------------------------------------------------------------------
 
 def host_memory_gb(meminfo: str = "/proc/meminfo") -> Optional[float]:
-    """Total RAM in GB (1e9 bytes) from /proc/meminfo (Linux) or ``sysctl hw.memsize`` (macOS); None if neither."""
+    """Total RAM in GB (2^30 bytes, see :class:`Device`) from /proc/meminfo (Linux) or ``sysctl hw.memsize``
+    (macOS); None if neither."""
     try:
         for line in Path(meminfo).read_text(encoding="utf-8").splitlines():
             if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) * 1024 / 1e9, 2)
+                return round(int(line.split()[1]) * 1024 / GIB, 2)
     except (OSError, ValueError, IndexError):
         pass
     out = _sysctl("hw.memsize")
     if out and out.isdigit():
-        return round(int(out) / 1e9, 2)
+        return round(int(out) / GIB, 2)
     return None
 
 
@@ -365,7 +368,7 @@ def _detect_torch_gpu() -> Optional[Device]:
             return None
         count = torch.cuda.device_count()
         name = torch.cuda.get_device_name(0)
-        memory = round(torch.cuda.get_device_properties(0).total_memory / 1e9, 2)
+        memory = round(torch.cuda.get_device_properties(0).total_memory / GIB, 2)
     except Exception:  # a broken driver install: fall back to the CPU rather than fail every command
         return None
     kind = "rocm-gpu" if getattr(torch.version, "hip", None) else "cuda-gpu"
@@ -551,6 +554,13 @@ def default_engine(device: Device, *, gguf: bool = False) -> str:
     return "vllm"
 
 
+def default_engine_reason(device: Device, *, gguf: bool = False) -> str:
+    """Why :func:`default_engine` chose what it chose, in a few words (for the report)."""
+    why = "a GGUF model" if gguf else {"apple-gpu": "an Apple chip", "cpu": "a CPU", "cuda-gpu": "a CUDA GPU",
+                                        "rocm-gpu": "a ROCm GPU"}.get(device.kind, device.kind)
+    return f"default for {why}: llama.cpp for GGUF, Apple chips and CPUs, vLLM on GPUs; --engine to choose"
+
+
 def check_engine(engine: Optional[str]) -> Optional[str]:
     """``engine`` normalised (``llamacpp``/``llama-cpp`` → ``llama.cpp``), or a one-line error listing them."""
     if engine is None:
@@ -565,6 +575,6 @@ def check_engine(engine: Optional[str]) -> Optional[str]:
 
 
 __all__ = ["AUTO", "CPU_SOCKET_BANDWIDTH_GB_S", "CUSTOM", "DEFAULT_ENGINE_RULE", "DEVICE_KINDS", "Device", "GIVEN",
-           "LOCAL", "check_engine", "cpu_model_name", "default_engine", "detect_device", "engine_names",
+           "LOCAL", "check_engine", "cpu_model_name", "default_engine", "default_engine_reason", "detect_device", "engine_names",
            "get_device", "host_memory_gb", "match_preset", "preset_device", "preset_names", "this_machine_cores",
            "unknown_hardware"]
