@@ -263,6 +263,37 @@ class UsageError(DraftFinderError):
     exit_code = EXIT_USAGE
 
 
+class CalibrationNotFoundError(DraftFinderError):
+    """Raised when ``--hardware local`` (or a profile name or file) names a calibration profile that was never
+    saved on this machine (``predict.calibration.load_profile``)."""
+
+    exit_code = EXIT_NOT_FOUND
+
+    def __init__(self, name: str, problem: str):
+        self.name = name
+        measure = "run draftfinder calibrate on this machine" + ("" if name == "local" else f" to save '{name}'")
+        super().__init__(problem, hint=f"{measure} (it measures the installed engines in a few minutes)",
+                         hints={"calibrate": f"run draftfinder calibrate{'' if name == 'local' else f' --name {name}'}"})
+
+
+class CalibrationProfileError(DraftFinderError):
+    """Raised when a saved calibration profile cannot be used: the file is corrupt (not JSON, not a profile,
+    malformed numbers) or it was measured on another machine (its ``machine_id`` differs from this one's).
+    The file is left as it is; the fix is to calibrate again, which replaces it."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, path: Any, name: str, problem: str, *, foreign: bool = False):
+        self.path = str(path)
+        self.name = name
+        self.foreign = foreign
+        again = ("calibrate this machine (draftfinder calibrate" + ("" if name == "local" else f", name '{name}'")
+                 + ") to replace it")
+        if foreign:
+            again += ", or use a preset hardware name for that other machine"
+        super().__init__(f"calibration profile {self.path} cannot be used: {problem}", hint=again)
+
+
 class NumberError(ConfigError, UsageError):
     """Raised by :func:`draftfinder.ranges.check_number` — the one validator of numbers from flags, config files
     and model files — for a value that is not a number, not finite, of the wrong kind or out of its range.
