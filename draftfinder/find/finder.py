@@ -245,8 +245,8 @@ class DraftModelFinder:
             cand.rank = rank
         notes = list(self.resolver.notes) + [f"could not read {p}" for p in self.resolver.scan_problems]
         if target_fit.fits is False:
-            notes.append(f"the target alone {target_fit.verdict.replace('does not fit', 'does not fit:', 1)} — "
-                         "no pair can run here: choose a quantized target, more devices or other hardware")
+            notes.append(f"the target alone {target_fit.verdict} — no pair can run on {self.device.label}: choose a "
+                         "quantized target, more devices or other hardware")
         if cfg.task in ("code", "chat"):
             notes.append(f"task {cfg.task}: the acceptance prior has no {cfg.task} offset (no published within-study "
                          f"contrast); only a saved `draftfinder measure --task {cfg.task}` of a pair changes its "
@@ -426,9 +426,10 @@ class DraftModelFinder:
                                                          f"N = {cfg.concurrency}; α {alpha.source}")
             provenance["recommended_k"] = Provenance(constants.ESTIMATED,
                                                      f"argmax of expected speedup at N = {cfg.concurrency}")
-        if fit.fits is False:            # no speedup for a pair that cannot run here: the verdict instead
-            speedup, curve = None, {}
+        if fit.fits is False:            # no speedup (nor K) for a pair that cannot run here: the verdict instead
+            speedup, curve, best_k = None, {}, None
             provenance["estimated_speedup"] = Provenance(constants.ESTIMATED, "does not fit", fit.verdict)
+            provenance.pop("recommended_k", None)
         provenance["fit"] = Provenance(constants.ESTIMATED, "weights + both KV caches ≤ usable memory",
                                        fit.verdict)
         memory_ratio = (info.memory_footprint_mb / target.memory_footprint_mb) if target.memory_footprint_mb else 0.0
@@ -470,7 +471,7 @@ class DraftModelFinder:
             quality_score=score,
             warnings=warnings if cfg.output.show_warnings else [],
             cost_ratio=est.cost_ratio,
-            verify_cost_ratio=est.verify_cost_by_k.get(best_k),
+            verify_cost_ratio=est.verify_cost_by_k.get(best_k) if best_k is not None else None,
             speedup_by_k=curve,
             acceptance_low=alpha.low,
             acceptance_high=alpha.high,

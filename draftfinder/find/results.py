@@ -189,7 +189,7 @@ class DraftModelCandidate:
     memory_ratio: float                               # draft memory / target memory
     estimated_speedup: Optional[float]                # at recommended_k; see provenance. None: does not fit
                                                       # the device's memory (``fit`` says how much it needs)
-    recommended_k: int
+    recommended_k: Optional[int]                      # None when the pair does not fit (no speedup, no K)
     acceptance_rate_estimate: float                   # α, expected per-token acceptance; see provenance
     same_family: bool
     quality_tier: QualityTier

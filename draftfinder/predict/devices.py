@@ -30,8 +30,9 @@ Where the figures come from:
   ``sysctl -n machdep.cpu.brand_string``, else this CPU from /proc/cpuinfo with its core count. A detected
   GPU or Apple chip takes its preset's figures, with the memory size read from the device; a GPU without a
   preset is an error naming the flags that describe it.
-- ``local`` or a saved calibration name: :func:`predict.calibration.load_profile` (``draftfinder
-  calibrate``); the device is this machine (detected) carrying the calibration, which the latency model uses.
+- ``local``, a saved calibration name or a profile file: :func:`predict.calibration.load_profile` (``draftfinder
+  calibrate``; a missing, corrupt or foreign profile is its one-line error); the device is this machine
+  (detected, at the profile's thread count) carrying the calibration, which the latency model uses.
 
 Errors are one line naming the problem and the fix (:class:`~draftfinder.errors.UsageError`, numbers through
 :mod:`draftfinder.ranges`).
@@ -403,33 +404,30 @@ def _detect_cached() -> Optional[Device]:
 
 # --- one entry point --------------------------------------------------------------------------------------
 
-def _calibration_module():
-    try:
-        from draftfinder.predict import calibration
-    except ImportError:
-        return None
-    return calibration if hasattr(calibration, "load_profile") else None
-
-
 def _saved_calibrations() -> List[str]:
-    mod = _calibration_module()
-    lister = getattr(mod, "list_profiles", None) if mod is not None else None
-    if lister is None:
-        return []
-    try:
-        return [getattr(p, "name", p) for p in lister()]
-    except Exception:
-        return []
+    from draftfinder.predict.calibration import saved_profiles
+
+    return saved_profiles()
+
+
+def _is_calibration_name(name: str) -> bool:
+    """``local``, a profile saved by ``draftfinder calibrate``, or a path to a profile file."""
+    from draftfinder.predict.calibration import looks_like_path
+
+    return name == LOCAL or looks_like_path(name) or name in _saved_calibrations()
 
 
 def _local_device(name: str, threads: Optional[int]) -> Device:
-    mod = _calibration_module()
-    if mod is None:
-        raise UsageError(f"no calibration saved for --hardware {name}",
-                         hint="run `draftfinder calibrate` on this machine first, or choose a preset with --hardware")
-    profile = mod.load_profile(name)                   # its own one-line errors: missing, corrupt, other machine
-    base = detect_device(threads=threads if threads is not None else getattr(profile, "threads", None))
-    return replace(base, name=f"local ({getattr(profile, 'name', name)})", calibration=profile)
+    """This machine (detected) carrying the calibration profile ``name`` (:func:`calibration.load_profile`: its
+    own one-line errors for a missing, corrupt or foreign profile)."""
+    from draftfinder.predict.calibration import load_profile
+
+    profile = load_profile(name)
+    base = detect_device(threads=threads if threads is not None else (profile.threads or None))
+    sources = dict(base.sources)
+    sources["calibration"] = f"measured: {profile.describe()} ({profile.path or name})"
+    return replace(base, name=f"local ({profile.name})" if profile.name != LOCAL else LOCAL, calibration=profile,
+                   sources=sources)
 
 
 def unknown_hardware(name: str) -> UsageError:
@@ -490,13 +488,11 @@ def get_device(name: Optional[str] = None, *, bandwidth_gb_s: Optional[float] = 
                      fp32_tflops=tf if k == "cpu" else None)
     elif low == AUTO:
         dev = _detect_or_describe(th, bw, tf)
-    elif low == LOCAL:
-        dev = _local_device(LOCAL, th)
     else:
         preset = _resolve_alias(key)
         if preset is not None:
             dev = preset_device(preset, threads=th)
-        elif key in _saved_calibrations():
+        elif _is_calibration_name(key):
             dev = _local_device(key, th)
         else:
             raise unknown_hardware(key)

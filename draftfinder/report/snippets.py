@@ -95,7 +95,9 @@ def sglang_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
 
 def usage_snippets(target: ModelInfo, cand: DraftModelCandidate) -> Dict[str, str]:
     """Snippets for the engines that accept this pair (all three when no verdict is known); the engine the
-    estimates are for (``cand.engine``) first."""
+    estimates are for (``cand.engine``) first. None for a pair that does not fit the device (no K to give)."""
+    if cand.recommended_k is None:
+        return {}
     makers = {"transformers": transformers_snippet, "vllm": vllm_snippet, "llama.cpp": llamacpp_snippet}
     if cand.engine == "sglang":
         makers["sglang"] = sglang_snippet

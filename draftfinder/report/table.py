@@ -219,12 +219,14 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
         if fit:
             lines.append(f"    Memory fit: {fit['verdict']} (estimated: weights + both KV caches at "
                          f"{fit['ctx_tokens']} tokens × {fit['sequences']} request(s))")
+    k_line = (f"    Recommended K: {c['recommended_k']} ({_prov(c, 'recommended_k', verbose=verbose) or 'argmax of estimated speedup'})"
+              if c.get("recommended_k") is not None else "    Recommended K: none (does not fit)")
     lines += [
         f"    Acceptance rate: {100 * c['acceptance_rate_estimate']:.1f}%"
         + (f" [range {100 * c['acceptance_low']:.0f}–{100 * c['acceptance_high']:.0f}%]"
            if c.get("acceptance_low") is not None and c.get("acceptance_high") is not None else "")
         + f" ({_prov(c, 'acceptance_rate_estimate', verbose=verbose)})",
-        f"    Recommended K: {c['recommended_k']} ({_prov(c, 'recommended_k', verbose=verbose) or 'argmax of estimated speedup'})",
+        k_line,
     ]
     if c.get("cost_ratio") is not None:
         lines.append(f"    Cost ratio c: {c['cost_ratio']:.3f} ({_prov(c, 'cost_ratio', verbose=verbose)})")
@@ -314,7 +316,10 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
         best = drafts[0]
         lines += ["", f"Concurrency (best draft {best['model_id']}; speedup per request):"]
         lines += concurrency_lines(best["concurrency"], data.get("concurrency", 1))
-    if drafts:
+    if drafts and drafts[0].get("recommended_k") is None:
+        lines += ["", f"{_icon('usage', sym)}No usage example: no pair fits on {data['hardware']} (see the memory "
+                  "verdicts above)."]
+    elif drafts:
         best = drafts[0]
         lines += ["", f"{_icon('usage', sym)}Usage Example (best draft: {best['model_id']}, K={best['recommended_k']}):"]
         for engine, snippet in (best.get("usage") or {}).items():
