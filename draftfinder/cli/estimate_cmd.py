@@ -191,13 +191,12 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
             acceptance_source=alpha_source,
             acceptance_method="measured (--acceptance --measured)" if args.measured else "given with --acceptance",
         )
-    missing = "give --target-kv-heads/--target-head-dim and --draft-kv-heads/--draft-head-dim"
     target_mem = ModelMemory.from_shape("target", target.params, target.bits_per_param, layers=target.num_layers,
                                         kv_heads=kv["--target-kv-heads"], head_dim=kv["--target-head-dim"],
-                                        missing_hint=missing)
+                                        missing_hint="add --target-kv-heads and --target-head-dim")
     draft_mem = ModelMemory.from_shape("draft", draft.params, draft.bits_per_param, layers=draft.num_layers,
                                        kv_heads=kv["--draft-kv-heads"], head_dim=kv["--draft-head-dim"],
-                                       missing_hint=missing)
+                                       missing_hint="add --draft-kv-heads and --draft-head-dim")
     fit = check_fit(target_mem, draft_mem, device, ctx=ctx, sequences=n)
     table = concurrency_table(target, draft, alpha, device, engine, requested=n, max_k=max_k, ctx=ctx,
                               target_memory=target_mem, draft_memory=draft_mem, alpha_source=alpha_source)

@@ -111,7 +111,7 @@ class ModelMemory:
             kv = kv_bytes_per_token(layers, kv_heads, head_dim)
             kv_method = f"2 · {layers} layers · {kv_heads} KV heads · head_dim {head_dim} · 2 B (fp16 cache)"
         else:
-            kv, kv_method = None, "not counted: KV shape not given" + (f" ({missing_hint})" if missing_hint else "")
+            kv, kv_method = None, "KV shape not given" + (f": {missing_hint}" if missing_hint else "")
         return cls(name, weights_gb, ESTIMATED, f"{params:.4g} parameters × {bits_per_param:g} bits / 8", kv,
                    kv_method)
 
@@ -133,15 +133,16 @@ class MemoryFit:
     sequences: int
     kv_counted: bool                           # False when a model's KV shape is unknown (then required is a floor)
     device: str
+    kv_missing: List[str] = field(default_factory=list)   # "target" / "draft" whose KV cache is not counted
     provenance: Dict[str, Provenance] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
         """``fits (needs 16.3 GB of 21.6 GB usable on rtx4090)`` / ``does not fit (needs 148.2 GB of 21.6 GB usable
-        on rtx4090)`` / ``fit unknown (needs 16.3 GB; memory of custom unknown)``; ``; KV cache not counted`` is
-        added when a model's KV shape is unknown (the need is then a floor)."""
-        floor = "" if self.kv_counted else "; KV cache not counted"
+        on rtx4090)`` / ``fit unknown (needs 16.3 GB; memory of custom unknown)``; ``; draft KV cache not counted``
+        is added when a model's KV shape is unknown (the need is then a floor)."""
+        floor = "" if self.kv_counted else f"; {' and '.join(self.kv_missing) or 'a'} KV cache not counted"
         if self.fits is None:
             return f"fit unknown (needs {self.required_gb:.1f} GB; memory of {self.device} unknown{floor})"
         body = f"needs {self.required_gb:.1f} GB of {self.usable_gb:.1f} GB usable on {self.device}{floor}"
@@ -181,16 +182,17 @@ def check_fit(target: ModelMemory, draft: Optional[ModelMemory], device: Any, *,
         "fits": Provenance(ESTIMATED, "weights + both KV caches ≤ usable memory"),
     }
     notes = []
-    if not kv_counted:
-        missing = [m.name for m in models if m.kv_bytes_per_token is None]
-        notes.append(f"KV cache of {', '.join(missing)} not counted (shape unknown): the need is a floor")
+    missing = [role for role, m in (("target", target), ("draft", draft)) if m is not None and m.kv_bytes_per_token is None]
+    if missing:
+        why = "; ".join(f"{m.name}: {m.kv_method}" for m in models if m.kv_bytes_per_token is None)
+        notes.append(f"KV cache of {' and '.join(missing)} not counted ({why}): the need is a floor")
     if device.count > 1:
         notes.append(f"{device.count} devices: weights and caches assumed split evenly (tensor parallel)")
     return MemoryFit(fits=fits, required_gb=round(required, 3), usable_gb=None if usable is None else round(usable, 3),
                      device_memory_gb=total, usable_fraction=frac, target_weights_gb=round(target.weights_gb, 3),
                      draft_weights_gb=round(d_w, 3), target_kv_gb=round(t_kv, 3), draft_kv_gb=round(d_kv, 3),
                      ctx_tokens=ctx, sequences=sequences, kv_counted=kv_counted, device=device.label,
-                     provenance=provenance, notes=notes)
+                     kv_missing=missing, provenance=provenance, notes=notes)
 
 
 __all__ = ["APPLE_WORKING_SET", "DEFAULT_CTX", "GIB", "KV_BYTES_PER_ELEMENT", "MemoryFit", "ModelMemory",

@@ -55,7 +55,7 @@ def test_unknown_memory_and_unknown_kv_shape_say_so():
     no_kv = ModelMemory.from_shape("t", 7e9, 16)
     fit = check_fit(no_kv, None, get_device("rtx4090"))
     assert fit.kv_counted is False and fit.required_gb == pytest.approx(7e9 * 2 / GIB, abs=1e-3)
-    assert fit.verdict.endswith("; KV cache not counted)") and fit.notes
+    assert fit.verdict.endswith("; target KV cache not counted)") and fit.notes and fit.kv_missing == ["target"]
 
 
 def test_from_info_reads_the_models_own_shape():
