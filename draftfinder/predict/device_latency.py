@@ -78,11 +78,14 @@ def evaluate(target: Any, draft: Any, acceptance: Any, device: Any, engine: str,
     return SpeedupEstimator.evaluate(target, draft, acceptance, hardware_arg(device), max_k, **extra, **kwargs)
 
 
-def engine_note(engine: Optional[str]) -> str:
-    """What the latency model distinguishes for ``engine`` in this build."""
+def engine_note(engine: Optional[str], device: Any = None) -> str:
+    """What the latency model distinguishes for ``engine`` (and ``device``'s calibration) in this build."""
     if core_interface():
         return f"latency model for {engine}"
-    return f"batch-1 roofline (no per-engine constants in this build; predictions labelled for {engine})"
+    note = f"batch-1 roofline (no per-engine constants in this build; predictions labelled for {engine})"
+    if getattr(device, "calibration", None) is not None:
+        note += "; the calibration is not used by this build's latency model"
+    return note
 
 
 __all__ = ["core_interface", "engine_note", "evaluate", "hardware_arg", "legacy_profile", "step_ms"]
