@@ -125,12 +125,12 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
     from draftfinder.predict.estimator import SpeedupEstimator
     from draftfinder.predict.latency import ModelShape, get_profile
 
-    target = ModelShape(parse_params(args.target_params, "--target-params"),
-                        parse_bits(args.target_bits, "--target-bits"),
-                        parse_layers(args.target_layers, "--target-layers"))
-    draft = ModelShape(parse_params(args.draft_params, "--draft-params"),
-                       parse_bits(args.draft_bits, "--draft-bits"),
-                       parse_layers(args.draft_layers, "--draft-layers"))
+    target = ModelShape.from_bits(parse_params(args.target_params, "--target-params"),
+                                  parse_bits(args.target_bits, "--target-bits"),
+                                  parse_layers(args.target_layers, "--target-layers"))
+    draft = ModelShape.from_bits(parse_params(args.draft_params, "--draft-params"),
+                                 parse_bits(args.draft_bits, "--draft-bits"),
+                                 parse_layers(args.draft_layers, "--draft-layers"))
     profile = get_profile(args.hardware)
     max_k = _max_k(args.max_k)
     cost_ratio = _cost_ratio(args.cost_ratio) if args.cost_ratio is not None else None
