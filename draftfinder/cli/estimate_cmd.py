@@ -139,6 +139,26 @@ def _max_k(text: str) -> int:
     return parse_number(text, "--max-k", kind=int, low=1, high=64, hint="e.g. --max-k 16")
 
 
+def _shape(params_text: str, bits_text: str, layers_text: str, kv_heads: Any, head_dim: Any, role: str) -> Any:
+    """The latency model's ModelShape from the what-if flags: the format by name when the latency model knows it
+    (its kernels depend on it), else the bits; the KV cache per token when the shape is given."""
+    from draftfinder.predict.formats import weight_format
+    from draftfinder.predict.latency import ModelShape
+    from draftfinder.predict.memory import kv_bytes_per_token
+
+    params = parse_params(params_text, f"--{role}-params")
+    bits = parse_bits(bits_text, f"--{role}-bits")
+    layers = parse_layers(layers_text, f"--{role}-layers")
+    fmt: Any = bits
+    if str(bits_text).strip().lower() in BITS_BY_NAME:
+        try:
+            fmt = weight_format(bits_text).name
+        except ValueError:
+            fmt = bits
+    kv = kv_bytes_per_token(layers, kv_heads, head_dim) if kv_heads and head_dim else 0.0
+    return ModelShape.from_bits(params, fmt, layers, kv_bytes_per_token=kv, name=role)
+
+
 def _is_gguf_format(text: str) -> bool:
     key = str(text).strip().lower()
     return key in BITS_BY_NAME and (key.startswith("q") or key.startswith("iq"))
@@ -152,24 +172,22 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
     from draftfinder.predict import device_latency
     from draftfinder.predict.acceptance import prior_acceptance
     from draftfinder.predict.concurrency import METHOD as CONCURRENCY_METHOD, concurrency_table
-    from draftfinder.predict.devices import default_engine, default_engine_reason
+    from draftfinder.predict.devices import check_engine_on_device, default_engine, default_engine_reason
     from draftfinder.predict.latency import ModelShape
     from draftfinder.predict.memory import DEFAULT_CTX, ModelMemory, check_fit
 
-    target = ModelShape(parse_params(args.target_params, "--target-params"),
-                        parse_bits(args.target_bits, "--target-bits"),
-                        parse_layers(args.target_layers, "--target-layers"))
-    draft = ModelShape(parse_params(args.draft_params, "--draft-params"),
-                       parse_bits(args.draft_bits, "--draft-bits"),
-                       parse_layers(args.draft_layers, "--draft-layers"))
     kv = {flag: parse_kv(getattr(args, flag[2:].replace("-", "_")), flag)
           for flag in ("--target-kv-heads", "--target-head-dim", "--draft-kv-heads", "--draft-head-dim")}
+    target = _shape(args.target_params, args.target_bits, args.target_layers, kv["--target-kv-heads"],
+                    kv["--target-head-dim"], "target")
+    draft = _shape(args.draft_params, args.draft_bits, args.draft_layers, kv["--draft-kv-heads"],
+                   kv["--draft-head-dim"], "draft")
     max_k = _max_k(args.max_k)
     cost_ratio = _cost_ratio(args.cost_ratio) if args.cost_ratio is not None else None
     flags = parse_device_flags(args)
     device = resolve_device(flags)
     gguf = _is_gguf_format(args.target_bits)
-    engine = flags.get("engine") or default_engine(device, gguf=gguf)
+    engine = check_engine_on_device(flags["engine"], device) if flags.get("engine") else default_engine(device, gguf=gguf)
     engine_source = "--engine" if flags.get("engine") else default_engine_reason(device, gguf=gguf)
     ctx, n = flags.get("ctx", DEFAULT_CTX), flags.get("concurrency", 1)
 
@@ -231,13 +249,11 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
     payload["hardware"] = device.name
     payload["device"] = device.to_dict()
     payload["engine"] = {"name": engine, "chosen_by": engine_source,
-                         "latency_model": device_latency.engine_note(engine, device)}
+                         "latency_model": device_latency.engine_note(engine, device, target)}
     payload["ctx_tokens"] = ctx
     payload["concurrency"] = n
     payload["fit"] = fit.to_dict()
     payload["concurrency_table"] = table.to_dict()
-    payload["hardware_profile"] = (None if device_latency.core_interface()
-                                   else device_latency.legacy_profile(device).to_dict())
     return payload
 
 
@@ -253,7 +269,6 @@ def render_table(d: Dict[str, Any]) -> str:
     from draftfinder.report.table import concurrency_lines, device_lines
 
     prov = d.get("provenance", {})
-    hwp = d.get("hardware_profile")
     fit = d.get("fit") or {}
 
     def label(key: str) -> str:
@@ -261,10 +276,9 @@ def render_table(d: Dict[str, Any]) -> str:
         return f"[{p.get('source', '?')}: {p.get('method', '')}]"
 
     lines = device_lines(d)
-    if hwp:
-        lines.append(f"latency model {hwp['name']}: {hwp['memory_bandwidth_gb_s']:g} GB/s × "
-                     f"{hwp['bandwidth_efficiency']:.3g}, {hwp['peak_tflops']:g} TFLOPS × {hwp['compute_efficiency']:.3g}, "
-                     f"{hwp['per_layer_overhead_ms']:.3g} ms/layer [estimated: {(d.get('engine') or {}).get('latency_model')}]")
+    note = (d.get("engine") or {}).get("latency_model")
+    if note:
+        lines.append(f"   ({note})")
     n = d.get("concurrency", 1)
     per = f" per step of {n} requests" if n > 1 else ""
     lines += [

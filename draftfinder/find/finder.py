@@ -192,11 +192,11 @@ class DraftModelFinder:
         self.log(f"Target: {target.model_id} ({target.num_parameters:,} parameters, family {target.model_family}, "
                  f"source {target.source})")
         target_tok = _TokenizerSide.for_record(target_record, self.resolver)
-        from draftfinder.predict.devices import default_engine, default_engine_reason
+        from draftfinder.predict.devices import check_engine_on_device, default_engine, default_engine_reason
         from draftfinder.predict.memory import ModelMemory, check_fit
 
         if cfg.engine:
-            self.engine, engine_source = cfg.engine, "--engine"
+            self.engine, engine_source = check_engine_on_device(cfg.engine, self.device), "--engine"
         else:
             self.engine = default_engine(self.device, gguf=_is_gguf(target))
             engine_source = default_engine_reason(self.device, gguf=_is_gguf(target))

@@ -557,6 +557,28 @@ def default_engine_reason(device: Device, *, gguf: bool = False) -> str:
     return f"default for {why}: llama.cpp for GGUF, Apple chips and CPUs, vLLM on GPUs; --engine to choose"
 
 
+def check_engine_on_device(engine: str, device: Device) -> str:
+    """``engine`` when the latency model has figures for it on ``device``'s kind, else a one-line error naming the
+    engines that run there (vLLM and SGLang serve CUDA and ROCm GPUs only)."""
+    try:
+        from draftfinder.predict.engine_costs import COSTS
+    except ImportError:                    # a latency model without per-engine figures: nothing to check
+        return engine
+    kinds = {k for e, k in COSTS if e == engine}
+    if not kinds or device.kind in kinds:
+        return engine
+    here = [e for e in engine_names() if (e, device.kind) in COSTS]
+    return _raise_engine(engine, device, sorted(kinds), here)
+
+
+def _raise_engine(engine: str, device: Device, kinds: List[str], here: List[str]) -> str:
+    raise UsageError(f"the latency model has no {engine} on {device.label} ({device.kind}); it has {engine} on "
+                     f"{', '.join(kinds)} devices",
+                     hint=f"choose one of the engines that run on a {device.kind}: {', '.join(here)}",
+                     hints={cmd: f"choose --engine {' or '.join(here)} for {device.name}, or another --hardware"
+                            for cmd in ("find", "estimate")})
+
+
 def check_engine(engine: Optional[str]) -> Optional[str]:
     """``engine`` normalised (``llamacpp``/``llama-cpp`` → ``llama.cpp``), or a one-line error listing them."""
     if engine is None:
@@ -571,6 +593,6 @@ def check_engine(engine: Optional[str]) -> Optional[str]:
 
 
 __all__ = ["AUTO", "CPU_SOCKET_BANDWIDTH_GB_S", "CUSTOM", "DEFAULT_ENGINE_RULE", "DEVICE_KINDS", "Device", "GIVEN",
-           "LOCAL", "check_engine", "cpu_model_name", "default_engine", "default_engine_reason", "detect_device", "engine_names",
+           "LOCAL", "check_engine", "check_engine_on_device", "cpu_model_name", "default_engine", "default_engine_reason", "detect_device", "engine_names",
            "get_device", "host_memory_gb", "match_preset", "preset_device", "preset_names", "this_machine_cores",
            "unknown_hardware"]

@@ -226,7 +226,17 @@ def test_engine_flag_and_default(capsys):
     assert "--speculative-algorithm STANDALONE" in snippet and "--speculative-draft-model-path Qwen/Qwen2.5-0.5B" in snippet
     est = run_json(capsys, *EST, "--hardware", "m4-max")
     assert est["engine"]["name"] == "llama.cpp"
-    assert run_json(capsys, *EST, "--hardware", "m4-max", "--engine", "vllm")["engine"]["name"] == "vllm"
+    assert run_json(capsys, *EST, "--hardware", "m4-max", "--engine", "transformers")["engine"]["name"] == "transformers"
+
+
+@pytest.mark.parametrize("command", ["estimate", "find"])
+def test_an_engine_that_does_not_run_on_the_device_is_one_line(capsys, command):
+    """vLLM serves CUDA/ROCm GPUs: `--engine vllm --hardware m4-max` is a one-line error naming the engines that
+    run there (was an internal error from the latency model)."""
+    argv = (EST if command == "estimate" else FIND) + ["--hardware", "m4-max", "--engine", "vllm"]
+    code, out, err = run(capsys, *argv)
+    assert code == EXIT_USAGE and "no vllm on m4-max (apple-gpu)" in err and "--engine llama.cpp" in err
+    assert_one_line_error(err)
 
 
 # --- concurrency ----------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def test_json_fields(capsys):
     assert set(d["verify_cost_by_k"]) == set(d["speedup_by_k"])
     best = d["recommended_k"]
     assert d["speedup"] == max(d["speedup_by_k"].values()) == d["speedup_by_k"][str(best)]
-    assert d["hardware"] == "a100-80gb" and d["hardware_profile"]["memory_bandwidth_gb_s"] == 2039
+    assert d["hardware"] == "a100-80gb" and d["device"]["bandwidth_gb_s"] == 2039
     expected_c = hw.cost_ratio((7e9, 16, 32), (500e6, 4.8944, 24), "a100-80gb")
     assert d["cost_ratio"] == pytest.approx(expected_c, rel=1e-5)
     for key in ("cost_ratio", "verify_cost_by_k", "speedup_by_k", "recommended_k", "speedup", "acceptance_rate"):

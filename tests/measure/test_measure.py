@@ -239,7 +239,7 @@ def test_measured_figures_flow_into_the_estimator():
     m = _hand_made_measurement()
     acc, c, _ = M.apply_measurement(AcceptanceEstimate(0.6, 0.5, 0.7), m.target_id, m.draft_id, "general",
                                     hardware="cpu", measurement=m)
-    est_ = SpeedupEstimator.evaluate(ModelShape(134_515_008, 32, 30), ModelShape(90e6, 32, 20), acc, "cpu",
+    est_ = SpeedupEstimator.evaluate(ModelShape.from_bits(134_515_008, 32, 30), ModelShape.from_bits(90e6, 32, 20), acc, "cpu",
                                      cost_ratio=c)
     assert est_.acceptance_rate == 0.42 and est_.cost_ratio == 0.5
     assert est_.provenance["acceptance_rate"].source == MEASURED
@@ -255,7 +255,7 @@ def test_find_uses_the_measured_verify_cost_where_one_exists():
     from draftfinder.predict.latency import ModelShape
 
     m = _hand_made_measurement()      # v(1) = 1.1 measured; v(2) = 1.3 unmeasured, past the last timed K
-    target, draft = ModelShape(134_515_008, 32, 30), ModelShape(90e6, 32, 20)
+    target, draft = ModelShape.from_bits(134_515_008, 32, 30), ModelShape.from_bits(90e6, 32, 20)
     costs, sources, method = M.measured_verify_costs(m, hardware="cpu")
     assert costs == {1: 1.1, 2: 1.3} and sources == {1: "measured", 2: "extrapolated"} and m.created_at in method
     e = SpeedupEstimator.evaluate(target, draft, 0.42, "cpu", max_k=4, cost_ratio=0.5, verify_costs=costs,

@@ -11,10 +11,11 @@ from draftfinder.predict.devices import get_device
 from draftfinder.predict.latency import ModelShape
 from draftfinder.predict.memory import ModelMemory
 
-# vLLM blog setup (2024-10-17, figures 5-7): Llama3-70B (bf16, 80 layers) with Qwama-0.5B (Qwen2-0.5B shape:
-# 24 layers, 2 KV heads × 64) as the draft, tensor parallel over 4 H100s.
-LLAMA70 = ModelShape(70.6e9, 16, 80)
-QWAMA = ModelShape(0.494e9, 16, 24)
+# vLLM blog setup (2024-10-17, figures 5-7): Llama3-70B (bf16; config: 80 layers, hidden 8192, 8 KV heads × 128,
+# vocab 128256, untied) with Qwama-0.5B (Qwen2-0.5B's body, 24 layers, hidden 896, 2 KV heads × 64, with Llama 3's
+# vocabulary, tied) as the draft, tensor parallel over 4 H100s.
+LLAMA70 = ModelShape(70.6e9, 80, 8192, 128256, "bf16", kv_bytes_per_token=2 * 80 * 8 * 128 * 2, tied_embeddings=False)
+QWAMA = ModelShape(0.494e9, 24, 896, 128256, "bf16", kv_bytes_per_token=2 * 24 * 2 * 64 * 2, tied_embeddings=True)
 LLAMA70_MEM = ModelMemory.from_shape("llama3-70b", 70.6e9, 16, layers=80, kv_heads=8, head_dim=128)
 QWAMA_MEM = ModelMemory.from_shape("qwama-0.5b", 0.494e9, 16, layers=24, kv_heads=2, head_dim=64)
 
@@ -26,12 +27,12 @@ def test_levels():
 
 def test_speedup_at_n_is_theorem_3_8_at_batch_n_by_hand():
     """speedup_N(K) = E[tokens] · T_t(1×N) / (K · T_d(1×N) + T_t((K+1)×N)), from the latency model's passes."""
-    dev, n, alpha = get_device("h100", count=4), 16, 0.7
-    level = concurrency_level(LLAMA70, QWAMA, alpha, dev, "vllm", n, max_k=8)
-    t1 = step_ms(LLAMA70, 1, dev, "vllm", batch=n)
-    td = step_ms(QWAMA, 1, dev, "vllm", batch=n)
+    dev, n, alpha, ctx = get_device("h100", count=4), 16, 0.7, 2048
+    level = concurrency_level(LLAMA70, QWAMA, alpha, dev, "vllm", n, max_k=8, ctx=ctx)
+    t1 = step_ms(LLAMA70, 1, dev, "vllm", batch=n, ctx=ctx)
+    td = step_ms(QWAMA, 1, dev, "vllm", batch=n, ctx=ctx)
     for k in range(1, 9):
-        tv = step_ms(LLAMA70, k + 1, dev, "vllm", batch=n)
+        tv = step_ms(LLAMA70, k + 1, dev, "vllm", batch=n, ctx=ctx)
         by_hand = (1 - alpha ** (k + 1)) / (1 - alpha) * t1 / (k * td + tv)
         assert level.speedup_by_k[k] == pytest.approx(by_hand)
         assert level.speedup_by_k[k] == pytest.approx(est.expected_speedup(alpha, k, td / t1, tv / t1))
@@ -39,10 +40,17 @@ def test_speedup_at_n_is_theorem_3_8_at_batch_n_by_hand():
 
 
 def test_n1_agrees_with_the_batch1_estimate():
-    """At N = 1 the table and find/estimate's headline number are the same model."""
+    """At N = 1 the table and find/estimate's headline number are the same model (with the engine and context
+    the estimator takes; an estimator without them runs the latency model's default engine at ctx 0)."""
+    from draftfinder.predict import device_latency, latency
+
     dev = get_device("rtx4090")
-    one = concurrency_level(ModelShape(7.6e9, 4.89, 28), ModelShape(0.5e9, 16, 24), 0.7, dev, "vllm", 1, max_k=16)
-    batch1 = evaluate(ModelShape(7.6e9, 4.89, 28), ModelShape(0.5e9, 16, 24), 0.7, dev, "vllm", 16)
+    target, draft = ModelShape.from_bits(7.6e9, "q4_k_m", 28), ModelShape.from_bits(0.5e9, "bf16", 24)
+    full = device_latency.estimator_takes_engine()
+    engine = "vllm" if full else latency.default_engine("q4_k_m", dev.kind)
+    ctx = 4096 if full else 0
+    one = concurrency_level(target, draft, 0.7, dev, engine, 1, max_k=16, ctx=ctx)
+    batch1 = evaluate(target, draft, 0.7, dev, engine, 16, ctx=ctx)
     assert one.recommended_k == batch1.recommended_k and one.speedup == pytest.approx(batch1.speedup)
 
 
@@ -71,7 +79,7 @@ def test_speculation_pays_less_as_the_batch_grows_as_vllms_blog_measured():
 def test_speculation_is_off_when_no_k_beats_plain_decoding():
     """On a compute-bound CPU a batch of 64 makes every verify pass cost ~K+1 steps: speculation is switched off
     (no K), the speedup is 1.0 and the engines' forms say so."""
-    table = concurrency_table(ModelShape(1.5e9, 16, 28), ModelShape(0.5e9, 16, 24), 0.7,
+    table = concurrency_table(ModelShape.from_bits(1.5e9, "bf16", 28), ModelShape.from_bits(0.5e9, "bf16", 24), 0.7,
                               get_device("cpu", threads=2), "llama.cpp", max_k=8)
     off = table.at(64)
     assert off.recommended_k is None and off.speedup == 1.0 and off.speculative_tokens_per_s == off.plain_tokens_per_s
