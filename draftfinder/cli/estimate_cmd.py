@@ -276,9 +276,6 @@ def render_table(d: Dict[str, Any]) -> str:
         return f"[{p.get('source', '?')}: {p.get('method', '')}]"
 
     lines = device_lines(d)
-    note = (d.get("engine") or {}).get("latency_model")
-    if note:
-        lines.append(f"   ({note})")
     n = d.get("concurrency", 1)
     per = f" per step of {n} requests" if n > 1 else ""
     lines += [

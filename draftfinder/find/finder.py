@@ -59,6 +59,7 @@ class FindResult:
     device: Any = None                             # predict.devices.Device the estimates are for
     engine: Optional[str] = None                   # the engine the latency model predicts for
     engine_source: str = ""                        # "--engine" / "default: <rule>"
+    engine_note: str = ""                          # what the latency model does with the engine (device_latency)
     ctx_tokens: int = 4096
     concurrency: int = 1
     target_fit: Any = None                         # predict.memory.MemoryFit of the target alone
@@ -90,7 +91,7 @@ class FindResult:
             "target_model": self.target.to_dict(),
             "hardware": self.hardware,
             "device": self.device.to_dict() if self.device is not None else None,
-            "engine": {"name": self.engine, "chosen_by": self.engine_source},
+            "engine": {"name": self.engine, "chosen_by": self.engine_source, "latency_model": self.engine_note},
             "ctx_tokens": self.ctx_tokens,
             "concurrency": self.concurrency,
             "target_fit": self.target_fit.to_dict() if self.target_fit is not None else None,
@@ -193,6 +194,7 @@ class DraftModelFinder:
                  f"source {target.source})")
         target_tok = _TokenizerSide.for_record(target_record, self.resolver)
         from draftfinder.predict.devices import check_engine_on_device, default_engine, default_engine_reason
+        from draftfinder.predict import device_latency
         from draftfinder.predict.memory import ModelMemory, check_fit
 
         if cfg.engine:
@@ -264,6 +266,7 @@ class DraftModelFinder:
             device=self.device,
             engine=self.engine,
             engine_source=engine_source,
+            engine_note=device_latency.engine_note(self.engine, self.device, target),
             ctx_tokens=cfg.ctx,
             concurrency=cfg.concurrency,
             target_fit=target_fit,

@@ -147,6 +147,8 @@ def device_lines(data: Dict[str, Any]) -> List[str]:
     engine = data.get("engine")
     if isinstance(engine, dict) and engine.get("name"):
         lines.append(f"Engine: {ENGINE_LABELS.get(engine['name'], engine['name'])} ({engine.get('chosen_by')})")
+        if engine.get("latency_model"):
+            lines.append(f"   estimated with: {engine['latency_model']}")
     if data.get("ctx_tokens") is not None:
         lines.append(f"Context: {data['ctx_tokens']:,} tokens per request · Concurrency: {data.get('concurrency', 1)} "
                      "request(s) decoded together")

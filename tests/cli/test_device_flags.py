@@ -219,7 +219,8 @@ def test_engine_flag_and_default(capsys):
     assert gpu["engine"]["name"] == "vllm" and gpu["engine"]["chosen_by"].startswith("default for a CUDA GPU")
     assert gpu["draft_models"][0]["engine"] == "vllm" and list(gpu["draft_models"][0]["usage"])[0] == "vllm"
     chosen = run_json(capsys, *FIND, "--hardware", "h100", "--engine", "llama.cpp")
-    assert chosen["engine"] == {"name": "llama.cpp", "chosen_by": "--engine"}
+    assert chosen["engine"]["name"] == "llama.cpp" and chosen["engine"]["chosen_by"] == "--engine"
+    assert chosen["engine"]["latency_model"].startswith("latency model for llama.cpp on h100")
     assert list(chosen["draft_models"][0]["usage"])[0] == "llama.cpp"
     sglang = run_json(capsys, *FIND, "--hardware", "h100", "--engine", "sglang")
     snippet = sglang["draft_models"][0]["usage"]["sglang"]
