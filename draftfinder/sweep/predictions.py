@@ -144,9 +144,11 @@ def _from_estimator(cfg: SweepConfig, target: Entry, draft: Entry, k: int, profi
     acc = SpeedupEstimator.estimate_acceptance(t_info, d_info, same, True, 1.0)
     if m is not None:                      # α is the pair's (teacher-forced, any engine); costs from the profile
         acc, _, _ = apply_measurement(acc, t_info.model_id, d_info.model_id, cfg.settings.task, measurement=m)
-    est = SpeedupEstimator.evaluate(t_info, d_info, acc, hardware=profile, max_k=max(16, k))
     engines = PROFILE_ENGINES.get(profile, ())
     inputs = cell_engine if cell_engine in engines else "/".join(engines) or "unknown"
+    # the latency model's constants of the engine the inputs are labelled with (draftfinder = our PyTorch engine)
+    model_engine = {PYTORCH: "draftfinder", LLAMACPP: "llama.cpp"}.get(inputs)
+    est = SpeedupEstimator.evaluate(t_info, d_info, acc, hardware=profile, max_k=max(16, k), engine=model_engine)
     out = {"speedup": est.speedup_by_k.get(k), "alpha": est.acceptance_rate, "alpha_source": acc.source, "k": k,
            "c": est.cost_ratio, "verify_cost": est.verify_cost_by_k.get(k), "verify_cost_source": ESTIMATED,
            "provenance": ESTIMATED,

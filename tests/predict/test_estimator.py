@@ -142,3 +142,53 @@ def test_to_plain_keys():
     d = to_plain(SpeedupEstimator.evaluate(TARGET, DRAFT, 0.7, max_k=4))
     assert set(d["speedup_by_k"]) == {"1", "2", "3", "4"}
     assert d["provenance"]["speedup"]["source"] == "estimated"
+
+
+# --- issue 10: engine, device, context, formats, acceptance vocabularies --------------------------------------
+
+def test_engine_device_context_and_draft_format_enter_the_estimate():
+    base = SpeedupEstimator.evaluate(TARGET, DRAFT, 0.7, engine="vllm", device="a100-80gb")
+    long = SpeedupEstimator.evaluate(TARGET, DRAFT, 0.7, engine="vllm", device="a100-80gb", ctx=32_000)
+    assert long.target_step_ms > base.target_step_ms and long.ctx == 32_000
+    q4 = SpeedupEstimator.evaluate(TARGET, DRAFT, 0.7, engine="vllm", device="a100-80gb", draft_format="int4-awq")
+    assert q4.cost_ratio < base.cost_ratio and q4.draft_format == "int4-awq"
+    assert base.engine == "vllm" and base.hardware == "a100-80gb" and base.draft_policy.startswith("fixed K")
+    assert "vllm on a100-80gb" in base.provenance["cost_ratio"].method
+
+
+def test_llamacpp_gate_and_its_fixed_k_limit():
+    """llama.cpp drafts variable lengths under p_min; with p_min 0 it drafts exactly K and the estimate is
+    Leviathan 2023 Thm 3.8 with the verify cost of the model."""
+    t, d = hw.ModelShape.of(TARGET, "q8_0"), hw.ModelShape.of(DRAFT, "q4_0")
+    gated = SpeedupEstimator.evaluate(t, d, 0.8, engine="llama.cpp", device="m4-max", max_k=8)
+    assert gated.draft_p_min == 0.75 and gated.draft_policy.startswith("confidence-gated")
+    assert gated.expected_drafted_per_step < gated.recommended_k
+    fixed = SpeedupEstimator.evaluate(t, d, 0.8, engine="llama.cpp", device="m4-max", max_k=8, draft_p_min=0.0)
+    for k in (2, 5, 8):
+        assert fixed.speedup_by_k[k] == pytest.approx(est.expected_speedup(0.8, k, fixed.cost_ratio,
+                                                                           fixed.verify_cost_by_k[k]))
+
+
+def test_acceptance_in_every_vocabulary():
+    # α 0.8 at K 4 (fixed K): rate 0.5904, acceptance length 3.3616 (test_drafting has the hand calculation)
+    kw = dict(engine="vllm", device="h100", max_k=6, acceptance_k=4)
+    for kind, value in (("rate", 0.5904), ("al", 3.3616)):
+        e = SpeedupEstimator.evaluate(TARGET, DRAFT, value, acceptance_kind=kind, **kw)
+        assert e.acceptance_rate == pytest.approx(0.8, abs=1e-4)
+        assert e.acceptance_given == value and e.acceptance_kind == kind
+        assert "converted to α" in e.provenance["acceptance_rate"].detail
+    with pytest.raises(ValueError):
+        SpeedupEstimator.evaluate(TARGET, DRAFT, 5.5, acceptance_kind="al", **kw)
+    with pytest.raises(ValueError):
+        SpeedupEstimator.evaluate(TARGET, DRAFT, 0.5, acceptance_kind="tokens", **kw)
+
+
+def test_measured_verify_costs_feed_the_gated_step_too():
+    t = hw.ModelShape.of(TARGET, "q8_0")
+    e = SpeedupEstimator.evaluate(t, DRAFT, 0.8, engine="llama.cpp", device="m4-max", max_k=4,
+                                  verify_costs={1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}, cost_ratio=0.0)
+    from draftfinder.predict.drafting import DraftPolicy, acceptance_length
+
+    # free drafts and free verification: the speedup is the expected tokens per step of the gated drafts
+    assert e.speedup_by_k[4] == pytest.approx(acceptance_length(0.8, DraftPolicy(4, 0.75)))
+    assert e.verify_cost_source_by_k[3] == "measured"
