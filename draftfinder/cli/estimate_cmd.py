@@ -249,7 +249,7 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
     payload["hardware"] = device.name
     payload["device"] = device.to_dict()
     payload["engine"] = {"name": engine, "chosen_by": engine_source,
-                         "latency_model": device_latency.engine_note(engine, device, target)}
+                         "latency_model": device_latency.engine_note(engine, device)}
     payload["ctx_tokens"] = ctx
     payload["concurrency"] = n
     payload["fit"] = fit.to_dict()

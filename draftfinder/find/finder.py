@@ -266,7 +266,7 @@ class DraftModelFinder:
             device=self.device,
             engine=self.engine,
             engine_source=engine_source,
-            engine_note=device_latency.engine_note(self.engine, self.device, target),
+            engine_note=device_latency.engine_note(self.engine, self.device),
             ctx_tokens=cfg.ctx,
             concurrency=cfg.concurrency,
             target_fit=target_fit,

@@ -8,7 +8,10 @@ one verify pass of N × (K+1) tokens, and yields E[tokens] = (1 − α^(K+1)) / 
     speedup_N(K) = E[tokens] · T_target(1 token × N) / (K · T_draft(1 token × N) + T_target(K+1 tokens × N))
 
 which is Leviathan's Theorem 3.8 with c = T_draft/T_target and the verify cost v = T_target(K+1)/T_target(1),
-both taken at batch N (:func:`draftfinder.predict.speedup.expected_speedup`). At N = 1 the verify pass is
+both taken at batch N. For llama.cpp, whose drafts stop at its confidence gate (``--spec-draft-p-min``), K is
+the most it drafts and the step is averaged over the drafted-length distribution — the estimator's own formula
+(:func:`draftfinder.predict.drafting.expected_speedup`, which is the line above when p_min is 0), with the passes
+at batch N; so at N = 1 the table and the headline estimate agree. At N = 1 the verify pass is
 memory-bound and costs about one step; as N grows the pass turns compute-bound, v(K) grows towards K+1 and
 speculation stops paying: the best K falls, and past some N no K beats plain decoding (speculation off).
 
@@ -32,14 +35,13 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from draftfinder.constants import ESTIMATED
 from draftfinder.find.results import Provenance, to_plain
-from draftfinder.predict import speedup as est
 from draftfinder.predict.device_latency import step_ms
 from draftfinder.predict.memory import DEFAULT_CTX, MemoryFit, ModelMemory, check_fit
 
 DEFAULT_LEVELS = (1, 4, 16, 64)
 MAX_CONCURRENCY = 4096
-METHOD = ("Leviathan et al. 2023 Thm 3.8 at batch N: E[tokens]·T_t(1×N) / (K·T_d(1×N) + T_t((K+1)×N)), "
-          "both passes from the latency model at batch N")
+METHOD = ("Leviathan et al. 2023 Thm 3.8 at batch N: E[tokens]·T_t(1×N) / (K·T_d(1×N) + T_t((K+1)×N)) "
+          "(llama.cpp: averaged over its gated draft lengths), both passes from the latency model at batch N")
 
 
 def levels_for(requested: Optional[int]) -> List[int]:
@@ -93,27 +95,43 @@ class ConcurrencyTable:
         return to_plain(self)
 
 
-def _engine_forms(k: Optional[int], n: int, ctx: int, draft_name: str) -> Dict[str, str]:
+def draft_p_min_for(engine: str, device: Any, draft_p_min: Optional[float] = None) -> float:
+    """llama.cpp's confidence gate for ``engine`` on ``device`` (its default unless given); 0 for fixed-K engines."""
+    from draftfinder.predict.engine_costs import engine_costs
+
+    costs = engine_costs(engine, device.kind)
+    if not costs.gated_drafting:
+        return 0.0
+    return float(costs.default_p_min if draft_p_min is None else draft_p_min)
+
+
+def _engine_forms(k: Optional[int], n: int, ctx: int, draft_name: str, p_min: float = 0.0) -> Dict[str, str]:
     if k is None:
         return {"vllm": f"--max-num-seqs {n}, no --speculative-config (speculation off)",
                 "llama_cpp": f"-np {n} -c {n * ctx}, no -md (speculation off)",
                 "sglang": f"--max-running-requests {n}, no --speculative-algorithm (speculation off)"}
     return {"vllm": f'--max-num-seqs {n} --speculative-config \'{{"model": "{draft_name}", '
                     f'"num_speculative_tokens": {k}, "method": "draft_model"}}\'',
-            "llama_cpp": f"-np {n} -c {n * ctx} --spec-draft-n-max {k} (older builds: --draft-max {k})",
+            "llama_cpp": f"-np {n} -c {n * ctx} --spec-draft-n-max {k}" + (f" --spec-draft-p-min {p_min:g}" if p_min else "")
+                         + f" (older builds: --draft-max {k}" + (f" --draft-p-min {p_min:g}" if p_min else "") + ")",
             "sglang": f"--max-running-requests {n} --speculative-algorithm STANDALONE --speculative-num-steps {k} "
                       f"--speculative-eagle-topk 1 --speculative-num-draft-tokens {k + 1}"}
 
 
 def concurrency_level(target: Any, draft: Any, alpha: float, device: Any, engine: str, n: int, *, max_k: int,
                       ctx: int = DEFAULT_CTX, target_memory: Optional[ModelMemory] = None,
-                      draft_memory: Optional[ModelMemory] = None, draft_name: str = "DRAFT") -> ConcurrencyLevel:
+                      draft_memory: Optional[ModelMemory] = None, draft_name: str = "DRAFT",
+                      draft_p_min: Optional[float] = None) -> ConcurrencyLevel:
     """The best K and its speedup at concurrency ``n`` (module docstring formula)."""
-    t1 = step_ms(target, 1, device, engine, batch=n, ctx=ctx)
+    from draftfinder.predict.drafting import DraftPolicy, expected_speedup
+
+    p_min = draft_p_min_for(engine, device, draft_p_min)
+    ms = {m: step_ms(target, m, device, engine, batch=n, ctx=ctx) for m in range(1, max_k + 2)}
+    t1 = ms[1]
     td = step_ms(draft, 1, device, engine, batch=n, ctx=ctx)
     c = td / t1
-    verify = {k: step_ms(target, k + 1, device, engine, batch=n, ctx=ctx) / t1 for k in range(1, max_k + 1)}
-    curve = {k: est.expected_speedup(alpha, k, c, verify[k]) for k in verify}
+    verify = {k: ms[k + 1] / t1 for k in range(1, max_k + 1)}
+    curve = {k: expected_speedup(alpha, DraftPolicy(k, p_min), td, ms.__getitem__) for k in verify}
     best = max(curve, key=lambda k: (curve[k], -k))
     fit: Optional[MemoryFit] = None
     if target_memory is not None:
@@ -126,7 +144,7 @@ def concurrency_level(target: Any, draft: Any, alpha: float, device: Any, engine
         k, speedup, spec = best, curve[best], plain * curve[best]
     else:
         k, speedup, spec = None, 1.0, plain
-    forms = _engine_forms(k, n, ctx, draft_name)
+    forms = _engine_forms(k, n, ctx, draft_name, p_min)
     return ConcurrencyLevel(concurrency=n, recommended_k=k, speedup=speedup, speedup_by_k=curve,
                             verify_cost_by_k=verify, cost_ratio=c, target_step_ms=t1, plain_tokens_per_s=plain, speculative_tokens_per_s=spec, fits=fits,
                             fit_verdict=fit.verdict if fit is not None else "fit not checked",
@@ -137,11 +155,12 @@ def concurrency_table(target: Any, draft: Any, alpha: float, device: Any, engine
                       requested: Optional[int] = None, levels: Optional[Sequence[int]] = None, max_k: int = 16,
                       ctx: int = DEFAULT_CTX, target_memory: Optional[ModelMemory] = None,
                       draft_memory: Optional[ModelMemory] = None, draft_name: str = "DRAFT",
-                      alpha_source: str = ESTIMATED) -> ConcurrencyTable:
+                      alpha_source: str = ESTIMATED, draft_p_min: Optional[float] = None) -> ConcurrencyTable:
     """:func:`concurrency_level` for each of ``levels`` (default 1, 4, 16, 64 and ``requested``)."""
     ns = sorted(set(levels)) if levels is not None else levels_for(requested)
     rows = [concurrency_level(target, draft, alpha, device, engine, n, max_k=max_k, ctx=ctx,
-                              target_memory=target_memory, draft_memory=draft_memory, draft_name=draft_name)
+                              target_memory=target_memory, draft_memory=draft_memory, draft_name=draft_name,
+                              draft_p_min=draft_p_min)
             for n in ns]
     prov = {
         "speedup": Provenance(ESTIMATED, METHOD, f"α {alpha_source}; device {device.label}, engine {engine}"),

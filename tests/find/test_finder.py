@@ -222,7 +222,7 @@ def test_ranking_is_by_expected_speedup_and_the_snippet_is_for_row_1():
     hardware; the score and tier stay as columns."""
     from draftfinder.report.table import render_find
 
-    result = _find("Qwen/Qwen2.5-7B-Instruct", offline=True, hardware="cpu")
+    result = _find("Qwen/Qwen2.5-7B-Instruct", offline=True, hardware="cpu", engine="draftfinder")   # issue 9's setting
     first, second = result.candidates
     assert (first.model_id, second.model_id) == ("Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B")
     assert first.estimated_speedup > second.estimated_speedup

@@ -39,19 +39,20 @@ def test_speedup_at_n_is_theorem_3_8_at_batch_n_by_hand():
     assert level.plain_tokens_per_s == pytest.approx(n * 1000 / t1)
 
 
-def test_n1_agrees_with_the_batch1_estimate():
-    """At N = 1 the table and find/estimate's headline number are the same model (with the engine and context
-    the estimator takes; an estimator without them runs the latency model's default engine at ctx 0)."""
-    from draftfinder.predict import device_latency, latency
-
-    dev = get_device("rtx4090")
-    target, draft = ModelShape.from_bits(7.6e9, "q4_k_m", 28), ModelShape.from_bits(0.5e9, "bf16", 24)
-    full = device_latency.estimator_takes_engine()
-    engine = "vllm" if full else latency.default_engine("q4_k_m", dev.kind)
-    ctx = 4096 if full else 0
-    one = concurrency_level(target, draft, 0.7, dev, engine, 1, max_k=16, ctx=ctx)
-    batch1 = evaluate(target, draft, 0.7, dev, engine, 16, ctx=ctx)
-    assert one.recommended_k == batch1.recommended_k and one.speedup == pytest.approx(batch1.speedup)
+@pytest.mark.parametrize("hardware, engine", [("rtx4090", "vllm"), ("m4-max", "llama.cpp"), ("cpu", "llama.cpp")])
+def test_n1_agrees_with_the_batch1_estimate(hardware, engine):
+    """At N = 1 the table and find/estimate's headline number are the same model: same engine, context and
+    drafting policy (llama.cpp's confidence-gated draft lengths included)."""
+    dev = get_device(hardware, threads=8) if hardware == "cpu" else get_device(hardware)
+    target, draft = ModelShape.from_bits(7.6e9, "q4_k_m", 28), ModelShape.from_bits(0.5e9, "q8_0", 24)
+    one = concurrency_level(target, draft, 0.7, dev, engine, 1, max_k=16, ctx=4096)
+    batch1 = evaluate(target, draft, 0.7, dev, engine, 16, ctx=4096)
+    assert batch1.engine == engine
+    assert one.speedup_by_k == pytest.approx(batch1.speedup_by_k)
+    if batch1.speedup > 1:
+        assert one.recommended_k == batch1.recommended_k and one.speedup == pytest.approx(batch1.speedup)
+    else:                                   # no K pays: the table says "off" where the estimate shows the best K
+        assert one.recommended_k is None and one.speedup == 1.0
 
 
 def test_speculation_pays_less_as_the_batch_grows_as_vllms_blog_measured():

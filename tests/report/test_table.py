@@ -30,7 +30,7 @@ def test_symbols_only_on_a_terminal_without_no_color(monkeypatch):
 
 @pytest.fixture(scope="module")
 def report_data():
-    cfg = FinderConfig(offline=True, hardware="cpu")
+    cfg = FinderConfig(offline=True, hardware="cpu", engine="draftfinder")      # issue 9's setting: our engine on a CPU
     return DraftModelFinder("Qwen/Qwen2.5-7B-Instruct", config=cfg).find().to_dict(5)
 
 
