@@ -73,7 +73,6 @@ class EngineCalibration:
     context_tokens: int = 0                       # KV cache length the steps ran after
     repeats: int = 0                              # timed rounds per b (warm-up excluded)
     t_ms_range_by_batch: Dict[int, Tuple[float, float]] = field(default_factory=dict)   # min, max over repeats
-    prompt_ms_by_batch: Dict[int, float] = field(default_factory=dict)   # llama.cpp: b-token prompt on a warm cache
     source: str = ""                              # the file measured (GGUF path, model folder)
     method: Dict[str, str] = field(default_factory=dict)   # field -> how it was measured
     partial: bool = False                         # interrupted: some b (or the overhead/draft step) missing
@@ -92,7 +91,6 @@ class EngineCalibration:
         d = asdict(self)
         d["t_ms_by_batch"] = {str(k): v for k, v in sorted(self.t_ms_by_batch.items())}
         d["t_ms_range_by_batch"] = {str(k): list(v) for k, v in sorted(self.t_ms_range_by_batch.items())}
-        d["prompt_ms_by_batch"] = {str(k): v for k, v in sorted(self.prompt_ms_by_batch.items())}
         return d
 
     @classmethod
@@ -114,7 +112,6 @@ class EngineCalibration:
             hidden=int(d.get("hidden") or 0), vocab=int(d.get("vocab") or 0),
             context_tokens=int(d.get("context_tokens") or 0), repeats=int(d.get("repeats") or 0),
             t_ms_range_by_batch=ranges,
-            prompt_ms_by_batch=_batch_map(d.get("prompt_ms_by_batch") or {}, "prompt_ms_by_batch", allow_empty=True),
             source=str(d.get("source") or ""), method={str(k): str(v) for k, v in (d.get("method") or {}).items()},
             partial=bool(d.get("partial", False)), notes=[str(n) for n in d.get("notes") or []])
 
