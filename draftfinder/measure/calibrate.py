@@ -83,6 +83,12 @@ def make_plan(*, name: str, models: Optional[str], engines: Optional[str], threa
     plan = CalibrationPlan(name=name, models=names, engines=wanted, threads=int(threads), max_batch=int(max_batch),
                            repeats=int(repeats), context_tokens=int(context_tokens), llama_server=llama_server,
                            command=command)
+    if LLAMA_CPP in wanted:                      # the binary before the models: a zoo model may take a while
+        from draftfinder.measure.calibrate_llama import check_build
+        from draftfinder.sweep.llama_bin import find_llama_server
+
+        plan.binary = find_llama_server(llama_server)
+        check_build(plan.binary)
     from draftfinder.models.analysis import ModelAnalyzer
     from draftfinder.models.resolver import Resolver
 
@@ -96,12 +102,6 @@ def make_plan(*, name: str, models: Optional[str], engines: Optional[str], threa
             raise UsageError(f"--models: '{m}' is known only from the built-in catalog (no weights here)",
                              hint="give a local .gguf file, folder or zoo:NAME")
         plan.records[m] = (record, ModelAnalyzer.analyze_record(record))
-    if LLAMA_CPP in wanted:
-        from draftfinder.measure.calibrate_llama import check_build
-        from draftfinder.sweep.llama_bin import find_llama_server
-
-        plan.binary = find_llama_server(llama_server)
-        check_build(plan.binary)
     return plan
 
 

@@ -169,23 +169,14 @@ class LlamaCalibrator:
                         break
                     raise _Stopped()
                 tries -= 1
-                t = self._request(session, prompt, n_predict)
-                n = int(t.get("predicted_n") or 0)
-                d, a = int(t.get("draft_n") or 0), int(t.get("draft_n_accepted") or 0)
-                n_steps = n - 1 - a
-                if n_steps <= 0:
+                sample = step_sample(kind, k, self._request(session, prompt, n_predict))
+                if sample.drafted_per_step is not None:
+                    drafted.append(sample.drafted_per_step)
+                    accepted.append(sample.accepted_per_drafted or 0.0)
+                if sample.ms is None:
                     timing.dropped += 1
-                    continue
-                if kind != "plain":
-                    drafted.append(d / n_steps)
-                    accepted.append(a / d if d else 0.0)
-                    # verify: every step drafted K and accepted all; draft: every step drafted K (without the
-                    # synthetic-acceptance switch the last step may be cut short by n_predict)
-                    exact = d == k * n_steps and a == d if kind == "verify" else abs(d - k * n_steps) < k
-                    if not exact:
-                        timing.dropped += 1
-                        continue
-                timing.ms.append(float(t["predicted_ms"]) / n_steps)
+                else:
+                    timing.ms.append(sample.ms)
             if drafted:
                 timing.drafted_per_step = statistics.median(drafted)
                 timing.accepted_per_drafted = statistics.median(accepted)
@@ -256,6 +247,34 @@ class LlamaCalibrator:
         res.bench_decode_ms = statistics.median(samples)
         res.bench_weight_bytes = float(row.get("model_size") or 0) or None
         res.bench_params = int(row.get("model_n_params") or 0) or None
+
+
+@dataclass
+class StepSample:
+    """One request's per-step time (None: dropped) and its draft counters."""
+
+    ms: Optional[float]
+    drafted_per_step: Optional[float] = None
+    accepted_per_drafted: Optional[float] = None
+
+
+def step_sample(kind: str, k: int, timings: Dict[str, Any]) -> StepSample:
+    """The per-step time of one request from the server's ``timings`` (module doc), or ``ms=None`` when the
+    request does not qualify. Steps = ``predicted_n − 1 − draft_n_accepted`` (each step emits its accepted drafts
+    plus one sampled token; the first token comes from the prompt). ``plain``: no drafting; ``verify``: every
+    step drafted exactly ``k`` and all were accepted (``draft_n = k·steps``, ``draft_n_accepted = draft_n``);
+    ``draft``: every step drafted ``k``, except that the last may be cut short by ``n_predict``."""
+    n = int(timings.get("predicted_n") or 0)
+    d, a = int(timings.get("draft_n") or 0), int(timings.get("draft_n_accepted") or 0)
+    steps = n - 1 - a
+    if steps <= 0 or not timings.get("predicted_ms"):
+        return StepSample(None)
+    ms = float(timings["predicted_ms"]) / steps
+    if kind == "plain":
+        return StepSample(ms if d == 0 else None)
+    per_step, acc = d / steps, (a / d if d else 0.0)
+    exact = (d == k * steps and a == d) if kind == "verify" else abs(d - k * steps) < k
+    return StepSample(ms if exact else None, per_step, acc)
 
 
 def check_build(binary: Any) -> None:
