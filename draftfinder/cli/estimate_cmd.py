@@ -2,12 +2,20 @@
 
     draftfinder estimate --target-params 7B --target-bits bf16 --target-layers 32 \\
                          --draft-params 500M --draft-bits q4_k_m --draft-layers 24 \\
-                         --acceptance 0.7 [--hardware a100-80gb] [--max-k 16] [--format table|json|yaml]
+                         --acceptance 0.7 [--hardware a100-80gb] [--engine vllm] [--max-k 16] \\
+                         [--target-kv-heads 8 --target-head-dim 128 ...] [--ctx 4096] [--concurrency 16] \\
+                         [--format table|json|yaml]
 
 Without ``--acceptance`` the acceptance prior (:mod:`draftfinder.predict.acceptance`) supplies α from the sizes,
 ``--task`` and ``--different-family``. Everything printed is an estimate from the latency model of
 :mod:`draftfinder.predict.latency` and Leviathan et al. 2023 Theorem 3.8 (with the verify-cost extension), labelled
 with its method; ``--measured`` labels a given α as measured, ``--cost-ratio`` supplies a measured c.
+
+The device (``--hardware``, detected by default), engine, context and concurrency flags are those of ``find``
+(:mod:`draftfinder.cli.device_flags`). The memory check counts both KV caches when ``--target-kv-heads`` /
+``--target-head-dim`` (and the draft's) are given, else the weights only (and says so); a pair that does not fit
+gets the verdict instead of a speedup. With ``--concurrency N`` the speedup, K and the K table are for N
+requests decoded together; the concurrency table shows N = 1, 4, 16, 64 too.
 """
 
 from __future__ import annotations
@@ -80,19 +88,33 @@ def parse_acceptance(text: str, flag: str = "--acceptance") -> float:
                         hint="give α as a fraction (0.7) or a percentage (70%)")
 
 
+def parse_kv(text: Any, flag: str) -> Any:
+    from draftfinder.ranges import MAX_HEADS, MAX_HIDDEN_SIZE
+
+    if text is None:
+        return None
+    high = MAX_HEADS if flag.endswith("kv-heads") else MAX_HIDDEN_SIZE
+    example = "num_key_value_heads, e.g. 8" if flag.endswith("kv-heads") else "head_dim (hidden / heads), e.g. 128"
+    return parse_number(text, flag, kind=int, low=1, high=high, hint=f"give the config's {example}")
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    from draftfinder.constants import DEFAULT_HARDWARE, MAX_K
-    from draftfinder.predict.latency import PROFILES
+    from draftfinder.cli.device_flags import add_device_flags
+    from draftfinder.constants import MAX_K
     from draftfinder.report.output import FORMATS
 
     g = parser.add_argument_group("target model")
     g.add_argument("--target-params", required=True, metavar="N", help="parameters: 7B, 500M, 7e9, 7615616512")
     g.add_argument("--target-bits", default="16", metavar="B", help="bits/weight or a format (bf16, q8_0, q4_k_m, int4…); default 16")
     g.add_argument("--target-layers", required=True, metavar="L", help="transformer layers (config num_hidden_layers)")
+    g.add_argument("--target-kv-heads", metavar="H", help="KV heads (config num_key_value_heads), for the memory check")
+    g.add_argument("--target-head-dim", metavar="D", help="head size (config head_dim, or hidden / heads)")
     g = parser.add_argument_group("draft model")
     g.add_argument("--draft-params", required=True, metavar="N")
     g.add_argument("--draft-bits", default="16", metavar="B")
     g.add_argument("--draft-layers", required=True, metavar="L")
+    g.add_argument("--draft-kv-heads", metavar="H")
+    g.add_argument("--draft-head-dim", metavar="D")
     g = parser.add_argument_group("acceptance and cost")
     g.add_argument("--acceptance", metavar="A",
                    help="acceptance rate α (0.7 or 70%%); omitted: the prior fitted to published measurements")
@@ -104,8 +126,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--different-family", action="store_true",
                    help="draft shares the tokenizer but not the family (prior only)")
     g.add_argument("--cost-ratio", metavar="C", help="a measured c (draft step / target step) instead of the latency model's")
-    parser.add_argument("--hardware", default=DEFAULT_HARDWARE, metavar="H",
-                        help=f"hardware profile: {', '.join(PROFILES)} (default {DEFAULT_HARDWARE})")
+    add_device_flags(parser)
     parser.add_argument("--max-k", default=str(MAX_K), metavar="K", help=f"largest K to consider (default {MAX_K})")
     parser.add_argument("--format", default="table", choices=list(FORMATS), help="output format (default table)")
 
@@ -118,12 +139,22 @@ def _max_k(text: str) -> int:
     return parse_number(text, "--max-k", kind=int, low=1, high=64, hint="e.g. --max-k 16")
 
 
+def _is_gguf_format(text: str) -> bool:
+    key = str(text).strip().lower()
+    return key in BITS_BY_NAME and (key.startswith("q") or key.startswith("iq"))
+
+
 def build(args: argparse.Namespace) -> Dict[str, Any]:
     """Parse the flags and compute the payload (a plain dict; also used by tests)."""
-    from draftfinder.predict.acceptance import prior_acceptance
+    from draftfinder.cli.device_flags import parse_device_flags, resolve_device
     from draftfinder.constants import ESTIMATED, MEASURED
-    from draftfinder.predict.estimator import SpeedupEstimator
-    from draftfinder.predict.latency import ModelShape, get_profile
+    from draftfinder.find.results import Provenance, to_plain
+    from draftfinder.predict import device_latency
+    from draftfinder.predict.acceptance import prior_acceptance
+    from draftfinder.predict.concurrency import METHOD as CONCURRENCY_METHOD, concurrency_table
+    from draftfinder.predict.devices import default_engine, default_engine_reason
+    from draftfinder.predict.latency import ModelShape
+    from draftfinder.predict.memory import DEFAULT_CTX, ModelMemory, check_fit
 
     target = ModelShape(parse_params(args.target_params, "--target-params"),
                         parse_bits(args.target_bits, "--target-bits"),
@@ -131,9 +162,16 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
     draft = ModelShape(parse_params(args.draft_params, "--draft-params"),
                        parse_bits(args.draft_bits, "--draft-bits"),
                        parse_layers(args.draft_layers, "--draft-layers"))
-    profile = get_profile(args.hardware)
+    kv = {flag: parse_kv(getattr(args, flag[2:].replace("-", "_")), flag)
+          for flag in ("--target-kv-heads", "--target-head-dim", "--draft-kv-heads", "--draft-head-dim")}
     max_k = _max_k(args.max_k)
     cost_ratio = _cost_ratio(args.cost_ratio) if args.cost_ratio is not None else None
+    flags = parse_device_flags(args)
+    device = resolve_device(flags)
+    gguf = _is_gguf_format(args.target_bits)
+    engine = flags.get("engine") or default_engine(device, gguf=gguf)
+    engine_source = "--engine" if flags.get("engine") else default_engine_reason(device, gguf=gguf)
+    ctx, n = flags.get("ctx", DEFAULT_CTX), flags.get("concurrency", 1)
 
     if args.acceptance is None:
         if args.measured:
@@ -142,21 +180,64 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
         acceptance: Any = prior_acceptance(target.params, draft.params, same_family=not args.different_family,
                                            task=args.task, draft_bits=draft.bits_per_param,
                                            target_bits=target.bits_per_param)
-        result = SpeedupEstimator.evaluate(target, draft, acceptance, profile, max_k, cost_ratio=cost_ratio)
+        alpha, alpha_source = acceptance.alpha, acceptance.source
+        result = device_latency.evaluate(target, draft, acceptance, device, engine, max_k, ctx=ctx,
+                                         cost_ratio=cost_ratio)
     else:
         alpha = parse_acceptance(args.acceptance)
-        result = SpeedupEstimator.evaluate(
-            target, draft, alpha, profile, max_k, cost_ratio=cost_ratio,
-            acceptance_source=MEASURED if args.measured else ESTIMATED,
+        alpha_source = MEASURED if args.measured else ESTIMATED
+        result = device_latency.evaluate(
+            target, draft, alpha, device, engine, max_k, ctx=ctx, cost_ratio=cost_ratio,
+            acceptance_source=alpha_source,
             acceptance_method="measured (--acceptance --measured)" if args.measured else "given with --acceptance",
         )
+    target_mem = ModelMemory.from_shape("target", target.params, target.bits_per_param, layers=target.num_layers,
+                                        kv_heads=kv["--target-kv-heads"], head_dim=kv["--target-head-dim"],
+                                        missing_hint="add --target-kv-heads and --target-head-dim")
+    draft_mem = ModelMemory.from_shape("draft", draft.params, draft.bits_per_param, layers=draft.num_layers,
+                                       kv_heads=kv["--draft-kv-heads"], head_dim=kv["--draft-head-dim"],
+                                       missing_hint="add --draft-kv-heads and --draft-head-dim")
+    fit = check_fit(target_mem, draft_mem, device, ctx=ctx, sequences=n)
+    table = concurrency_table(target, draft, alpha, device, engine, requested=n, max_k=max_k, ctx=ctx,
+                              target_memory=target_mem, draft_memory=draft_mem, alpha_source=alpha_source)
     payload: Dict[str, Any] = {
         "target": {"params": target.params, "bits_per_param": target.bits_per_param, "num_layers": target.num_layers},
         "draft": {"params": draft.params, "bits_per_param": draft.bits_per_param, "num_layers": draft.num_layers},
         "size_ratio": draft.params / target.params,
     }
     payload.update(result.to_dict())
-    payload["hardware_profile"] = profile.to_dict()
+    if n > 1:                      # the headline numbers are for N requests decoded together
+        level = table.at(n)
+        best = max(level.speedup_by_k, key=lambda k: (level.speedup_by_k[k], -k))
+        payload.update({
+            "speedup_by_k": to_plain(level.speedup_by_k), "verify_cost_by_k": to_plain(level.verify_cost_by_k),
+            "recommended_k": best, "speedup": level.speedup_by_k[best], "cost_ratio": level.cost_ratio,
+            "target_step_ms": level.target_step_ms, "target_tokens_per_s": level.plain_tokens_per_s,
+            "draft_step_ms": level.cost_ratio * level.target_step_ms,
+            "speculative_tokens_per_s": level.plain_tokens_per_s * level.speedup_by_k[best],
+            "worthwhile": level.speedup_by_k[best] > 1.0, "speedup_low": None, "speedup_high": None,
+            "break_even_acceptance": None,
+        })
+        for key, method in (("speedup", CONCURRENCY_METHOD), ("speedup_by_k", CONCURRENCY_METHOD),
+                            ("recommended_k", f"argmax of expected speedup over k = 1…{max_k} at N = {n}"),
+                            ("cost_ratio", f"latency model at batch N = {n}"),
+                            ("verify_cost_by_k", f"latency model at batch N = {n}")):
+            payload["provenance"][key] = to_plain(Provenance(ESTIMATED, method, f"N = {n}; α {alpha_source}"))
+    if fit.fits is False:          # no speedup for a pair that cannot run there: the verdict instead
+        payload.update({"speedup": None, "speedup_by_k": {}, "recommended_k": None, "speculative_tokens_per_s": None,
+                        "speedup_low": None, "speedup_high": None, "break_even_acceptance": None,
+                        "worthwhile": False})
+        payload["provenance"]["speedup"] = to_plain(Provenance(ESTIMATED, "does not fit", fit.verdict))
+    payload["hardware"] = device.name
+    payload["device"] = device.to_dict()
+    payload["engine"] = {"name": engine, "chosen_by": engine_source,
+                         "latency_model": device_latency.engine_note(engine, device)}
+    payload["ctx_tokens"] = ctx
+    payload["concurrency"] = n
+    payload["fit"] = fit.to_dict()
+    payload["concurrency_table"] = table.to_dict()
+    payload["hardware_profile"] = (None if device_latency.core_interface()
+                                   else device_latency.legacy_profile(device).to_dict())
     return payload
 
 
@@ -169,44 +250,69 @@ def _fmt_params(n: float) -> str:
 
 def render_table(d: Dict[str, Any]) -> str:
     """Plain-text table of a :func:`build` payload (after ``schema.to_plain``)."""
+    from draftfinder.report.table import concurrency_lines, device_lines
+
     prov = d.get("provenance", {})
-    hwp = d["hardware_profile"]
+    hwp = d.get("hardware_profile")
+    fit = d.get("fit") or {}
 
     def label(key: str) -> str:
         p = prov.get(key) or {}
         return f"[{p.get('source', '?')}: {p.get('method', '')}]"
 
-    lines = [
-        f"hardware     {hwp['name']}: {hwp['memory_bandwidth_gb_s']:g} GB/s × {hwp['bandwidth_efficiency']:.3g}, "
-        f"{hwp['peak_tflops']:g} TFLOPS × {hwp['compute_efficiency']:.3g}, {hwp['per_layer_overhead_ms']:.3g} ms/layer",
+    lines = device_lines(d)
+    if hwp:
+        lines.append(f"latency model {hwp['name']}: {hwp['memory_bandwidth_gb_s']:g} GB/s × "
+                     f"{hwp['bandwidth_efficiency']:.3g}, {hwp['peak_tflops']:g} TFLOPS × {hwp['compute_efficiency']:.3g}, "
+                     f"{hwp['per_layer_overhead_ms']:.3g} ms/layer [estimated: {(d.get('engine') or {}).get('latency_model')}]")
+    n = d.get("concurrency", 1)
+    per = f" per step of {n} requests" if n > 1 else ""
+    lines += [
         f"target       {_fmt_params(d['target']['params'])} params, {d['target']['bits_per_param']:g} bits/weight, "
-        f"{d['target']['num_layers']} layers: {d['target_step_ms']:.3g} ms/token, "
+        f"{d['target']['num_layers']} layers: {d['target_step_ms']:.3g} ms/token{per}, "
         f"{d['target_tokens_per_s']:.3g} tok/s plain  {label('target_step_ms')}",
         f"draft        {_fmt_params(d['draft']['params'])} params, {d['draft']['bits_per_param']:g} bits/weight, "
-        f"{d['draft']['num_layers']} layers: {d['draft_step_ms']:.3g} ms/token  (size ratio {d['size_ratio']:.3g})",
+        f"{d['draft']['num_layers']} layers: {d['draft_step_ms']:.3g} ms/token{per}  (size ratio {d['size_ratio']:.3g})",
     ]
     alpha = f"{d['acceptance_rate']:.3f}"
     if d.get("acceptance_low") is not None:
         alpha += f" (band {d['acceptance_low']:.3f}–{d['acceptance_high']:.3f})"
     lines.append(f"acceptance α {alpha}  {label('acceptance_rate')}")
     lines.append(f"cost ratio c {d['cost_ratio']:.4g}  {label('cost_ratio')}")
+    lines.append(f"memory       {fit.get('verdict')}  [estimated: weights + both KV caches at {fit.get('ctx_tokens')} "
+                 f"tokens × {fit.get('sequences')} request(s)]")
+    for note in fit.get("notes") or []:
+        lines.append(f"             {note}")
     lines.append("")
-    lines.append("   K  verify cost  speedup")
-    best = int(d["recommended_k"])
-    for k in sorted(d["speedup_by_k"], key=int):
-        mark = "  ← recommended" if int(k) == best else ""
-        lines.append(f"{int(k):4d}  {d['verify_cost_by_k'][k]:11.3f}  {d['speedup_by_k'][k]:6.2f}x{mark}")
-    lines.append(f"     verify cost {label('verify_cost_by_k')}")
-    lines.append(f"     speedup {label('speedup_by_k')}")
-    lines.append("")
-    verdict = (f"recommended K = {best}: expected speedup {d['speedup']:.2f}x "
-               f"({d['speculative_tokens_per_s']:.3g} tok/s), {d['expected_tokens_per_step']:.2f} tokens per target pass")
-    if d.get("speedup_low") is not None:
-        verdict += f"; {d['speedup_low']:.2f}x–{d['speedup_high']:.2f}x over the α band"
-    lines.append(verdict + "  [estimated]")
-    if not d.get("worthwhile", True):
-        lines.append(f"speculative decoding does not pay here: even the best K is slower than plain decoding "
-                     f"(break-even α at K={best}: {d['break_even_acceptance']:.3f})")
+    if d.get("speedup") is None:
+        lines.append(f"no speedup: the pair {fit.get('verdict')} — choose a smaller format (--target-bits), more "
+                     "devices (--device-count), a shorter --ctx or other --hardware")
+    else:
+        lines.append("   K  verify cost  speedup" + (f"   (N = {n} requests decoded together)" if n > 1 else ""))
+        best = int(d["recommended_k"])
+        for k in sorted(d["speedup_by_k"], key=int):
+            mark = "  ← recommended" if int(k) == best else ""
+            lines.append(f"{int(k):4d}  {d['verify_cost_by_k'][k]:11.3f}  {d['speedup_by_k'][k]:6.2f}x{mark}")
+        lines.append(f"     verify cost {label('verify_cost_by_k')}")
+        lines.append(f"     speedup {label('speedup_by_k')}")
+        lines.append("")
+        verdict = (f"recommended K = {best}: expected speedup {d['speedup']:.2f}x "
+                   f"({d['speculative_tokens_per_s']:.3g} tok/s), {d['expected_tokens_per_step']:.2f} tokens per "
+                   "target pass" if n == 1 else
+                   f"recommended K = {best} at N = {n}: expected speedup {d['speedup']:.2f}x per request "
+                   f"({d['speculative_tokens_per_s']:.3g} tok/s over the {n} requests)")
+        if d.get("speedup_low") is not None:
+            verdict += f"; {d['speedup_low']:.2f}x–{d['speedup_high']:.2f}x over the α band"
+        lines.append(verdict + "  [estimated]")
+        if not d.get("worthwhile", True):
+            be = d.get("break_even_acceptance")
+            lines.append("speculative decoding does not pay here: even the best K is slower than plain decoding"
+                         + (f" (break-even α at K={best}: {be:.3f})" if be is not None else ""))
+    if d.get("concurrency_table"):
+        lines += ["", "concurrency (speedup per request):"]
+        lines += concurrency_lines(d["concurrency_table"], n)
+        if prov.get("cost_ratio", {}).get("source") == "measured":
+            lines.append("   (the concurrency table uses the latency model's c; --cost-ratio was measured at batch 1)")
     return "\n".join(lines)
 
 

@@ -33,7 +33,6 @@ _OVERRIDES = {
     "token": "token",
     "verbose": "verbose",
     "export": "export",
-    "hardware": "hardware",
     "models_dir": "models_dirs",
     "offline": "offline",
     "lenient_tokenization": "lenient_tokenization",
@@ -41,6 +40,13 @@ _OVERRIDES = {
     "max_k": "max_k",
     "test_string": "test_strings",
     "format": "output.format",
+}
+
+# parse_device_flags key -> config key
+_DEVICE_OVERRIDES = {
+    "hardware": "hardware", "engine": "engine", "ctx": "ctx", "concurrency": "concurrency",
+    "bandwidth_gb_s": "device.bandwidth_gb_s", "tflops": "device.tflops", "memory_gb": "device.memory_gb",
+    "threads": "device.threads", "device_count": "device.count", "device_kind": "device.kind",
 }
 
 
@@ -60,10 +66,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="no network: use local files, the HF cache, the zoo and the built-in catalog")
     a = p.add_argument_group("authentication")
     a.add_argument("--token", default=None, help="Hugging Face token (or set HF_TOKEN); never printed or exported")
+    from draftfinder.cli.device_flags import add_device_flags
+
+    add_device_flags(p)
     e = p.add_argument_group("estimates")
-    e.add_argument("--hardware", default=None,
-                   help="hardware profile for the latency model: cpu, rtx4090, a100-80gb, h100, m4-max "
-                        f"(default {constants.DEFAULT_HARDWARE})")
     e.add_argument("--max-k", type=int, default=None, help="largest K considered (default 16)")
     c = p.add_argument_group("compatibility")
     c.add_argument("--lenient-tokenization", action="store_true", default=None,
@@ -89,6 +95,9 @@ def build_config(args: argparse.Namespace) -> cfgmod.FinderConfig:
     """Defaults < config file < flags typed on the command line."""
     cfg = cfgmod.load_config(args.config) if args.config else cfgmod.FinderConfig()
     overrides = {key: getattr(args, dest) for dest, key in _OVERRIDES.items() if getattr(args, dest, None) is not None}
+    from draftfinder.cli.device_flags import parse_device_flags
+
+    overrides.update({_DEVICE_OVERRIDES[k]: v for k, v in parse_device_flags(args).items()})
     cfg = cfgmod.merge_cli(cfg, overrides)
     if cfg.token is None:
         cfg.token = constants.env_token()

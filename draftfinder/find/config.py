@@ -6,7 +6,9 @@ key, the expected type and the value found.
 
 Keys beyond the manual: ``hardware``, ``models_dirs``, ``offline``, ``lenient_tokenization``,
 ``show_test_details``, ``max_k``, ``test_strings`` (extra tokenization test strings), ``output.format``
-accepts table/json/yaml.
+accepts table/json/yaml; ``engine``, ``ctx``, ``concurrency`` and the ``device`` section (``bandwidth_gb_s``,
+``tflops``, ``memory_gb``, ``threads``, ``count``, ``kind``: custom hardware or a preset's figures replaced) —
+the flags of :mod:`draftfinder.cli.device_flags`. ``hardware`` defaults to ``auto`` (this machine, detected).
 
 Where the manual's rule is wrong the key keeps its name and gets a sound meaning:
 ``compatibility.strict_vocab_match`` requires the *token-by-token* vocabulary over the shared id range to
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from draftfinder import constants
-from draftfinder.errors import ConfigError
+from draftfinder.errors import ConfigError, UsageError
 from draftfinder.find.results import Task
 from draftfinder.ranges import check_number
 
@@ -66,6 +68,18 @@ class OutputConfig:
 
 
 @dataclass
+class DeviceConfig:
+    """Figures of custom hardware, or replacing those of the ``hardware`` preset (None: the preset's)."""
+
+    bandwidth_gb_s: Optional[float] = None
+    tflops: Optional[float] = None
+    memory_gb: Optional[float] = None
+    threads: Optional[int] = None
+    count: Optional[int] = None
+    kind: Optional[str] = None
+
+
+@dataclass
 class FinderConfig:
     target_model: Optional[str] = None
     token: Optional[str] = None
@@ -75,7 +89,10 @@ class FinderConfig:
     verbose: bool = False
     export: Optional[str] = None
     # beyond the manual
-    hardware: str = constants.DEFAULT_HARDWARE
+    hardware: str = "auto"                       # predict.devices.AUTO: detect this machine
+    engine: Optional[str] = None                 # None: predict.devices.default_engine
+    ctx: int = 4096                              # predict.memory.DEFAULT_CTX
+    concurrency: int = 1
     models_dirs: List[str] = field(default_factory=list)
     offline: bool = False
     lenient_tokenization: bool = False
@@ -86,6 +103,7 @@ class FinderConfig:
     compatibility: CompatibilityConfig = field(default_factory=CompatibilityConfig)
     performance: PerformanceConfig = field(default_factory=PerformanceConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
 
     def to_dict(self, *, include_token: bool = False) -> Dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -95,7 +113,7 @@ class FinderConfig:
 
 
 _SECTIONS = {"search": SearchConfig, "compatibility": CompatibilityConfig,
-             "performance": PerformanceConfig, "output": OutputConfig}
+             "performance": PerformanceConfig, "output": OutputConfig, "device": DeviceConfig}
 _TYPE_NAMES = {bool: "true or false", str: "a string"}
 
 
@@ -182,7 +200,31 @@ def validate(cfg: FinderConfig, source: str = "config") -> FinderConfig:
                  unit="below performance.optimal_size_ratio_max")
     if cfg.output.format not in ("table", "json", "yaml"):
         raise ConfigError("output.format", "one of table, json, yaml", cfg.output.format, source=source)
+    _validate_device(cfg, source)
     return cfg
+
+
+def _validate_device(cfg: FinderConfig, source: str) -> None:
+    """The device keys: the same ranges as their flags (:mod:`draftfinder.cli.device_flags`)."""
+    from draftfinder.cli.device_flags import MAX_CTX
+    from draftfinder.predict.concurrency import MAX_CONCURRENCY
+    from draftfinder.predict.devices import DEVICE_KINDS, MAX_DEVICE_COUNT, MAX_THREADS, check_engine
+
+    check_number(cfg.ctx, "ctx", kind=int, low=1, high=MAX_CTX, source=source, unit="tokens")
+    check_number(cfg.concurrency, "concurrency", kind=int, low=1, high=MAX_CONCURRENCY, source=source)
+    if cfg.engine is not None:
+        try:
+            cfg.engine = check_engine(cfg.engine)
+        except UsageError as err:
+            raise ConfigError("engine", "an engine", cfg.engine, source=source, hint=err.hint) from None
+    d = cfg.device
+    for name in ("bandwidth_gb_s", "tflops", "memory_gb"):
+        check_number(getattr(d, name), f"device.{name}", low=0, low_open=True, high=1e6, source=source,
+                     allow_none=True)
+    check_number(d.threads, "device.threads", kind=int, low=1, high=MAX_THREADS, source=source, allow_none=True)
+    check_number(d.count, "device.count", kind=int, low=1, high=MAX_DEVICE_COUNT, source=source, allow_none=True)
+    if d.kind is not None and d.kind not in DEVICE_KINDS:
+        raise ConfigError("device.kind", "one of " + ", ".join(DEVICE_KINDS), d.kind, source=source)
 
 
 def from_dict(data: Dict[str, Any], source: str = "config") -> FinderConfig:

@@ -56,6 +56,12 @@ class FindResult:
     notes: List[str]
     elapsed_s: float
     settings: Dict[str, Any]
+    device: Any = None                             # predict.devices.Device the estimates are for
+    engine: Optional[str] = None                   # the engine the latency model predicts for
+    engine_source: str = ""                        # "--engine" / "default: <rule>"
+    ctx_tokens: int = 4096
+    concurrency: int = 1
+    target_fit: Any = None                         # predict.memory.MemoryFit of the target alone
 
     def top(self, n: int) -> List[DraftModelCandidate]:
         return self.candidates[:n]
@@ -63,9 +69,11 @@ class FindResult:
     def summary(self, top_n: int) -> Dict[str, Any]:
         top = self.top(top_n)
         n = len(top)
+        fitting = [c.estimated_speedup for c in top if c.estimated_speedup is not None]
         return {
-            "average_speedup": round(sum(c.estimated_speedup for c in top) / n, 4) if n else None,
+            "average_speedup": round(sum(fitting) / len(fitting), 4) if fitting else None,
             "average_acceptance_rate": round(sum(c.acceptance_rate_estimate for c in top) / n, 4) if n else None,
+            "pairs_that_do_not_fit": sum(1 for c in top if c.estimated_speedup is None),
             "total_candidates_evaluated": self.evaluated,
             "compatible_candidates": len(self.candidates),
             "rejected_candidates": len(self.rejected),
@@ -81,6 +89,11 @@ class FindResult:
             "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "target_model": self.target.to_dict(),
             "hardware": self.hardware,
+            "device": self.device.to_dict() if self.device is not None else None,
+            "engine": {"name": self.engine, "chosen_by": self.engine_source},
+            "ctx_tokens": self.ctx_tokens,
+            "concurrency": self.concurrency,
+            "target_fit": self.target_fit.to_dict() if self.target_fit is not None else None,
             "task": self.task,
             "ranking": {"order": list(RANK_ORDER), "rule": RANKING_RULE},
             "draft_models": [c.to_dict() for c in shown],
@@ -109,6 +122,7 @@ class DraftModelFinder:
         models_dirs: Sequence[str] = (),
         hardware: Optional[str] = None,
         offline: Optional[bool] = None,
+        device: Any = None,
         log: Optional[Callable[[str], None]] = None,
         progress: Optional[Callable[[int, int, str], None]] = None,
     ):
@@ -129,9 +143,9 @@ class DraftModelFinder:
             if offline is not None:
                 cfg.offline = offline
         self.config = validate(cfg)
-        from draftfinder.predict.latency import get_profile
-
-        get_profile(self.config.hardware)  # fail early on an unknown --hardware
+        # fail early on unknown hardware or bad figures; ``device`` (a predict.devices.Device) wins over the config
+        self.device = device if device is not None else device_from_config(self.config)
+        self.engine: Optional[str] = None
         self.target_model_id = target_model_id
         self.log = log or (lambda message: None)
         self.progress = progress
@@ -178,6 +192,18 @@ class DraftModelFinder:
         self.log(f"Target: {target.model_id} ({target.num_parameters:,} parameters, family {target.model_family}, "
                  f"source {target.source})")
         target_tok = _TokenizerSide.for_record(target_record, self.resolver)
+        from draftfinder.predict.devices import default_engine, default_engine_reason
+        from draftfinder.predict.memory import ModelMemory, check_fit
+
+        if cfg.engine:
+            self.engine, engine_source = cfg.engine, "--engine"
+        else:
+            self.engine = default_engine(self.device, gguf=_is_gguf(target))
+            engine_source = default_engine_reason(self.device, gguf=_is_gguf(target))
+        self._target_memory = ModelMemory.from_info(target)
+        target_fit = check_fit(self._target_memory, None, self.device, ctx=cfg.ctx, sequences=cfg.concurrency)
+        self.log(f"Device: {self.device.summary()}; engine {self.engine} ({engine_source}); "
+                 f"target alone: {target_fit.verdict}")
 
         refs = gather_candidates(target_record, target, self.resolver, cfg)
         self.log(f"Candidates to evaluate: {len(refs)}")
@@ -209,14 +235,18 @@ class DraftModelFinder:
                 self.log(f"  {no} {ref.model_id}: {'; '.join(outcome.reasons)}")
             else:
                 candidates.append(outcome)
-                self.log(f"  {yes} {outcome.model_id}: Quality={outcome.quality_score:.0f}, "
-                         f"Speedup={outcome.estimated_speedup:.2f}x "
-                         f"({outcome.provenance['estimated_speedup'].source}), K={outcome.recommended_k}")
+                speed = (f"Speedup={outcome.estimated_speedup:.2f}x "
+                         f"({outcome.provenance['estimated_speedup'].source}), K={outcome.recommended_k}"
+                         if outcome.estimated_speedup is not None else outcome.fit.verdict)
+                self.log(f"  {yes} {outcome.model_id}: Quality={outcome.quality_score:.0f}, {speed}")
         merge_same_models(candidates)
         candidates.sort(key=rank_key)
         for rank, cand in enumerate(candidates, 1):
             cand.rank = rank
         notes = list(self.resolver.notes) + [f"could not read {p}" for p in self.resolver.scan_problems]
+        if target_fit.fits is False:
+            notes.append(f"the target alone {target_fit.verdict} — no pair can run on {self.device.label}: choose a "
+                         "quantized target, more devices or other hardware")
         if cfg.task in ("code", "chat"):
             notes.append(f"task {cfg.task}: the acceptance prior has no {cfg.task} offset (no published within-study "
                          f"contrast); only a saved `draftfinder measure --task {cfg.task}` of a pair changes its "
@@ -226,11 +256,17 @@ class DraftModelFinder:
             candidates=candidates,
             rejected=rejected,
             evaluated=len(candidates) + len(rejected),
-            hardware=cfg.hardware,
+            hardware=self.device.name,
             task=cfg.task,
             notes=notes,
             elapsed_s=time.perf_counter() - started,
             settings=_public_settings(cfg),
+            device=self.device,
+            engine=self.engine,
+            engine_source=engine_source,
+            ctx_tokens=cfg.ctx,
+            concurrency=cfg.concurrency,
+            target_fit=target_fit,
         )
         if not candidates:
             raise NoCompatibleDraftsError(target.model_id, len(rejected), [r.model_id for r in rejected])
@@ -339,7 +375,6 @@ class DraftModelFinder:
     def _estimate(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult,
                   size_ratio: float) -> DraftModelCandidate:
         from draftfinder.predict.acceptance import prior_acceptance
-        from draftfinder.predict.estimator import SpeedupEstimator
         from draftfinder.models.family import is_official
         from draftfinder.report.snippets import usage_snippets
         from draftfinder.find.ranking import candidate_warnings, quality_score, quality_tier, speedup_basis
@@ -360,17 +395,46 @@ class DraftModelFinder:
             tokenizer_match_bonus=cfg.performance.tokenizer_match_bonus,
         )
         from draftfinder.measure import apply_measurement, measured_verify_costs
+        from draftfinder.predict import device_latency
+        from draftfinder.predict.concurrency import METHOD as CONCURRENCY_METHOD, concurrency_table
+        from draftfinder.predict.memory import ModelMemory, check_fit
 
-        # A saved `draftfinder measure` of this pair on this machine replaces the prior (labelled measured);
-        # its cost ratio applies only to the cpu profile (it was timed here).
+        # A saved `draftfinder measure` of this pair on this machine replaces the prior (labelled measured); its
+        # cost ratio and verify costs only when the predictions are for this machine's CPU and the PyTorch engine
+        # the measurement ran (a c timed here says nothing of an A100 or of llama.cpp).
+        here = _measured_here(self.device, self.engine)
         alpha, measured_c, _measurement = apply_measurement(alpha, target.model_id, info.model_id, cfg.task,
-                                                            hardware=cfg.hardware)
-        v_costs, v_sources, v_method = measured_verify_costs(_measurement, hardware=cfg.hardware)
-        est = SpeedupEstimator.evaluate(target, info, alpha, hardware=cfg.hardware, max_k=cfg.max_k,
-                                        cost_ratio=measured_c, verify_costs=v_costs, verify_cost_sources=v_sources,
-                                        verify_cost_method=v_method)
+                                                            hardware=here)
+        v_costs, v_sources, v_method = measured_verify_costs(_measurement, hardware=here)
+        est = device_latency.evaluate(target, info, alpha, self.device, self.engine, cfg.max_k, ctx=cfg.ctx,
+                                      cost_ratio=measured_c, verify_costs=v_costs, verify_cost_sources=v_sources,
+                                      verify_cost_method=v_method)
+        draft_memory = ModelMemory.from_info(info)
+        fit = check_fit(self._target_memory, draft_memory, self.device, ctx=cfg.ctx, sequences=cfg.concurrency)
+        table = concurrency_table(target, info, alpha.alpha, self.device, self.engine, requested=cfg.concurrency,
+                                  max_k=cfg.max_k, ctx=cfg.ctx, target_memory=self._target_memory,
+                                  draft_memory=draft_memory, draft_name=info.model_id, alpha_source=alpha.source)
+        speedup, best_k, curve = est.speedup, est.recommended_k, est.speedup_by_k
+        provenance: Dict[str, Provenance] = dict(est.provenance)
+        provenance["estimated_speedup"] = provenance.pop("speedup")
+        if cfg.concurrency > 1:          # the headline numbers are for the requested concurrency
+            level = table.at(cfg.concurrency)
+            curve = level.speedup_by_k
+            best_k = max(curve, key=lambda k: (curve[k], -k))
+            speedup = curve[best_k]
+            provenance["estimated_speedup"] = Provenance(constants.ESTIMATED, CONCURRENCY_METHOD,
+                                                         f"N = {cfg.concurrency}; α {alpha.source}")
+            provenance["recommended_k"] = Provenance(constants.ESTIMATED,
+                                                     f"argmax of expected speedup at N = {cfg.concurrency}")
+        if fit.fits is False:            # no speedup (nor K) for a pair that cannot run here: the verdict instead
+            speedup, curve, best_k = None, {}, None
+            provenance["estimated_speedup"] = Provenance(constants.ESTIMATED, "does not fit", fit.verdict)
+            provenance.pop("recommended_k", None)
+        provenance["fit"] = Provenance(constants.ESTIMATED, "weights + both KV caches ≤ usable memory",
+                                       fit.verdict)
         memory_ratio = (info.memory_footprint_mb / target.memory_footprint_mb) if target.memory_footprint_mb else 0.0
-        breakdown = quality_score(est.speedup, alpha.alpha, size_ratio, same_family,
+        usable = speedup if speedup is not None else 1.0       # a pair that does not fit earns no speedup points
+        breakdown = quality_score(usable, alpha.alpha, size_ratio, same_family,
                                   match_rate,
                                   cfg.performance.optimal_size_ratio_min, cfg.performance.optimal_size_ratio_max)
         score = round(breakdown.total, 1)
@@ -383,12 +447,12 @@ class DraftModelFinder:
             official=is_official(info.model_id) or info.source in ("local", "gguf", "zoo"),
             tokenization_match_rate=compat.tokenization_match_rate,
             num_tests=compat.num_test_strings,
-            speedup=est.speedup,
+            speedup=usable,
             engine_problems=engine_problems,
             is_peft=info.is_peft,
         ) + list(compat.warnings)
-        provenance: Dict[str, Provenance] = dict(est.provenance)
-        provenance["estimated_speedup"] = provenance.pop("speedup")
+        if fit.fits is False:
+            warnings.insert(0, f"Does not fit: {fit.verdict}")
         provenance["acceptance_rate_estimate"] = Provenance(alpha.source, alpha.method, alpha.detail)
         provenance["num_parameters"] = Provenance(
             constants.EXACT if info.parameters_exact else constants.ESTIMATED, info.parameters_source)
@@ -399,20 +463,23 @@ class DraftModelFinder:
             compatibility=compat,
             size_ratio=size_ratio,
             memory_ratio=memory_ratio,
-            estimated_speedup=est.speedup,
-            recommended_k=est.recommended_k,
+            estimated_speedup=speedup,
+            recommended_k=best_k,
             acceptance_rate_estimate=alpha.alpha,
             same_family=same_family,
-            quality_tier=quality_tier(score, alpha.alpha, est.speedup),
+            quality_tier=quality_tier(score, alpha.alpha, speedup if speedup is not None else 0.0),
             quality_score=score,
             warnings=warnings if cfg.output.show_warnings else [],
             cost_ratio=est.cost_ratio,
-            verify_cost_ratio=est.verify_cost_by_k.get(est.recommended_k),
-            speedup_by_k=est.speedup_by_k,
+            verify_cost_ratio=est.verify_cost_by_k.get(best_k) if best_k is not None else None,
+            speedup_by_k=curve,
             acceptance_low=alpha.low,
             acceptance_high=alpha.high,
-            hardware=cfg.hardware,
+            hardware=self.device.name,
             provenance=provenance,
+            engine=self.engine,
+            fit=fit,
+            concurrency=table,
         )
         candidate.speedup_basis = speedup_basis(provenance)
         candidate.usage = usage_snippets(target, candidate)
@@ -479,6 +546,31 @@ def _unverifiable(model_id: str, *, lenient: bool) -> CompatibilityResult:
         model_accessible=True, incompatibility_reasons=[reason], compatibility_score=0.0, checks=[check],
         method="unverified",
     )
+
+
+def device_from_config(cfg: FinderConfig) -> Any:
+    """The :class:`~draftfinder.predict.devices.Device` of ``hardware`` and the ``device`` section."""
+    from draftfinder.predict.devices import get_device
+
+    d = cfg.device
+    return get_device(cfg.hardware, bandwidth_gb_s=d.bandwidth_gb_s, tflops=d.tflops, memory_gb=d.memory_gb,
+                      threads=d.threads, count=d.count, kind=d.kind)
+
+
+def _is_gguf(info: ModelInfo) -> bool:
+    return bool(info.gguf_file) or info.source in ("gguf", "zoo")
+
+
+# Engines whose step the saved measurements time (draftfinder measure runs our PyTorch engine).
+MEASURED_ENGINES = ("draftfinder", "transformers")
+
+
+def _measured_here(device: Any, engine: Optional[str]) -> Optional[str]:
+    """``"cpu"`` (what :func:`measure.apply_measurement` calls this machine) when measured costs apply to the
+    prediction: this machine's CPU, detected or calibrated, and the PyTorch engine; else None."""
+    if device.kind == "cpu" and device.is_this_machine and engine in MEASURED_ENGINES:
+        return "cpu"
+    return None
 
 
 def _identity(record: ModelRecord) -> str:

@@ -25,6 +25,9 @@ tier stay as columns. The sort key is ``(−speedup rounded to 0.01×, basis, �
    latency model (estimated);
 3. then the higher quality score, then the model id (case-insensitive, alphabetical).
 
+A pair that does not fit the device's memory (:mod:`draftfinder.predict.memory`) has no speedup: it ranks below
+every pair that fits, those needing the least memory first.
+
 So the usage snippet, written for row 1, is for the draft with the highest expected speedup.
 """
 
@@ -52,13 +55,15 @@ TIER_THRESHOLDS = [
 BASIS_ORDER = {MEASURED: 0, PUBLISHED: 1, ESTIMATED: 2}
 # The provenance entries a speedup is computed from (α, c, v(K)); the first name present is used for α.
 SPEEDUP_INPUTS = (("acceptance_rate_estimate", "acceptance_rate"), ("cost_ratio",), ("verify_cost_by_k",))
-RANK_ORDER = ["estimated_speedup (highest first, at 0.01x)", "speedup_basis (measured, published, estimated)",
+RANK_ORDER = ["fits the device's memory (pairs that do not fit last, least memory needed first)",
+              "estimated_speedup (highest first, at 0.01x)", "speedup_basis (measured, published, estimated)",
               "quality_score (highest first)", "model_id (alphabetical)"]
 RANKING_RULE = ("ranked by the expected speedup at the recommended K on the chosen hardware (highest first, "
                 "compared at 0.01x); ties: measured before published before estimated speedups, then the higher "
                 "quality score, then the model id. A speedup's basis is the weakest of its inputs (acceptance "
                 "rate, cost ratio, verify cost): measured when a saved `draftfinder measure` of the pair supplies "
-                "them for this hardware, else estimated")
+                "them for this hardware, else estimated. Pairs that do not fit the device's memory have no speedup "
+                "and come last, those needing the least memory first")
 
 
 def _clip(x: float) -> float:
@@ -129,9 +134,13 @@ def speedup_basis(provenance: Mapping[str, Any]) -> str:
     return next(name for name, rank in BASIS_ORDER.items() if rank == worst)
 
 
-def rank_key(candidate: Any) -> Tuple[float, int, float, str]:
+def rank_key(candidate: Any) -> Tuple[int, float, int, float, str]:
     """Sort key of a :class:`~draftfinder.find.results.DraftModelCandidate` (see the module docstring)."""
-    return (-round(candidate.estimated_speedup, 2), BASIS_ORDER.get(candidate.speedup_basis, 2),
+    if candidate.estimated_speedup is None:            # does not fit: after every pair that does
+        needed = getattr(getattr(candidate, "fit", None), "required_gb", None) or 0.0
+        return (1, needed, BASIS_ORDER.get(candidate.speedup_basis, 2), -candidate.quality_score,
+                candidate.model_id.lower())
+    return (0, -round(candidate.estimated_speedup, 2), BASIS_ORDER.get(candidate.speedup_basis, 2),
             -candidate.quality_score, candidate.model_id.lower())
 
 

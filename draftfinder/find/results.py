@@ -104,6 +104,7 @@ class ModelInfo:
     author: Optional[str] = None
     gated: bool = False
     downloads: Optional[int] = None
+    head_dim: Optional[int] = None                   # attention head size (config head_dim, else hidden / heads)
 
     @property
     def params_b(self) -> float:
@@ -186,8 +187,9 @@ class DraftModelCandidate:
     compatibility: CompatibilityResult
     size_ratio: float                                 # draft params / target params
     memory_ratio: float                               # draft memory / target memory
-    estimated_speedup: float                          # at recommended_k; see provenance
-    recommended_k: int
+    estimated_speedup: Optional[float]                # at recommended_k; see provenance. None: does not fit
+                                                      # the device's memory (``fit`` says how much it needs)
+    recommended_k: Optional[int]                      # None when the pair does not fit (no speedup, no K)
     acceptance_rate_estimate: float                   # α, expected per-token acceptance; see provenance
     same_family: bool
     quality_tier: QualityTier
@@ -206,6 +208,9 @@ class DraftModelCandidate:
     rank: Optional[int] = None                        # 1 = best (find/ranking.py rank_key)
     sources: List[Dict[str, Any]] = field(default_factory=list)       # every place this model was found:
                                                       # {"source", "name", "found_by", "used"}; one row per model
+    engine: Optional[str] = None                      # the engine the speedup is predicted for
+    fit: Any = None                                   # predict.memory.MemoryFit: target + draft + KV caches
+    concurrency: Any = None                           # predict.concurrency.ConcurrencyTable: speedup and K per N
 
     def to_dict(self) -> Dict[str, Any]:
         out = to_plain(self)
@@ -215,4 +220,6 @@ class DraftModelCandidate:
         out["memory_footprint_mb"] = self.model_info.memory_footprint_mb
         out["tokenization_match_rate"] = self.compatibility.tokenization_match_rate
         out["engines"] = {k: v.compatible for k, v in self.compatibility.engines.items()}
+        if self.fit is not None:
+            out["fit"] = self.fit.to_dict()
         return out

@@ -226,6 +226,7 @@ class ModelAnalyzer:
             author=record.author or (fam.org_of(record.model_id) if record.source in _HUB_NAMED else None),
             gated=record.gated,
             downloads=record.downloads,
+            head_dim=dims.head_dim,
         )
 
     @staticmethod

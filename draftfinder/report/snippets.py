@@ -4,8 +4,12 @@ Flag names are those of the engines' current docs: transformers assisted generat
 (``assistant_model``, ``num_assistant_tokens`` with ``num_assistant_tokens_schedule="constant"`` so K is not
 re-tuned by its heuristic; ``tokenizer``/``assistant_tokenizer`` for Universal Assisted Decoding), vLLM
 (``--speculative-config`` with ``"method": "draft_model"``), llama-server (``-md`` with ``--spec-type
-draft-simple --spec-draft-n-max K``, ggml-org/llama.cpp#22964; older builds ``--draft-max``). A snippet is
-given only for engines whose verdict accepts the pair (a refused llama.cpp pair gets none).
+draft-simple --spec-draft-n-max K``, ggml-org/llama.cpp#22964; older builds ``--draft-max``), SGLang
+(``--speculative-algorithm STANDALONE`` for a separate draft model, with ``--speculative-num-steps K
+--speculative-eagle-topk 1 --speculative-num-draft-tokens K+1``: SGLang's speculative decoding docs, "You have
+a smaller draft LLM: use STANDALONE"; given only when ``--engine sglang`` is chosen, there is no SGLang verdict).
+A snippet is given only for engines whose verdict accepts the pair (a refused llama.cpp pair gets none). The
+snippet of the engine the estimates are for comes first.
 """
 
 from __future__ import annotations
@@ -51,10 +55,17 @@ def transformers_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
         "    do_sample=False,",
         "    max_new_tokens=100,",
         ")",
-        f"# Estimated speedup: ~{cand.estimated_speedup:.2f}x at K={cand.recommended_k} "
-        f"(estimated for {cand.hardware}; measure it on your prompts)",
+        _speedup_comment(cand),
     ]
     return "\n".join(lines)
+
+
+def _speedup_comment(cand: DraftModelCandidate) -> str:
+    if cand.estimated_speedup is None and cand.fit is not None:
+        return f"# {cand.fit.verdict}: this pair cannot run there as is"
+    engine = f", {cand.engine}" if cand.engine else ""
+    return (f"# Estimated speedup: ~{cand.estimated_speedup:.2f}x at K={cand.recommended_k} "
+            f"(estimated for {cand.hardware}{engine}; measure it on your prompts)")
 
 
 def vllm_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
@@ -75,12 +86,26 @@ def llamacpp_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
             f"# builds before --spec-type (2026): llama-server -m {t} -md {d} -np 1 --draft-max {k} --draft-min 0")
 
 
+def sglang_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
+    k = cand.recommended_k
+    return (f"python -m sglang.launch_server --model-path {target.model_id} \\\n"
+            f"  --speculative-algorithm STANDALONE --speculative-draft-model-path {cand.model_id} \\\n"
+            f"  --speculative-num-steps {k} --speculative-eagle-topk 1 --speculative-num-draft-tokens {k + 1}")
+
+
 def usage_snippets(target: ModelInfo, cand: DraftModelCandidate) -> Dict[str, str]:
-    """Snippets for the engines that accept this pair (all three when no verdict is known)."""
+    """Snippets for the engines that accept this pair (all three when no verdict is known); the engine the
+    estimates are for (``cand.engine``) first. None for a pair that does not fit the device (no K to give)."""
+    if cand.recommended_k is None:
+        return {}
     makers = {"transformers": transformers_snippet, "vllm": vllm_snippet, "llama.cpp": llamacpp_snippet}
+    if cand.engine == "sglang":
+        makers["sglang"] = sglang_snippet
     out = {}
     for engine, make in makers.items():
         verdict = cand.compatibility.engines.get(engine)
         if verdict is None or verdict.compatible:
             out[engine] = make(target, cand)
+    if cand.engine in out:
+        out = {cand.engine: out[cand.engine], **{k: v for k, v in out.items() if k != cand.engine}}
     return out

@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Optional
 
 RULE = "=" * 80
 TIER_ICONS = {"EXCELLENT": "🌟", "GOOD": "✅", "ACCEPTABLE": "👍", "MARGINAL": "⚡", "POOR": "⚠️"}
-ENGINE_LABELS = {"transformers": "transformers", "vllm": "vLLM", "llama.cpp": "llama.cpp"}
+ENGINE_LABELS = {"transformers": "transformers", "vllm": "vLLM", "llama.cpp": "llama.cpp", "sglang": "SGLang",
+                 "draftfinder": "draftfinder engine"}
 # Section icons of the manual's report (§7), shown only with symbols on.
 ICONS = {"title": "🎯", "target": "📊", "top": "🏆", "warnings": "⚠️ ", "summary": "📈", "usage": "📝",
          "rejected": "🚫", "failed": "📋"}
@@ -104,12 +105,79 @@ def summary_table(drafts: List[Dict[str, Any]]) -> List[str]:
     lines = [head, "-" * len(head)]
     for i, c in enumerate(drafts, 1):
         name = c["model_id"] if len(c["model_id"]) <= 40 else "…" + c["model_id"][-39:]   # keep the tail of paths
+        head = f"{i:>2}  {name:<40} {_short(c['model_info']['num_parameters']):>7} {100 * c['size_ratio']:>5.1f}% "
+        if c.get("estimated_speedup") is None:       # does not fit: the verdict instead of α, K and a speedup
+            lines.append(head + _fit_short(c) + f"  {c['quality_score']:>5.1f}  {c['quality_tier']}")
+            continue
         lines.append(
-            f"{i:>2}  {name:<40} {_short(c['model_info']['num_parameters']):>7} "
-            f"{100 * c['size_ratio']:>5.1f}% {c['acceptance_rate_estimate']:>5.2f} {c['recommended_k']:>2} "
+            head + f"{c['acceptance_rate_estimate']:>5.2f} {c['recommended_k']:>2} "
             f"{c['estimated_speedup']:>7.2f}x {c.get('speedup_basis', 'estimated'):<9} "
             f"{c['quality_score']:>5.1f}  {c['quality_tier']}"
         )
+    return lines
+
+
+def _fit_short(c: Dict[str, Any]) -> str:
+    """``does not fit (needs 135.2 GB of 21.6 GB)`` for the one-line table."""
+    fit = c.get("fit") or {}
+    if fit.get("usable_gb") is None:
+        return fit.get("verdict") or "does not fit"
+    return f"does not fit (needs {fit['required_gb']:.1f} GB of {fit['usable_gb']:.1f} GB)"
+
+
+def device_lines(data: Dict[str, Any]) -> List[str]:
+    """Device (with what was detected), engine, context and concurrency of a find or estimate payload."""
+    dev = data.get("device") or {}
+    lines = []
+    if dev:
+        basis = dev.get("basis") or {}
+
+        def fig(key: str, unit: str) -> str:
+            value = dev.get(key)
+            return f"{'?' if value is None else f'{value:g}'} {unit} ({basis.get(key, '?')})"
+        count = f"{dev['count']}× " if dev.get("count", 1) > 1 else ""
+        lines.append(f"Device: {count}{dev['name']} ({dev.get('description') or dev.get('kind')}) — "
+                     f"{fig('memory_gb', 'GB')}, {fig('bandwidth_gb_s', 'GB/s')}, "
+                     f"{fig('tflops', 'TFLOPS fp32' if dev.get('kind') == 'cpu' else 'TFLOPS fp16')}")
+        if dev.get("detected_from"):
+            lines.append(f"   detected: {dev['detected_from']} (--hardware to choose another)")
+        if dev.get("calibration"):
+            cal = dev["calibration"]
+            lines.append(f"   calibration: {cal.get('name')} ({cal.get('created_at')}, machine {cal.get('machine_id')})")
+    engine = data.get("engine")
+    if isinstance(engine, dict) and engine.get("name"):
+        lines.append(f"Engine: {ENGINE_LABELS.get(engine['name'], engine['name'])} ({engine.get('chosen_by')})")
+    if data.get("ctx_tokens") is not None:
+        lines.append(f"Context: {data['ctx_tokens']:,} tokens per request · Concurrency: {data.get('concurrency', 1)} "
+                     "request(s) decoded together")
+    return lines
+
+
+def concurrency_lines(table: Dict[str, Any], requested: int = 1) -> List[str]:
+    """The speedup and K per concurrency level, with K as vLLM, llama-server and SGLang take it."""
+    lines = [f"   {'N':>4}  {'K':>3}  {'speedup':>8}  {'plain tok/s':>11}  {'spec tok/s':>10}  fit"]
+    for level in table.get("levels") or []:
+        n = level["concurrency"]
+        mark = "  ← requested" if n == requested and requested != 1 else ""
+        if level.get("fits") is False:
+            lines.append(f"   {n:>4}  {'-':>3}  {'-':>8}  {level['plain_tokens_per_s']:>11.3g}  {'-':>10}  "
+                         f"{level['fit_verdict']}{mark}")
+            continue
+        k = level.get("recommended_k")
+        spec = level.get("speculative_tokens_per_s")
+        lines.append(f"   {n:>4}  {'off' if k is None else k:>3}  {level['speedup']:>7.2f}x  "
+                     f"{level['plain_tokens_per_s']:>11.3g}  {spec:>10.3g}  "
+                     f"{'yes' if level.get('fits') else 'unknown' if level.get('fits') is None else 'no'}{mark}")
+    runnable = [level for level in table.get("levels") or [] if level.get("fits") is not False]
+    if runnable:
+        lines.append("   K per N as the engines take it:")
+    for level in runnable:
+        lines.append(f"     N={level['concurrency']}: vLLM {level['vllm']}")
+        lines.append(f"     {'':{len(str(level['concurrency'])) + 2}} llama-server {level['llama_cpp']}")
+        lines.append(f"     {'':{len(str(level['concurrency'])) + 2}} SGLang {level['sglang']}")
+    prov = (table.get("provenance") or {}).get("speedup") or {}
+    lines.append(f"   (estimated: {prov.get('method', '')}; {prov.get('detail', '')}; tok/s summed over the N "
+                 "requests; off = no K beats plain decoding)")
     return lines
 
 
@@ -139,13 +207,26 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
                      "vocabulary compared block by block (") + "offline catalog, test strings not run)")
     else:
         lines.append(f"    Tokenization match: not checked ({compat.get('method')})")
+    fit = c.get("fit") or {}
+    if c.get("estimated_speedup") is None:
+        lines.append(f"    Estimated speedup: none — {fit.get('verdict', 'does not fit')} "
+                     f"(estimated: weights + KV caches at {fit.get('ctx_tokens')} tokens × {fit.get('sequences')} "
+                     "request(s))")
+    else:
+        lines.append(f"    Estimated speedup: {c['estimated_speedup']:.2f}x at K={c['recommended_k']}"
+                     + (f" for {ENGINE_LABELS.get(c['engine'], c['engine'])}" if c.get("engine") else "")
+                     + f" ({_prov(c, 'estimated_speedup', verbose=verbose)})")
+        if fit:
+            lines.append(f"    Memory fit: {fit['verdict']} (estimated: weights + both KV caches at "
+                         f"{fit['ctx_tokens']} tokens × {fit['sequences']} request(s))")
+    k_line = (f"    Recommended K: {c['recommended_k']} ({_prov(c, 'recommended_k', verbose=verbose) or 'argmax of estimated speedup'})"
+              if c.get("recommended_k") is not None else "    Recommended K: none (does not fit)")
     lines += [
-        f"    Estimated speedup: {c['estimated_speedup']:.2f}x at K={c['recommended_k']} ({_prov(c, 'estimated_speedup', verbose=verbose)})",
         f"    Acceptance rate: {100 * c['acceptance_rate_estimate']:.1f}%"
         + (f" [range {100 * c['acceptance_low']:.0f}–{100 * c['acceptance_high']:.0f}%]"
            if c.get("acceptance_low") is not None and c.get("acceptance_high") is not None else "")
         + f" ({_prov(c, 'acceptance_rate_estimate', verbose=verbose)})",
-        f"    Recommended K: {c['recommended_k']} ({_prov(c, 'recommended_k', verbose=verbose) or 'argmax of estimated speedup'})",
+        k_line,
     ]
     if c.get("cost_ratio") is not None:
         lines.append(f"    Cost ratio c: {c['cost_ratio']:.3f} ({_prov(c, 'cost_ratio', verbose=verbose)})")
@@ -188,8 +269,8 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     t = data["target_model"]
     drafts = data["draft_models"]
     lines = [RULE, f"{_icon('title', sym)}DRAFT MODEL RECOMMENDATIONS", RULE, ""]
-    lines.append(f"Hardware profile: {data['hardware']} · Task: {data['task']} · "
-                 f"Target facts from: {t.get('source')}")
+    lines += device_lines(data)
+    lines.append(f"Task: {data['task']} · Target facts from: {t.get('source')}")
     for note in data.get("notes") or []:
         lines.append(f"Note: {note}")
     lines += ["", f"{_icon('target', sym)}Target Model: {t['model_id']}",
@@ -201,7 +282,8 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     lines += [f"   Vocab Size: {_num(t['vocab_size'])} (config{tok})",
               f"   Family: {t.get('model_family') or 'unknown'}", ""]
     lines.append(f"{_icon('top', sym)}Top {len(drafts)} Draft Models (ranked by expected speedup on "
-                 f"{data['hardware']}; ties: measured before estimated, then score, then name):")
+                 f"{data['hardware']}; ties: measured before estimated, then score, then name; pairs that do not "
+                 "fit last):")
     lines.append("")
     lines += ["   " + line for line in summary_table(drafts)]
     lines.append("")
@@ -218,7 +300,10 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     s = data["summary"]
     lines.append(f"{_icon('summary', sym)}Summary Statistics:")
     if s.get("average_speedup") is not None:
-        lines.append(f"   Average speedup: {s['average_speedup']:.2f}x (estimated)")
+        fitting = "" if not s.get("pairs_that_do_not_fit") else f" over the pairs that fit"
+        lines.append(f"   Average speedup: {s['average_speedup']:.2f}x{fitting} (estimated)")
+    if s.get("pairs_that_do_not_fit"):
+        lines.append(f"   Pairs that do not fit the device's memory: {s['pairs_that_do_not_fit']} (estimated)")
         lines.append(f"   Average acceptance rate: {100 * s['average_acceptance_rate']:.1f}% (estimated)")
     lines.append(f"   Total candidates evaluated: {s['total_candidates_evaluated']} "
                  f"({s['compatible_candidates']} compatible, {s['rejected_candidates']} rejected) "
@@ -227,7 +312,14 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
         lines += ["", f"{_icon('rejected', sym)}Rejected:"]
         for r in data["rejected_models"]:
             lines.append(f"   - {r['model_id']} [{r['stage']}]: {'; '.join(r['reasons'])}")
-    if drafts:
+    if drafts and drafts[0].get("concurrency"):
+        best = drafts[0]
+        lines += ["", f"Concurrency (best draft {best['model_id']}; speedup per request):"]
+        lines += concurrency_lines(best["concurrency"], data.get("concurrency", 1))
+    if drafts and drafts[0].get("recommended_k") is None:
+        lines += ["", f"{_icon('usage', sym)}No usage example: no pair fits on {data['hardware']} (see the memory "
+                  "verdicts above)."]
+    elif drafts:
         best = drafts[0]
         lines += ["", f"{_icon('usage', sym)}Usage Example (best draft: {best['model_id']}, K={best['recommended_k']}):"]
         for engine, snippet in (best.get("usage") or {}).items():
