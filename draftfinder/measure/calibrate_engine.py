@@ -17,8 +17,9 @@ backend ``engine`` pays:
   ``stats.draft_s / stats.drafted`` of ``speculative_generate`` — each drafted token's forward plus the drafter's
   cache bookkeeping, per token.
 
-The context is the first built-in ``general`` prompt's tokens tiled to ``context`` tokens. Each figure is the
-median of ``repeats`` runs after one warm-up run; the range is kept.
+The context is the first built-in ``general`` prompt's tokens tiled to ``context`` tokens. Configurations are run
+in interleaved rounds (a warm-up round, then ``repeats`` timed rounds, each running every configuration once in
+a rotating order); each figure is the median over rounds, with the range kept.
 """
 
 from __future__ import annotations
@@ -87,10 +88,16 @@ class EngineCalibrator:
         self.label = label or name
         self.resolver = resolver
 
+    def configs(self) -> List[Tuple[str, int]]:
+        return [("plain", 1)] + [("verify", b) for b in range(2, self.max_batch + 1)] + [("draft", DRAFT_K)]
+
     def total_steps(self) -> int:
-        return self.max_batch + 3                  # load, T(1) + greedy continuation, T(2..), draft step
+        return 2 + len(self.configs()) * (1 + self.repeats)        # load, continuation, rounds (warm-up + timed)
 
     def run(self) -> EngineResults:
+        """Load, time the greedy continuation every replay drafts from, then interleaved rounds — round 0 a
+        warm-up, each later round one run of every configuration in a rotating order (load that comes and goes
+        spreads over every b) — and the bare 1-token forward for the overhead."""
         import torch
 
         from draftfinder.engine.loading import load_model
@@ -106,35 +113,46 @@ class EngineCalibrator:
         res.weight_bytes = float(sum(p.numel() * p.element_size() for p in params))
         res.weight_format = _format_name(params[0].dtype if params else torch.float32)
         context = self._context(target)
-        done = 1
-        # T(1) and the greedy continuation every replay drafts from
-        self.progress(phase, done, total, "T(1) plain decode")
-        continuation, timing = self._plain(target, context)
-        if timing is None:
-            res.interrupted = True
-            return res
-        res.t_ms[1] = timing
-        res.forward1_ms = self._forward1(target, context)
-        sequence = context + continuation
-        done += 1
-        for b in range(2, self.max_batch + 1):
-            if self.should_stop():
-                res.interrupted = True
-                return res
-            self.progress(phase, done, total, f"T({b}) verify step")
-            timing = self._verify(target, context, sequence, b, res)
-            if timing is None:
-                res.interrupted = True
-                return res
-            res.t_ms[b] = timing
-            done += 1
-        if self.should_stop():
-            res.interrupted = True
-            return res
-        self.progress(phase, done, total, "draft step")
-        res.draft_step = self._draft(target, context)
-        if res.draft_step is None:
-            res.interrupted = True
+        self.progress(phase, 1, total, "greedy continuation")
+        from draftfinder.engine.speculative import autoregressive_generate
+
+        continuation = autoregressive_generate(target, context, max_new_tokens=TOKENS_PER_REQUEST + 1,
+                                               sampling=self._sampling(), eos_token_id=[]).token_ids
+        sequence = context + list(continuation)
+        timings: Dict[Tuple[str, int], StepTiming] = {c: StepTiming() for c in self.configs()}
+        done = 2
+        for r in range(1 + self.repeats):
+            order = self.configs()
+            shift = r % len(order)
+            for kind, b in order[shift:] + order[:shift]:
+                if self.should_stop():
+                    res.interrupted = True
+                    break
+                self.progress(phase, min(done, total - 1), total,
+                              f"{'warm-up' if r == 0 else f'round {r}'}: {_name(kind, b)}")
+                ms = self._once(target, context, sequence, kind, b)
+                t = timings[(kind, b)]
+                if ms is None:
+                    t.dropped += 1
+                else:
+                    (t.warmup_ms if r == 0 else t.ms).append(ms)
+                done += 1
+            if res.interrupted:
+                break
+        for (kind, b), t in timings.items():
+            if t.dropped:
+                res.notes.append(f"{_name(kind, b)}: {t.dropped} run(s) dropped (a step drafted fewer than {b - 1})")
+            if not t.ms and t.warmup_ms:
+                t.ms = list(t.warmup_ms)
+                res.notes.append(f"{_name(kind, b)}: interrupted before the timed rounds; the warm-up run is used")
+            if not t.ms:
+                continue
+            if kind == "draft":
+                res.draft_step = t
+            else:
+                res.t_ms[b] = t
+        if 1 in res.t_ms and not res.interrupted:
+            res.forward1_ms = self._forward1(target, context)
         self.progress(phase, total, total, "done")
         return res
 
@@ -153,20 +171,27 @@ class EngineCalibrator:
 
         return SamplingConfig(processor="greedy", seed=0)
 
-    def _plain(self, target: Any, context: List[int]) -> Tuple[List[int], Optional[StepTiming]]:
-        from draftfinder.engine.speculative import autoregressive_generate
+    def _once(self, target: Any, context: List[int], sequence: List[int], kind: str, b: int) -> Optional[float]:
+        """One run of a configuration; ms per step (per drafted token for ``draft``), None when it does not count."""
+        from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
 
-        timing = StepTiming()
-        continuation: List[int] = []
-        for r in range(1 + self.repeats):
-            if r > 0 and self.should_stop():
-                break
-            out = autoregressive_generate(target, context, max_new_tokens=TOKENS_PER_REQUEST + 1,
-                                          sampling=self._sampling(), eos_token_id=[])
-            continuation = list(out.token_ids)
-            if r > 0:                                                    # the first run is the warm-up
-                timing.ms.append(out.stats.verify_s * 1000.0 / max(1, out.stats.steps))
-        return continuation, (timing if timing.ms else None)
+        if kind == "plain":
+            s = autoregressive_generate(target, context, max_new_tokens=TOKENS_PER_REQUEST,
+                                        sampling=self._sampling(), eos_token_id=[]).stats
+            return s.verify_s * 1000.0 / s.steps if s.steps else None
+        if kind == "draft":
+            from draftfinder.engine.drafters import ModelDrafter
+
+            s = speculative_generate(target, ModelDrafter(target), context, max_new_tokens=MIN_STEPS * 4 * (b + 1),
+                                     sampling=self._sampling(), k=b, eos_token_id=[]).stats
+            return s.draft_s * 1000.0 / s.drafted if s.drafted else None
+        k = b - 1
+        steps = max(MIN_STEPS, math.ceil(TOKENS_PER_REQUEST / b))
+        s = speculative_generate(target, ReplayDrafter(sequence), context, max_new_tokens=steps * b,
+                                 sampling=self._sampling(), k=k, eos_token_id=[]).stats
+        if not s.steps or any(d != k for d in s.drafted_history):
+            return None
+        return s.verify_s * 1000.0 / s.steps
 
     def _forward1(self, target: Any, context: List[int]) -> float:
         import torch
@@ -178,48 +203,9 @@ class EngineCalibrator:
             samples = [timer.seconds(1) * 1000.0 for _ in range(1 + max(5, self.repeats * 3))][1:]
         return statistics.median(samples)
 
-    def _verify(self, target: Any, context: List[int], sequence: List[int], b: int,
-                res: EngineResults) -> Optional[StepTiming]:
-        from draftfinder.engine.speculative import speculative_generate
 
-        k = b - 1
-        steps = max(MIN_STEPS, math.ceil(TOKENS_PER_REQUEST / b))
-        timing = StepTiming()
-        accepted: List[float] = []
-        for r in range(1 + self.repeats):
-            if r > 0 and self.should_stop():
-                break
-            out = speculative_generate(target, ReplayDrafter(sequence), context, max_new_tokens=steps * b,
-                                       sampling=self._sampling(), k=k, eos_token_id=[])
-            s = out.stats
-            if r == 0:
-                continue
-            if not s.steps or any(d != k for d in s.drafted_history):
-                timing.dropped += 1
-                continue
-            timing.ms.append(s.verify_s * 1000.0 / s.steps)
-            accepted.append(s.accepted / s.drafted if s.drafted else 0.0)
-        if timing.dropped:
-            res.notes.append(f"T({b}): {timing.dropped} run(s) dropped (a step drafted fewer than {k})")
-        if accepted:
-            timing.drafted_per_step = float(k)
-            timing.accepted_per_drafted = statistics.median(accepted)
-        return timing if timing.ms else None
-
-    def _draft(self, target: Any, context: List[int]) -> Optional[StepTiming]:
-        from draftfinder.engine.drafters import ModelDrafter
-        from draftfinder.engine.speculative import speculative_generate
-
-        timing = StepTiming()
-        for r in range(1 + self.repeats):
-            if r > 0 and self.should_stop():
-                break
-            out = speculative_generate(target, ModelDrafter(target), context,
-                                       max_new_tokens=MIN_STEPS * 4 * (DRAFT_K + 1), sampling=self._sampling(),
-                                       k=DRAFT_K, eos_token_id=[])
-            if r > 0 and out.stats.drafted:
-                timing.ms.append(out.stats.draft_s * 1000.0 / out.stats.drafted)
-        return timing if timing.ms else None
+def _name(kind: str, b: int) -> str:
+    return {"plain": "T(1)", "verify": f"T({b})", "draft": f"self-draft K={b}"}[kind]
 
 
 def _format_name(dtype: Any) -> str:

