@@ -58,6 +58,10 @@ def _samples():
         errors.MissingDependencyError("sentencepiece", "Llama tokenizers"),
         errors.ModelFileError("/tmp/x.gguf", "not a GGUF file"),
         errors.TokenizerLoadError("x/y", "no tokenizer files"),
+        errors.CalibrationNotFoundError("laptop", "no calibration profile 'laptop'"),
+        errors.CalibrationNotFoundError("local", "no calibration profile 'local'"),
+        errors.CalibrationProfileError("/x/local.json", "local", "it is not valid JSON"),
+        errors.CalibrationProfileError("/x/desk.json", "desk", "another machine", foreign=True),
     ]
 
 

@@ -17,12 +17,10 @@ measurement of the same pair, never over it (``….partial.json``); twice aborts
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-import threading
 from typing import Any, Callable, Dict, List, Optional
 
 from draftfinder.errors import EXIT_INTERRUPTED, EXIT_USAGE, DraftFinderError, UsageError
+from draftfinder.report.progress import PhaseProgress, StopOnInterrupt
 
 HELP = "measure acceptance, cost and speedup of drafts for a target on this machine (real runs)"
 
@@ -94,63 +92,12 @@ def _check(args: argparse.Namespace) -> None:
 
 # --- progress on stderr --------------------------------------------------------------------------------
 
-class _Progress:
-    """``(phase, done, total, label)`` → a rich bar per phase on a terminal, else one plain line per item."""
-
-    def __init__(self, stream: Any = None):
-        from draftfinder import constants
-
-        self.stream = stream or sys.stderr
-        self.rich = bool(getattr(self.stream, "isatty", lambda: False)()) and constants.color_enabled(self.stream)
-        self.phase: Optional[str] = None
-        self.bar: Any = None
-
-    def __call__(self, phase: str, done: int, total: int, label: str) -> None:
-        if phase != self.phase:
-            self.close()
-            self.phase = phase
-            if self.rich:
-                from draftfinder.report.progress import BarProgress
-
-                self.bar = BarProgress(f"{phase:<12}")
-        if self.bar is not None:
-            self.bar(done + 1, total, label)
-        elif done < total:
-            self.stream.write(f"measure: {phase} {done + 1}/{total} {label}\n")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+class _Progress(PhaseProgress):
+    prefix = "measure"
 
 
-class _StopOnInterrupt:
-    """First Ctrl-C: ask the measurement to stop after the current step. Second: abort (KeyboardInterrupt)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        sys.stderr.write("\nmeasure: stopping after the current step and keeping what was measured "
-                         "(Ctrl-C again to abort)\n")
-        sys.stderr.flush()
-
-    def __enter__(self) -> "_StopOnInterrupt":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+class _StopOnInterrupt(StopOnInterrupt):
+    prefix = "measure"
 
 
 # --- the command ---------------------------------------------------------------------------------------

@@ -73,7 +73,6 @@ class EngineCalibration:
     context_tokens: int = 0                       # KV cache length the steps ran after
     repeats: int = 0                              # timed rounds per b (warm-up excluded)
     t_ms_range_by_batch: Dict[int, Tuple[float, float]] = field(default_factory=dict)   # min, max over repeats
-    prompt_ms_by_batch: Dict[int, float] = field(default_factory=dict)   # llama.cpp: b-token prompt on a warm cache
     source: str = ""                              # the file measured (GGUF path, model folder)
     method: Dict[str, str] = field(default_factory=dict)   # field -> how it was measured
     partial: bool = False                         # interrupted: some b (or the overhead/draft step) missing
@@ -92,7 +91,6 @@ class EngineCalibration:
         d = asdict(self)
         d["t_ms_by_batch"] = {str(k): v for k, v in sorted(self.t_ms_by_batch.items())}
         d["t_ms_range_by_batch"] = {str(k): list(v) for k, v in sorted(self.t_ms_range_by_batch.items())}
-        d["prompt_ms_by_batch"] = {str(k): v for k, v in sorted(self.prompt_ms_by_batch.items())}
         return d
 
     @classmethod
@@ -114,7 +112,6 @@ class EngineCalibration:
             hidden=int(d.get("hidden") or 0), vocab=int(d.get("vocab") or 0),
             context_tokens=int(d.get("context_tokens") or 0), repeats=int(d.get("repeats") or 0),
             t_ms_range_by_batch=ranges,
-            prompt_ms_by_batch=_batch_map(d.get("prompt_ms_by_batch") or {}, "prompt_ms_by_batch", allow_empty=True),
             source=str(d.get("source") or ""), method={str(k): str(v) for k, v in (d.get("method") or {}).items()},
             partial=bool(d.get("partial", False)), notes=[str(n) for n in d.get("notes") or []])
 
@@ -187,6 +184,21 @@ class CalibratedProfile:
                 return cal
         return None
 
+    def step_ms(self, engine: str, *, params: float, n_tokens: int, weight_format: Optional[str] = None,
+                weight_bytes: Optional[float] = None) -> Optional[Tuple[float, str]]:
+        """``(ms, provenance)`` of one step over ``n_tokens`` new tokens of a model of this size on ``engine``:
+        the measured T(n) of the calibrated model it matches (:func:`match_shape`), else the engine's fit
+        (needs ``weight_bytes``), else None. The hook a latency model calls for ``--hardware local``."""
+        cal = match_shape(self.calibrations(engine), params, weight_format)
+        if cal is not None and cal.t_ms(n_tokens) is not None:
+            return cal.t_ms(n_tokens), f"measured: T({n_tokens}) of {cal.model} on {engine}, calibration {self.name}"
+        fit = self.fits.get(engine)
+        if fit is not None and weight_bytes:
+            return (fit.step_ms(weight_bytes, params, n_tokens),
+                    f"estimated: {engine} fit of calibration {self.name} ({', '.join(fit.models)}; in-sample median "
+                    f"error {100 * fit.in_sample_median_abs_error:.0f} %)")
+        return None
+
     @property
     def engine_names(self) -> List[str]:
         return [e for e, cals in self.engines.items() if cals]
@@ -227,6 +239,72 @@ class CalibratedProfile:
                    partial=bool(d.get("partial", False)),
                    versions={str(k): (None if v is None else str(v)) for k, v in (d.get("versions") or {}).items()},
                    command=str(d.get("command") or ""))
+
+
+def match_shape(cals: List[EngineCalibration], params: float, weight_format: Optional[str] = None,
+                *, tolerance: float = 0.02) -> Optional[EngineCalibration]:
+    """The calibration of a model with ``params`` parameters (within ``tolerance``, relative) and, when given, the
+    same weight format (``q4_1``, ``fp32``, …; case-insensitive) — how a what-if shape (``estimate``) finds the
+    model that was timed. None when no calibrated model matches."""
+    fmt = (weight_format or "").lower() or None
+    for cal in cals:
+        if abs(cal.params - params) <= tolerance * max(cal.params, 1.0) and (fmt is None or cal.weight_format == fmt):
+            return cal
+    return None
+
+
+def calibrated_speedup(target: EngineCalibration, k: int, alpha: float, *, draft_kind: str = "model",
+                       draft: Optional[EngineCalibration] = None) -> Dict[str, Any]:
+    """The expected speedup at K from measured costs only (Leviathan et al. 2023, Thm 3.8, with the verify cost)::
+
+        speedup = (1 − α^(K+1)) / ((1 − α) · (K·c + T(K+1)/T(1)))
+
+    T(K+1)/T(1) is the target's measured verify cost; c = draft step / T(1) with the draft step measured when
+    the draft model drafted for itself on the same engine (``draft``; the target's own when None), or 0 for
+    n-gram drafts (a lookup, whose cost is already inside the measured step times). ``{"speedup": None,
+    "reason"}`` when K+1 was not timed. This is the calibration's own prediction, without a latency model."""
+    from draftfinder.predict.speedup import expected_speedup
+
+    t1, tk = target.t_ms(1), target.t_ms(k + 1)
+    if not t1 or not tk:
+        return {"speedup": None, "reason": f"T({k + 1}) was not timed by the calibration (max b = "
+                                           f"{max(target.t_ms_by_batch)})"}
+    if draft_kind == "ngram":
+        c, c_how = 0.0, "0: an n-gram lookup (its cost is inside the measured step times)"
+    else:
+        source = draft or target
+        if source.draft_step_ms is None:
+            return {"speedup": None, "reason": f"the draft step of {source.model} was not measured"}
+        c = source.draft_step_ms / t1
+        c_how = (f"{source.draft_step_ms:.2f} ms measured draft step of {source.model} / T(1) {t1:.2f} ms of "
+                 f"{target.model}")
+    v = tk / t1
+    return {"speedup": expected_speedup(min(max(alpha, 0.0), 1.0), k, c, v), "alpha": alpha, "k": k, "c": c,
+            "verify_cost": v, "t1_ms": t1,
+            "method": (f"Leviathan et al. 2023 Thm 3.8 with verify cost; v({k}) = T({k + 1})/T(1) measured on "
+                       f"{target.engine} ({target.model}); c = {c_how}")}
+
+
+def alpha_from_rate(rate: float, length: float) -> float:
+    """α whose i.i.d. accepted ÷ drafted over drafts of ``length`` tokens is ``rate``:
+    ``rate = α(1 − α^L) / ((1 − α)·L)`` (Leviathan et al. 2023 §3.1, Eq. 1: accepted per step = AL − 1), solved by
+    bisection (strictly increasing in α). The same relation as ``predict.acceptance_kinds`` (used when present)."""
+    try:
+        from draftfinder.predict import acceptance_kinds as kinds
+
+        return float(kinds.alpha_from_al(1.0 + min(max(rate, 0.0), 1.0) * length, max(1, math.ceil(length)),
+                                         mean_drafted=length))
+    except (ImportError, AttributeError, TypeError):
+        pass
+    target = min(max(float(rate), 0.0), 1.0)
+    if target >= 1.0:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        r = mid * (1.0 - mid ** length) / ((1.0 - mid) * length) if mid < 1.0 else 1.0
+        lo, hi = (mid, hi) if r < target else (lo, mid)
+    return (lo + hi) / 2.0
 
 
 def _same_model(cal: EngineCalibration, model: str) -> bool:

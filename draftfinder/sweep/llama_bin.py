@@ -63,6 +63,10 @@ FLAG_CANDIDATES: Dict[str, Tuple[str, ...]] = {
     "host": ("--host",),
     "seed": ("-s", "--seed"),
     "threads": ("-t", "--threads"),
+    # used by `draftfinder calibrate` (measure/calibrate_llama.py) to time verify steps of exactly K drafts
+    "ngram_mod_n_min": ("--spec-ngram-mod-n-min",),
+    "ngram_mod_n_max": ("--spec-ngram-mod-n-max",),
+    "spec_synth_rates": ("--spec-synth-rates",),
 }
 
 

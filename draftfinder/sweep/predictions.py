@@ -9,17 +9,23 @@ preference, for target × draft × K:
    for a PyTorch cell: its per-K prediction (teacher-forced α, exact greedy replay, c and v(K) timed on our
    engine here; ``verify_cost_source`` says whether v(K) at this K was timed or modelled); provenance
    ``measured`` (the inputs; the speedup itself is predicted, ``method`` says how).
-2. **same engine, estimated** (model drafts): :meth:`estimator.SpeedupEstimator.evaluate` with the latency model
+2. **same engine, calibrated** (``hardware: local`` with a ``draftfinder calibrate`` profile of this machine
+   that timed the cell's target on the cell's engine): :func:`predict.calibration.calibrated_speedup` — the
+   measured T(K+1)/T(1) and draft step of that engine, α from a saved measurement when there is one, else from
+   this cell's own counters (accepted ÷ drafted at K → α, i.i.d.; ``alpha_source`` says so: then the prediction
+   checks the cost model, given the acceptance observed). Model drafts need the draft calibrated too; n-gram
+   drafts cost nothing beyond the measured steps. Provenance ``estimated``.
+3. **same engine, estimated** (model drafts): :meth:`estimator.SpeedupEstimator.evaluate` with the latency model
    of the sweep's ``hardware`` profile, when that profile was calibrated on the cell's engine (``cpu``: PyTorch;
    the GPU profiles: gpt-fast/PyTorch and llama-bench/llama.cpp decode speeds), and α from a saved
    measurement when there is one (α is the pair's, not the engine's), else the prior; provenance ``estimated``.
-3. **other engine**: the same two computations from inputs of another engine (e.g. a PyTorch measurement for a
+4. **other engine**: the same two computations from inputs of another engine (e.g. a PyTorch measurement for a
    llama.cpp cell: llama.cpp's draft and verify costs differ) — given for orientation, provenance
    ``estimated``, ``same_engine`` false and ``reason`` saying which engine the inputs come from.
-4. otherwise no prediction (``speedup`` None, ``reason`` says how to get one).
+5. otherwise no prediction (``speedup`` None, ``reason`` says how to get one).
 
 ``hardware`` is validated when the config loads (:func:`config.sweep_config_from_dict`): a name that is no
-latency profile is a config error, except ``local`` (this machine, no profile: no latency-model estimate).
+latency profile is a config error, except ``local`` (this machine: its calibration profile when one is saved).
 A prediction never fails a sweep: any error becomes ``{"speedup": None, "reason": …}``.
 """
 
@@ -65,7 +71,9 @@ def _draft_id(draft: Entry) -> str:
     return _record(str(draft.path)).model_id
 
 
-def predict_cell(cfg: SweepConfig, target: Entry, draft: Entry, k: Optional[int]) -> Dict[str, Any]:
+def predict_cell(cfg: SweepConfig, target: Entry, draft: Entry, k: Optional[int],
+                 measured: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The prediction beside one cell (module doc); ``measured``: the cell's record (its runs' draft counters)."""
     if cfg.backend == "openai" or not target.path:
         return {"speedup": None, "reason": "the server decides K and the draft; no local model to predict from"}
     k = int(k or 4)
@@ -77,6 +85,8 @@ def predict_cell(cfg: SweepConfig, target: Entry, draft: Entry, k: Optional[int]
         out = None
         if m is not None and cell_engine == PYTORCH:
             out = _from_measurement(m, k, cell_engine)
+        if out is None and cfg.hardware == LOCAL_HARDWARE:
+            out = _from_calibration(cfg, target, draft, k, m, cell_engine, measured)
         if out is None and draft.type == "model" and same_profile:
             out = _from_estimator(cfg, target, draft, k, profile, m, cell_engine)
         if out is None and m is not None:
@@ -132,6 +142,55 @@ def _from_measurement(m: Any, k: int, cell_engine: str) -> Optional[Dict[str, An
     return out
 
 
+CALIBRATED_ENGINE = {"llamacpp": "llama.cpp", "engine": "draftfinder"}   # backend -> calibration engine
+
+
+def _from_calibration(cfg: SweepConfig, target: Entry, draft: Entry, k: int, m: Any, cell_engine: str,
+                      measured: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """Step 2 of the module doc; None when no local profile timed this target (and draft) on the cell's engine."""
+    from draftfinder.errors import CalibrationNotFoundError
+    from draftfinder.predict.calibration import DEFAULT_NAME, alpha_from_rate, calibrated_speedup, load_profile
+
+    engine = CALIBRATED_ENGINE.get(cfg.backend)
+    if engine is None or draft.type == "layerskip":
+        return None
+    try:
+        profile = load_profile(DEFAULT_NAME)      # a corrupt / foreign profile raises: predict_cell says why
+    except CalibrationNotFoundError:
+        return None
+    tcal = profile.calibration(engine, str(target.path))
+    dcal = profile.calibration(engine, str(draft.path)) if draft.type == "model" else None
+    if tcal is None or (draft.type == "model" and dcal is None):
+        return None
+    if m is not None and m.acceptance.alpha is not None:
+        alpha, alpha_source = float(m.acceptance.alpha), f"measured: draftfinder measure ({m.path})"
+    else:
+        counts = _cell_counts(measured or {})
+        if counts is None:
+            return None
+        rate, drafted, accepted = counts
+        alpha = alpha_from_rate(rate, k)
+        alpha_source = (f"measured in this cell: accepted ÷ drafted {accepted}/{drafted} = {rate:.3f} at K={k} → "
+                        f"α {alpha:.3f} (i.i.d., Leviathan Eq. 1): the prediction checks the calibrated costs given "
+                        f"the acceptance observed")
+    out = calibrated_speedup(tcal, k, alpha, draft_kind=draft.type, draft=dcal)
+    if out.get("speedup") is None:
+        return None
+    partial = "; partial calibration (interrupted run)" if profile.partial else ""
+    out.update(provenance=ESTIMATED, alpha_source=alpha_source, verify_cost_source=MEASURED,
+               source=profile.path, method=out["method"] + f"; calibration {profile.describe()}{partial}",
+               **_engines(cell_engine, cell_engine))
+    return out
+
+
+def _cell_counts(record: Dict[str, Any]):
+    """(accepted ÷ drafted, drafted, accepted) summed over the cell's runs, or None without draft counters."""
+    runs = [r for r in record.get("runs") or [] if r.get("drafted")]
+    drafted = sum(int(r["drafted"]) for r in runs)
+    accepted = sum(int(r.get("accepted") or 0) for r in runs)
+    return (accepted / drafted, drafted, accepted) if drafted else None
+
+
 def _from_estimator(cfg: SweepConfig, target: Entry, draft: Entry, k: int, profile: str, m: Any,
                     cell_engine: str) -> Dict[str, Any]:
     from draftfinder.measure.store import apply_measurement
@@ -169,6 +228,8 @@ def _none(cfg: SweepConfig, target: Entry, draft: Entry, k: int, profile: Option
                if cell_engine == PYTORCH else
                f"no {cell_engine} measurement exists; draftfinder measure {target.path} --draft {draft.spec} "
                f"--task {cfg.settings.task} gives a PyTorch-engine figure for orientation")
+        if cfg.hardware == LOCAL_HARDWARE and cfg.backend in CALIBRATED_ENGINE:
+            how += f", or draftfinder calibrate --models {target.path} times this machine's {cell_engine} steps"
         return {"speedup": None, "k": k, "cell_engine": cell_engine,
                 "reason": (f"no prediction for {draft.type} drafts without a measurement (their acceptance depends on "
                            f"the text, not on model metadata): {how}")}

@@ -296,7 +296,7 @@ def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], 
         if cfg.backend != "openai" or cell.k is not None:
             from draftfinder.sweep.predictions import predict_cell
 
-            record["prediction"] = predict_cell(cfg, cell.target, cell.draft, cell.k)
+            record["prediction"] = predict_cell(cfg, cell.target, cell.draft, cell.k, measured=record)
     if record["status"] == "failed":
         log(f"  failed: {record['error']}")
     elif record.get("mean_tps") is not None:

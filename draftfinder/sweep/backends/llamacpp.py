@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from draftfinder.errors import DraftFinderError, EndpointError, UsageError
 from draftfinder.measure.prompts import Prompt
@@ -237,6 +237,32 @@ class LlamaServerSession:
                 "top": [{"id": int(t["id"]), "text": str(t.get("token", "")), "logprob": float(t["logprob"])}
                         for t in probs.get("top_logprobs") or []]}
 
+    def complete(self, body: Dict[str, Any]) -> Dict[str, Any]:
+        """``POST /completion`` with ``body`` streamed (as the sweep's requests are: the server then sends each
+        token as it goes, which is part of what a step costs), and the final chunk (``timings``, counters)."""
+        if self.proc is None:
+            raise EndpointError("this llama-server is stopped", hint="start it again")
+        body = {**body, "stream": True}
+        deadline = time.perf_counter() + self.timeout_s
+        try:
+            resp = self._post("/completion", body)
+            self._check(resp, "/completion")
+            for chunk in _stream(resp, deadline):
+                if chunk.get("stop"):
+                    return chunk
+        except (OSError, http.client.HTTPException) as exc:
+            self.failed = True
+            code = self._death(0.0 if isinstance(exc, socket.timeout) else DEATH_WAIT_S)
+            what = "failed" if code is None else exit_description(code)
+            raise EndpointError(f"llama-server {what} during a request ({type(exc).__name__}: {exc}): "
+                                f"{tail(self.log_path)}",
+                                hint=_fix(code, "raise the timeout if it was only slow", self.log_path)) from None
+        self.failed = True
+        code = self._death()
+        what = "ended the stream without a final chunk" if code is None else f"{exit_description(code)} mid-stream"
+        raise EndpointError(f"llama-server {what}: {tail(self.log_path)}",
+                            hint=_fix(code, "check the server log", self.log_path))
+
     def token_text(self, ids: List[int]) -> str:
         """The text of token ids (``/detokenize``)."""
         return str(self.request("/detokenize", {"tokens": [int(i) for i in ids]}).get("content", ""))
@@ -328,6 +354,33 @@ def _stream(resp: http.client.HTTPResponse, deadline: float):
         yield obj
 
 
+def start_server(argv_for: Callable[[int], List[str]], *, timeout_s: float, preferred_port: Optional[int] = None,
+                 draft: Optional[Entry] = None, spec_type: Optional[str] = None) -> LlamaServerSession:
+    """Start a ``llama-server`` whose command line for a port is ``argv_for(port)`` and wait until it is ready.
+
+    The one start loop of every server we run (sweep cells, ``draftfinder calibrate``): ``preferred_port`` if it
+    is free, else a free one; a port taken between the check and the server's bind is retried on another
+    (``PORT_RETRIES``); a server that fails — or a Ctrl-C while it loads — is stopped before the error propagates,
+    so no server outlives this call unless it is returned."""
+    for attempt in range(PORT_RETRIES + 1):
+        port = choose_port(preferred_port if attempt == 0 else None)
+        session = LlamaServerSession(argv_for(port), port, draft=draft, spec_type=spec_type, timeout_s=timeout_s)
+        try:
+            session.start()
+            return session
+        except DraftFinderError:
+            retry = attempt < PORT_RETRIES and session.bind_failed()
+            session.failed = not retry
+            session.close()
+            if not retry:
+                raise
+        except BaseException:                  # KeyboardInterrupt while loading: no orphan server
+            session.failed = True
+            session.close()
+            raise
+    raise AssertionError("unreachable")        # pragma: no cover
+
+
 # ---------------------------------------------------------------------------------------------------
 # the backend
 # ---------------------------------------------------------------------------------------------------
@@ -357,26 +410,14 @@ class LlamaCppBackend:
             if draft.type == "model":
                 draft_gguf = gguf_path(draft, "draft")
         threads = settings.threads or self.options.get("threads")
-        for attempt in range(PORT_RETRIES + 1):
-            port = choose_port(settings.port if attempt == 0 else None)
-            argv = build_command(self.binary, target_gguf, settings, port, draft=draft, draft_gguf=draft_gguf, k=k,
+
+        def argv_for(port: int) -> List[str]:
+            return build_command(self.binary, target_gguf, settings, port, draft=draft, draft_gguf=draft_gguf, k=k,
                                  spec_type=spec_type, draft_p_min=self.options.get("draft_p_min", 0.0),
                                  threads=threads)
-            session = LlamaServerSession(argv, port, draft=draft, spec_type=spec_type, timeout_s=settings.timeout_s)
-            try:
-                session.start()
-                return session
-            except DraftFinderError:
-                retry = attempt < PORT_RETRIES and session.bind_failed()
-                session.failed = not retry
-                session.close()
-                if not retry:
-                    raise
-            except BaseException:                  # KeyboardInterrupt while loading: no orphan server
-                session.failed = True
-                session.close()
-                raise
-        raise AssertionError("unreachable")        # pragma: no cover
+
+        return start_server(argv_for, timeout_s=settings.timeout_s, preferred_port=settings.port, draft=draft,
+                            spec_type=spec_type)
 
     def describe(self) -> Dict[str, Any]:
         b = self.binary
