@@ -16,6 +16,7 @@ import argparse
 import re
 from typing import Any, Dict
 
+from draftfinder.cli import acceptance_flags
 from draftfinder.errors import NumberError, UsageError
 from draftfinder.ranges import MAX_LAYERS, MAX_PARAMETERS, check_number, parse_number
 
@@ -75,9 +76,10 @@ def parse_layers(text: str, flag: str = "--layers") -> int:
 
 
 def parse_acceptance(text: str, flag: str = "--acceptance") -> float:
-    """``0.7`` or ``70%`` → 0.7 (must be in [0, 1])."""
-    return parse_number(text, flag, percent=True, low=0, high=1,
-                        hint="give α as a fraction (0.7) or a percentage (70%)")
+    """``0.7`` or ``70%`` → α = 0.7 (in [0, 1); other kinds: predict/acceptance_kinds.py parse_acceptance)."""
+    from draftfinder.predict.acceptance_kinds import parse_acceptance as parse_kind
+
+    return parse_kind(text, "alpha", name=flag)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -97,6 +99,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--acceptance", metavar="A",
                    help="acceptance rate α (0.7 or 70%%); omitted: the prior fitted to published measurements")
     g.add_argument("--measured", action="store_true", help="label the --acceptance value as measured")
+    acceptance_flags.add_flags(g)
     g.add_argument("--task", default="general", choices=["general", "code", "chat", "summarization"],
                    help="task, for the prior when --acceptance is omitted: summarization applies the fitted summarization "
                         "offset (Leviathan et al. 2023, CNN/DM vs En-De); general, code and chat use the same prior "
@@ -121,7 +124,6 @@ def _max_k(text: str) -> int:
 def build(args: argparse.Namespace) -> Dict[str, Any]:
     """Parse the flags and compute the payload (a plain dict; also used by tests)."""
     from draftfinder.predict.acceptance import prior_acceptance
-    from draftfinder.constants import ESTIMATED, MEASURED
     from draftfinder.predict.estimator import SpeedupEstimator
     from draftfinder.predict.latency import ModelShape, get_profile
 
@@ -135,6 +137,7 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
     max_k = _max_k(args.max_k)
     cost_ratio = _cost_ratio(args.cost_ratio) if args.cost_ratio is not None else None
 
+    given = acceptance_flags.parse(args)          # --acceptance in its --acceptance-kind, as α (None: the prior)
     if args.acceptance is None:
         if args.measured:
             raise UsageError("--measured labels an --acceptance value, but none was given",
@@ -143,19 +146,21 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
                                            task=args.task, draft_bits=draft.bits_per_param,
                                            target_bits=target.bits_per_param)
         result = SpeedupEstimator.evaluate(target, draft, acceptance, profile, max_k, cost_ratio=cost_ratio)
+        kinds = acceptance_flags.views(acceptance.alpha, result.recommended_k, acceptance.source, acceptance.method)
     else:
-        alpha = parse_acceptance(args.acceptance)
+        alpha, figure, a_source, a_method = given
         result = SpeedupEstimator.evaluate(
             target, draft, alpha, profile, max_k, cost_ratio=cost_ratio,
-            acceptance_source=MEASURED if args.measured else ESTIMATED,
-            acceptance_method="measured (--acceptance --measured)" if args.measured else "given with --acceptance",
+            acceptance_source=a_source, acceptance_method=a_method,
         )
+        kinds = acceptance_flags.views(alpha, result.recommended_k, a_source, a_method, figure)
     payload: Dict[str, Any] = {
         "target": {"params": target.params, "bits_per_param": target.bits_per_param, "num_layers": target.num_layers},
         "draft": {"params": draft.params, "bits_per_param": draft.bits_per_param, "num_layers": draft.num_layers},
         "size_ratio": draft.params / target.params,
     }
     payload.update(result.to_dict())
+    payload["acceptance_kinds"] = kinds
     payload["hardware_profile"] = profile.to_dict()
     return payload
 
@@ -189,6 +194,7 @@ def render_table(d: Dict[str, Any]) -> str:
     if d.get("acceptance_low") is not None:
         alpha += f" (band {d['acceptance_low']:.3f}–{d['acceptance_high']:.3f})"
     lines.append(f"acceptance α {alpha}  {label('acceptance_rate')}")
+    lines += acceptance_flags.table_lines(d.get("acceptance_kinds"))
     lines.append(f"cost ratio c {d['cost_ratio']:.4g}  {label('cost_ratio')}")
     lines.append("")
     lines.append("   K  verify cost  speedup")

@@ -32,6 +32,7 @@ COMMANDS = {
     "generate": "draftfinder.cli.generate_cmd",
     "sweep": "draftfinder.cli.sweep_cmd",
     "chat": "draftfinder.cli.chat_cmd",
+    "published": "draftfinder.cli.published_cmd",
 }
 DATA_FORMATS = ("json", "yaml")
 _FLAG_RE = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")

@@ -16,7 +16,7 @@ from draftfinder import constants
 from draftfinder.find.candidates import gather_candidates
 from draftfinder.find.ranking import rank_key
 from draftfinder.find.dedupe import SameFiles, add_sources, merge_same_models
-from draftfinder.find.config import FinderConfig, validate
+from draftfinder.find.config import FinderConfig, base_acceptance_alpha, validate
 from draftfinder.errors import DraftFinderError, NoCompatibleDraftsError
 from draftfinder.models.resolver import Resolver
 from draftfinder.find.results import (
@@ -343,6 +343,7 @@ class DraftModelFinder:
         from draftfinder.models.family import is_official
         from draftfinder.report.snippets import usage_snippets
         from draftfinder.find.ranking import candidate_warnings, quality_score, quality_tier, speedup_basis
+        from draftfinder.find.published_basis import acceptance_views, evidence_for
 
         cfg = self.config
         same_family = bool(target.model_family and target.model_family == info.model_family)
@@ -355,7 +356,7 @@ class DraftModelFinder:
             draft_bits=info.bits_per_param,
             target_bits=target.bits_per_param,
             tokenization_match_rate=match_rate,
-            base_rate=cfg.performance.base_acceptance_rate,
+            base_rate=base_acceptance_alpha(cfg),          # performance.acceptance_kind converted to α
             same_family_bonus=cfg.performance.same_family_bonus,
             tokenizer_match_bonus=cfg.performance.tokenizer_match_bonus,
         )
@@ -370,7 +371,17 @@ class DraftModelFinder:
                                         cost_ratio=measured_c, verify_costs=v_costs, verify_cost_sources=v_sources,
                                         verify_cost_method=v_method)
         memory_ratio = (info.memory_footprint_mb / target.memory_footprint_mb) if target.memory_footprint_mb else 0.0
-        breakdown = quality_score(est.speedup, alpha.alpha, size_ratio, same_family,
+        provenance: Dict[str, Provenance] = dict(est.provenance)
+        provenance["estimated_speedup"] = provenance.pop("speedup")
+        provenance["acceptance_rate_estimate"] = Provenance(alpha.source, alpha.method, alpha.detail)
+        # published measurements of this pair; one in the same setup stands in for an estimated speedup
+        evidence = evidence_for(target, info, cfg, basis=speedup_basis(provenance))
+        speedup = est.speedup
+        if evidence.promoted:
+            speedup = evidence.speedup
+            provenance["estimated_speedup"] = Provenance(constants.PUBLISHED, evidence.provenance_method(),
+                                                         evidence.provenance_detail(est.speedup, est.recommended_k))
+        breakdown = quality_score(speedup, alpha.alpha, size_ratio, same_family,
                                   match_rate,
                                   cfg.performance.optimal_size_ratio_min, cfg.performance.optimal_size_ratio_max)
         score = round(breakdown.total, 1)
@@ -383,13 +394,11 @@ class DraftModelFinder:
             official=is_official(info.model_id) or info.source in ("local", "gguf", "zoo"),
             tokenization_match_rate=compat.tokenization_match_rate,
             num_tests=compat.num_test_strings,
-            speedup=est.speedup,
+            speedup=speedup,
             engine_problems=engine_problems,
             is_peft=info.is_peft,
+            basis=constants.PUBLISHED if evidence.promoted else constants.ESTIMATED,
         ) + list(compat.warnings)
-        provenance: Dict[str, Provenance] = dict(est.provenance)
-        provenance["estimated_speedup"] = provenance.pop("speedup")
-        provenance["acceptance_rate_estimate"] = Provenance(alpha.source, alpha.method, alpha.detail)
         provenance["num_parameters"] = Provenance(
             constants.EXACT if info.parameters_exact else constants.ESTIMATED, info.parameters_source)
         provenance["quality_score"] = Provenance(constants.ESTIMATED, "manual §4.3 weights over the estimates above")
@@ -399,11 +408,11 @@ class DraftModelFinder:
             compatibility=compat,
             size_ratio=size_ratio,
             memory_ratio=memory_ratio,
-            estimated_speedup=est.speedup,
+            estimated_speedup=speedup,
             recommended_k=est.recommended_k,
             acceptance_rate_estimate=alpha.alpha,
             same_family=same_family,
-            quality_tier=quality_tier(score, alpha.alpha, est.speedup),
+            quality_tier=quality_tier(score, alpha.alpha, speedup),
             quality_score=score,
             warnings=warnings if cfg.output.show_warnings else [],
             cost_ratio=est.cost_ratio,
@@ -413,6 +422,9 @@ class DraftModelFinder:
             acceptance_high=alpha.high,
             hardware=cfg.hardware,
             provenance=provenance,
+            acceptance_kinds=acceptance_views(alpha.alpha, est.recommended_k, alpha.source, alpha.method),
+            published=evidence.to_list(),
+            model_speedup=est.speedup if evidence.promoted else None,
         )
         candidate.speedup_basis = speedup_basis(provenance)
         candidate.usage = usage_snippets(target, candidate)

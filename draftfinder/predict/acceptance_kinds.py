@@ -76,6 +76,7 @@ KIND_DEFINITIONS = {
           "#Mean Accepted Tokens)",
 }
 IID_METHOD = "i.i.d. acceptance, Leviathan et al. 2023 Eq. (1): AL = (1 − α^(K+1)) / (1 − α), rate = (AL − 1) / K"
+IID_SHORT = "i.i.d. acceptance, Leviathan et al. 2023 Eq. 1"
 MAX_K_ACCEPTANCE = 1024        # a draft length far beyond any engine's (llama.cpp --draft-max default 16)
 
 _BISECT_STEPS = 200
@@ -159,6 +160,32 @@ def parse_acceptance(text: Any, kind: str, k: Optional[int] = None, *, mean_draf
     unit = KIND_LABELS[kind] + (f" at K = {k}" if kind == "al" else "")
     return parse_number(text, name, percent=kind != "al", low=r["low"], high=r["high"], high_open=r["high_open"],
                         source=source, unit=unit, hint=_HINTS[kind])
+
+
+def alpha_from_setting(value: Any, kind: Any = "alpha", k: Any = None, *, name: str = "--acceptance",
+                       kind_name: str = "--acceptance-kind", k_name: str = "--acceptance-k",
+                       mean_drafted: Any = None, source: Optional[str] = None) -> Optional[float]:
+    """An acceptance setting (a config key or flag already parsed) of ``kind`` measured at ``k`` → α.
+
+    Validates the kind, that rate and AL come with their K (and α without one), and the value's range; every
+    failure is one line naming ``name``/``kind_name``/``k_name`` (and ``source``). None stays None.
+    """
+    from draftfinder.errors import UsageError
+
+    where = f"{source}: " if source else ""
+    kind = check_kind(kind, f"{where}{kind_name}")
+    if kind == "alpha" and (k is not None or mean_drafted is not None):
+        raise UsageError(f"{where}{k_name} is the K a rate or acceptance length was measured at; α does not "
+                         f"depend on K", hint=f"drop {k_name}, or set {kind_name} to rate or al")
+    if kind != "alpha" and k is None and value is not None:
+        raise UsageError(f"{where}{name} as {KIND_LABELS[kind]} needs the K it was measured at",
+                         hint=f"set {k_name} (tokens drafted per step when it was measured)")
+    if value is None:
+        return None
+    k_checked = None if k is None else check_k(k, k_name, source=source)
+    md = None if mean_drafted is None else check_mean_drafted(mean_drafted, k_checked, source=source)
+    v = check_acceptance(value, kind, k_checked, mean_drafted=md, name=name, source=source)
+    return to_alpha(v, kind, k_checked, md)
 
 
 def _alpha_in(alpha: Any) -> float:
@@ -331,7 +358,7 @@ def views_at_k(alpha: float, k: int, *, source: str, method: str,
     }
     for kind in ("rate", "al"):
         figs[kind] = AcceptanceFigure(from_alpha(a, kind, k), kind, k, derived_source(source, False),
-                                      f"from α {a:.4f} at K={k}: {IID_METHOD}")
+                                      f"from α {a:.4f} at K={k} under i.i.d. acceptance ({IID_SHORT})")
     if given is not None and given.k == k and given.mean_drafted is None and given.kind in ("rate", "al"):
         other = "al" if given.kind == "rate" else "rate"
         figs[given.kind] = given
@@ -354,14 +381,14 @@ def alpha_from_given(value: float, kind: str, k: Optional[int], *, source: str, 
         return float(value), fig, method
     alpha = to_alpha(value, kind, k, mean_drafted)
     length = f"{mean_drafted:g} tokens drafted per pass (K={k})" if mean_drafted is not None else f"K={k}"
-    how = f"α from {KIND_LABELS[kind]} {value:g} at {length} by inverting {IID_METHOD}"
+    how = f"α from {KIND_LABELS[kind]} {value:g} at {length}, inverting AL = (1 − α^(K+1)) / (1 − α) ({IID_SHORT})"
     return alpha, fig, how
 
 
 __all__ = [
-    "KINDS", "KIND_LABELS", "KIND_DEFINITIONS", "IID_METHOD", "MAX_K_ACCEPTANCE",
+    "KINDS", "KIND_LABELS", "KIND_DEFINITIONS", "IID_METHOD", "IID_SHORT", "MAX_K_ACCEPTANCE",
     "check_k", "check_mean_drafted", "check_kind", "check_acceptance", "parse_acceptance", "acceptance_range",
     "al_from_alpha", "rate_from_alpha", "al_from_rate", "rate_from_al", "alpha_from_al", "alpha_from_rate",
-    "to_alpha", "from_alpha", "convert",
+    "to_alpha", "from_alpha", "convert", "alpha_from_setting",
     "AcceptanceFigure", "AcceptanceViews", "views_at_k", "alpha_from_given", "derived_source",
 ]

@@ -113,6 +113,16 @@ def summary_table(drafts: List[Dict[str, Any]]) -> List[str]:
     return lines
 
 
+def acceptance_kinds_line(views: Optional[Dict[str, Any]]) -> Optional[str]:
+    """``α 0.712 (estimated) · accepted/drafted 0.590 at K=4 (estimated) · AL 3.36 at K=4 (estimated)`` from an
+    ``acceptance_kinds`` dict (predict/acceptance_kinds.py ``AcceptanceViews.to_dict``)."""
+    if not views:
+        return None
+    a, r, al, k = views["alpha"], views["rate"], views["al"], views["k"]
+    return (f"α {a['value']:.3f} ({a['source']}) · accepted/drafted {r['value']:.3f} at K={k} ({r['source']}) · "
+            f"AL {al['value']:.2f} tokens/pass at K={k} ({al['source']})")
+
+
 def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_memory: bool,
                      show_compat: bool, verbose: bool = False, symbols: bool = True) -> List[str]:
     info = c["model_info"]
@@ -139,16 +149,29 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
                      "vocabulary compared block by block (") + "offline catalog, test strings not run)")
     else:
         lines.append(f"    Tokenization match: not checked ({compat.get('method')})")
+    if c.get("speedup_basis") == "published" and c.get("model_speedup") is not None:
+        lines += [f"    Published speedup: {c['estimated_speedup']:.2f}x ({_prov(c, 'estimated_speedup', verbose=verbose)}; "
+                  f"at the source's draft settings)",
+                  f"    Latency model: {c['model_speedup']:.2f}x at K={c['recommended_k']} (estimated)"]
+    else:
+        lines.append(f"    Estimated speedup: {c['estimated_speedup']:.2f}x at K={c['recommended_k']} "
+                     f"({_prov(c, 'estimated_speedup', verbose=verbose)})")
     lines += [
-        f"    Estimated speedup: {c['estimated_speedup']:.2f}x at K={c['recommended_k']} ({_prov(c, 'estimated_speedup', verbose=verbose)})",
         f"    Acceptance rate: {100 * c['acceptance_rate_estimate']:.1f}%"
         + (f" [range {100 * c['acceptance_low']:.0f}–{100 * c['acceptance_high']:.0f}%]"
            if c.get("acceptance_low") is not None and c.get("acceptance_high") is not None else "")
         + f" ({_prov(c, 'acceptance_rate_estimate', verbose=verbose)})",
         f"    Recommended K: {c['recommended_k']} ({_prov(c, 'recommended_k', verbose=verbose) or 'argmax of estimated speedup'})",
     ]
+    kinds = acceptance_kinds_line(c.get("acceptance_kinds"))
+    if kinds:
+        lines.append(f"    Acceptance kinds: {kinds}")
     if c.get("cost_ratio") is not None:
         lines.append(f"    Cost ratio c: {c['cost_ratio']:.3f} ({_prov(c, 'cost_ratio', verbose=verbose)})")
+    if c.get("published"):
+        from draftfinder.find.published_basis import short_lines
+
+        lines += [f"    {line}" for line in short_lines(c["published"])]
     lines.append(f"    Engines: {engines_line(compat.get('engines') or {}, symbols)}")
     lines.append(f"    Quality score: {c['quality_score']:.1f}/100 (estimated)")
     tier_icon = f"{TIER_ICONS.get(c['quality_tier'], '')} " if symbols else "Tier: "
@@ -201,7 +224,7 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     lines += [f"   Vocab Size: {_num(t['vocab_size'])} (config{tok})",
               f"   Family: {t.get('model_family') or 'unknown'}", ""]
     lines.append(f"{_icon('top', sym)}Top {len(drafts)} Draft Models (ranked by expected speedup on "
-                 f"{data['hardware']}; ties: measured before estimated, then score, then name):")
+                 f"{data['hardware']}; ties: measured before published before estimated, then score, then name):")
     lines.append("")
     lines += ["   " + line for line in summary_table(drafts)]
     lines.append("")
@@ -218,7 +241,9 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     s = data["summary"]
     lines.append(f"{_icon('summary', sym)}Summary Statistics:")
     if s.get("average_speedup") is not None:
-        lines.append(f"   Average speedup: {s['average_speedup']:.2f}x (estimated)")
+        basis = {c.get("speedup_basis", "estimated") for c in drafts}
+        lines.append(f"   Average speedup: {s['average_speedup']:.2f}x "
+                     f"({'estimated' if basis == {'estimated'} else 'over ' + ' and '.join(sorted(basis)) + ' speedups'})")
         lines.append(f"   Average acceptance rate: {100 * s['average_acceptance_rate']:.1f}% (estimated)")
     lines.append(f"   Total candidates evaluated: {s['total_candidates_evaluated']} "
                  f"({s['compatible_candidates']} compatible, {s['rejected_candidates']} rejected) "
@@ -232,10 +257,17 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
         lines += ["", f"{_icon('usage', sym)}Usage Example (best draft: {best['model_id']}, K={best['recommended_k']}):"]
         for engine, snippet in (best.get("usage") or {}).items():
             lines += ["", f"# --- {ENGINE_LABELS.get(engine, engine)} ---", snippet]
-        if all(c.get("speedup_basis", "estimated") == "estimated" for c in drafts):
+        bases = {c.get("speedup_basis", "estimated") for c in drafts}
+        if bases == {"estimated"}:
             lines += ["", "Speedups, acceptance and K above are estimates, not measurements: benchmark the pair on "
                       "your own hardware and prompts before deploying."]
         else:
-            lines += ["", "Speedups with basis 'measured' come from saved `draftfinder measure` runs on this machine; "
-                      "the 'estimated' ones are estimates: benchmark those pairs before deploying."]
+            said = []
+            if "measured" in bases:
+                said.append("basis 'measured' come from saved `draftfinder measure` runs on this machine")
+            if "published" in bases:
+                said.append("basis 'published' were measured by others on the same pair, formats, hardware and "
+                            "engine (cited above)")
+            lines += ["", "Speedups with " + "; those with ".join(said)
+                      + "; the 'estimated' ones are estimates: benchmark those pairs before deploying."]
     return "\n".join(lines)
