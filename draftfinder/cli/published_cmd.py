@@ -127,8 +127,8 @@ def render_table(d: Dict[str, Any]) -> str:
     if not d["rows"]:
         return "\n".join(lines)
     lines.append("")
-    head = (f"{'source':<14} {'engine':<12} {'hardware':<16} {'target':<30} {'draft':<30} {'K':>6} "
-            f"{'acceptance':<26} {'tok/s plain→spec':>17} {'speedup':>8}  role")
+    head = (f"{'source':<18} {'engine':<12} {'hardware':<20} {'target':<30} {'draft':<30} {'K':>6} "
+            f"{'acceptance':<24} {'tok/s plain→spec':>17} {'speedup':>8}  role")
     lines += [head, "-" * len(head)]
     for raw in d["rows"]:
         row = row_from_dict(raw)
@@ -139,9 +139,9 @@ def render_table(d: Dict[str, Any]) -> str:
         speeds = (f"{_fmt(row.baseline_tokens_per_s)}→{_fmt(row.speculative_tokens_per_s)}"
                   if row.baseline_tokens_per_s or row.speculative_tokens_per_s else "-")
         speedup = "-" if row.speedup is None else f"{row.speedup:.2f}x"
-        lines.append(f"{row.source_id[:14]:<14} {pm.engine_label(row)[:12]:<12} {pm.hardware_label(row)[:16]:<16} "
+        lines.append(f"{row.source_id[:18]:<18} {pm.engine_label(row)[:12]:<12} {pm.hardware_label(row)[:20]:<20} "
                      f"{_model(raw.get('target'))[:30]:<30} {_model(raw.get('draft'))[:30]:<30} {str(k):>6} "
-                     f"{acc_text[:26]:<26} {speeds:>17} {speedup:>8}  {row.role}")
+                     f"{acc_text[:24]:<24} {speeds:>17} {speedup:>8}  {row.role}")
         lines.append(f"    {row.method}; {raw['cite']}")
     lines.append("")
     lines.append("Acceptance kinds: " + "; ".join(f"{k} = {v}" for k, v in d["definitions"].get("acceptance_kinds", {}).items()))
