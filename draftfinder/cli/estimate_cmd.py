@@ -2,12 +2,15 @@
 
     draftfinder estimate --target-params 7B --target-bits bf16 --target-layers 32 \\
                          --draft-params 500M --draft-bits q4_k_m --draft-layers 24 \\
-                         --acceptance 0.7 [--hardware a100-80gb] [--max-k 16] [--format table|json|yaml]
+                         --acceptance 0.7 [--acceptance-kind alpha|rate|al --acceptance-k K]
+                         [--hardware a100-80gb] [--max-k 16] [--format table|json|yaml]
 
 Without ``--acceptance`` the acceptance prior (:mod:`draftfinder.predict.acceptance`) supplies α from the sizes,
 ``--task`` and ``--different-family``. Everything printed is an estimate from the latency model of
 :mod:`draftfinder.predict.latency` and Leviathan et al. 2023 Theorem 3.8 (with the verify-cost extension), labelled
 with its method; ``--measured`` labels a given α as measured, ``--cost-ratio`` supplies a measured c.
+``--acceptance-kind rate|al`` reads ``--acceptance`` as accepted ÷ drafted or acceptance length at
+``--acceptance-k`` (cli/acceptance_flags.py); α, accepted ÷ drafted and AL are printed at the recommended K.
 """
 
 from __future__ import annotations
@@ -97,7 +100,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--draft-layers", required=True, metavar="L")
     g = parser.add_argument_group("acceptance and cost")
     g.add_argument("--acceptance", metavar="A",
-                   help="acceptance rate α (0.7 or 70%%); omitted: the prior fitted to published measurements")
+                   help="acceptance, of the kind --acceptance-kind says (default α: 0.7 or 70%%); omitted: the "
+                        "prior fitted to published measurements")
     g.add_argument("--measured", action="store_true", help="label the --acceptance value as measured")
     acceptance_flags.add_flags(g)
     g.add_argument("--task", default="general", choices=["general", "code", "chat", "summarization"],

@@ -31,8 +31,8 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
+from functools import lru_cache
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set
 
 from draftfinder.predict.published import PublishedData, PublishedRow, load_published
 
@@ -75,7 +75,8 @@ def keys_of_names(names: Iterable[Optional[str]]) -> Set[str]:
     return {k for k in (model_key(n) for n in names) if k}
 
 
-def row_model_keys(ref: Any) -> Set[str]:
+@lru_cache(maxsize=4096)
+def row_model_keys(ref: Any) -> FrozenSet[str]:
     """Keys of a row's target or draft: its Hub id and, for a GGUF file on the Hub, its repository and file name
     (labels such as ``7B FP16`` are not names)."""
     if ref is None:
@@ -84,7 +85,7 @@ def row_model_keys(ref: Any) -> Set[str]:
     parts = str(ref.file or "").split("/")
     if len(parts) >= 3 and parts[-1].lower().endswith(".gguf"):     # ORG/REPO/file.gguf on the Hub
         names += ["/".join(parts[:2]), parts[-1]]
-    return keys_of_names(names)
+    return frozenset(keys_of_names(names))
 
 
 def info_model_keys(info: Any, extra_names: Sequence[str] = ()) -> Set[str]:
