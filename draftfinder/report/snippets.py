@@ -51,7 +51,7 @@ def transformers_snippet(target: ModelInfo, cand: DraftModelCandidate) -> str:
         "    do_sample=False,",
         "    max_new_tokens=100,",
         ")",
-        f"# Estimated speedup: ~{cand.estimated_speedup:.2f}x at K={cand.recommended_k} "
+        f"# Estimated speedup: ~{cand.model_speedup or cand.estimated_speedup:.2f}x at K={cand.recommended_k} "
         f"(estimated for {cand.hardware}; measure it on your prompts)",
     ]
     return "\n".join(lines)

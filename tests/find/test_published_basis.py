@@ -72,6 +72,10 @@ def test_same_setup_published_speedup_stands_in_for_the_estimate(pair):
     assert c.published[0]["row_id"] == ROW_Q8_F16 and c.published[0]["match"]["same_setup"] is True
     plain = _candidate(pair, engine=None)
     assert c.model_speedup == pytest.approx(plain.estimated_speedup)
+    # the usage snippet's "Estimated speedup … at K" is the model's figure for its K, not the published one
+    snippet = c.usage.get("transformers", "")
+    assert f"Estimated speedup: ~{c.model_speedup:.2f}x at K={c.recommended_k}" in snippet
+    assert "~1.66x" not in snippet
 
 
 @pytest.mark.parametrize("change", [{"engine": None}, {"engine": "vllm"}, {"hardware": "rtx4090"},
