@@ -43,9 +43,9 @@ class PublishedEvidence:
         return [m.to_dict() for m in self.matches]
 
     def provenance_method(self) -> str:
-        from draftfinder.predict.published_match import short_line
+        from draftfinder.predict.published_match import setup_text
 
-        head = short_line(self.rows[0]).replace("published: ", "", 1)
+        head = f"{setup_text(self.rows[0])} — {self.rows[0].source_id}"
         if len(self.rows) > 1:
             head += f" (median of {len(self.rows)} rows)"
         return head

@@ -224,13 +224,19 @@ def acceptance_text(row: PublishedRow) -> Optional[str]:
     return f"{name} {a.value:.3g}{at}"
 
 
-def short_line(row: PublishedRow, *, with_acceptance: bool = False) -> str:
-    """``published: 1.66x on M4 Max, llama.cpp, Q8_0 target, F16 draft — draftbench``."""
+def setup_text(row: PublishedRow) -> str:
+    """``M4 Max, llama.cpp, Q8_0 target, F16 draft``: where and with what a row was measured."""
     parts = [hardware_label(row), engine_label(row)]
     if row.target.quant:
         parts.append(f"{row.target.quant} target")
     if row.draft is not None and row.draft.quant:
         parts.append(f"{row.draft.quant} draft")
+    return ", ".join(parts)
+
+
+def short_line(row: PublishedRow, *, with_acceptance: bool = False) -> str:
+    """``published: 1.66x on M4 Max, llama.cpp, Q8_0 target, F16 draft — draftbench``."""
+    parts = [setup_text(row)]
     if row.speedup is not None:
         head = f"published: {row.speedup:.2f}x on "
     else:
@@ -349,5 +355,5 @@ def published_speedup(rows: Sequence[PublishedRow]) -> Optional[float]:
 
 __all__ = ["ENGINE_KEYS", "PairMatch", "model_key", "keys_of_names", "row_model_keys", "info_model_keys",
            "format_key", "format_bits", "info_format_key", "engine_key", "hardware_key", "task_fits", "hardware_label",
-           "engine_label", "acceptance_text", "short_line", "full_dict", "converted_acceptance", "rows_for_keys",
+           "engine_label", "acceptance_text", "setup_text", "short_line", "full_dict", "converted_acceptance", "rows_for_keys",
            "match_pair", "exact_rows", "published_speedup"]
