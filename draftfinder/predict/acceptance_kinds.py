@@ -35,8 +35,9 @@ model: AL(α, K) rises strictly from 1 (α = 0) to K + 1 (α = 1), so it is inve
 
 Engines that draft variable lengths
 -----------------------------------
-llama.cpp stops drafting when the draft's top token probability falls below ``--draft-p-min`` (0.75 in
-recent builds) and skips drafts shorter than ``--draft-min``; n-gram / prompt-lookup proposers stop where
+llama.cpp stops drafting when the draft's top token probability falls below ``--draft-p-min`` (default 0.75,
+with ``--draft-max`` 16: ``common_speculative_params`` in ``common/speculative.h``) and skips drafts shorter than
+``--draft-min``; n-gram / prompt-lookup proposers stop where
 the match ends; vLLM's n-gram proposer may propose nothing. Then the tokens drafted per pass, L̄, is below
 ``--draft-max``, and:
 
