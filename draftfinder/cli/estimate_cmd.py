@@ -2,7 +2,8 @@
 
     draftfinder estimate --target-params 7B --target-bits bf16 --target-layers 32 \\
                          --draft-params 500M --draft-bits q4_k_m --draft-layers 24 \\
-                         --acceptance 0.7 [--hardware a100-80gb] [--engine vllm] [--max-k 16] \\
+                         --acceptance 0.7 [--acceptance-kind alpha|rate|al --acceptance-k K] \\
+                         [--hardware a100-80gb] [--engine vllm] [--max-k 16] \\
                          [--target-kv-heads 8 --target-head-dim 128 ...] [--ctx 4096] [--concurrency 16] \\
                          [--format table|json|yaml]
 
@@ -16,6 +17,8 @@ The device (``--hardware``, detected by default), engine, context and concurrenc
 ``--target-head-dim`` (and the draft's) are given, else the weights only (and says so); a pair that does not fit
 gets the verdict instead of a speedup. With ``--concurrency N`` the speedup, K and the K table are for N
 requests decoded together; the concurrency table shows N = 1, 4, 16, 64 too.
+``--acceptance-kind rate|al`` reads ``--acceptance`` as accepted ÷ drafted or acceptance length at
+``--acceptance-k`` (cli/acceptance_flags.py); α, accepted ÷ drafted and AL are printed at the recommended K.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import argparse
 import re
 from typing import Any, Dict
 
+from draftfinder.cli import acceptance_flags
 from draftfinder.errors import NumberError, UsageError
 from draftfinder.ranges import MAX_LAYERS, MAX_PARAMETERS, check_number, parse_number
 
@@ -83,9 +87,10 @@ def parse_layers(text: str, flag: str = "--layers") -> int:
 
 
 def parse_acceptance(text: str, flag: str = "--acceptance") -> float:
-    """``0.7`` or ``70%`` → 0.7 (must be in [0, 1])."""
-    return parse_number(text, flag, percent=True, low=0, high=1,
-                        hint="give α as a fraction (0.7) or a percentage (70%)")
+    """``0.7`` or ``70%`` → α = 0.7 (in [0, 1); other kinds: predict/acceptance_kinds.py parse_acceptance)."""
+    from draftfinder.predict.acceptance_kinds import parse_acceptance as parse_kind
+
+    return parse_kind(text, "alpha", name=flag)
 
 
 def parse_kv(text: Any, flag: str) -> Any:
@@ -117,8 +122,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--draft-head-dim", metavar="D")
     g = parser.add_argument_group("acceptance and cost")
     g.add_argument("--acceptance", metavar="A",
-                   help="acceptance rate α (0.7 or 70%%); omitted: the prior fitted to published measurements")
+                   help="acceptance, of the kind --acceptance-kind says (default α: 0.7 or 70%%); omitted: the "
+                        "prior fitted to published measurements")
     g.add_argument("--measured", action="store_true", help="label the --acceptance value as measured")
+    acceptance_flags.add_flags(g)
     g.add_argument("--task", default="general", choices=["general", "code", "chat", "summarization"],
                    help="task, for the prior when --acceptance is omitted: summarization applies the fitted summarization "
                         "offset (Leviathan et al. 2023, CNN/DM vs En-De); general, code and chat use the same prior "
@@ -167,7 +174,7 @@ def _is_gguf_format(text: str) -> bool:
 def build(args: argparse.Namespace) -> Dict[str, Any]:
     """Parse the flags and compute the payload (a plain dict; also used by tests)."""
     from draftfinder.cli.device_flags import parse_device_flags, resolve_device
-    from draftfinder.constants import ESTIMATED, MEASURED
+    from draftfinder.constants import ESTIMATED
     from draftfinder.find.results import Provenance, to_plain
     from draftfinder.predict import device_latency
     from draftfinder.predict.acceptance import prior_acceptance
@@ -191,6 +198,7 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
     engine_source = "--engine" if flags.get("engine") else default_engine_reason(device, gguf=gguf)
     ctx, n = flags.get("ctx", DEFAULT_CTX), flags.get("concurrency", 1)
 
+    given = acceptance_flags.parse(args)          # --acceptance in its --acceptance-kind, as α (None: the prior)
     if args.acceptance is None:
         if args.measured:
             raise UsageError("--measured labels an --acceptance value, but none was given",
@@ -198,16 +206,14 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
         acceptance: Any = prior_acceptance(target.params, draft.params, same_family=not args.different_family,
                                            task=args.task, draft_bits=draft.bits_per_param,
                                            target_bits=target.bits_per_param)
-        alpha, alpha_source = acceptance.alpha, acceptance.source
+        alpha, alpha_source, alpha_method, figure = acceptance.alpha, acceptance.source, acceptance.method, None
         result = device_latency.evaluate(target, draft, acceptance, device, engine, max_k, ctx=ctx,
                                          cost_ratio=cost_ratio)
     else:
-        alpha = parse_acceptance(args.acceptance)
-        alpha_source = MEASURED if args.measured else ESTIMATED
+        alpha, figure, alpha_source, alpha_method = given
         result = device_latency.evaluate(
             target, draft, alpha, device, engine, max_k, ctx=ctx, cost_ratio=cost_ratio,
-            acceptance_source=alpha_source,
-            acceptance_method="measured (--acceptance --measured)" if args.measured else "given with --acceptance",
+            acceptance_source=alpha_source, acceptance_method=alpha_method,
         )
     target_mem = ModelMemory.from_shape("target", target.params, target.bits_per_param, layers=target.num_layers,
                                         kv_heads=kv["--target-kv-heads"], head_dim=kv["--target-head-dim"],
@@ -254,6 +260,8 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
     payload["concurrency"] = n
     payload["fit"] = fit.to_dict()
     payload["concurrency_table"] = table.to_dict()
+    k_views = payload.get("recommended_k") or max_k
+    payload["acceptance_kinds"] = acceptance_flags.views(alpha, int(k_views), alpha_source, alpha_method, figure)
     return payload
 
 
@@ -289,6 +297,7 @@ def render_table(d: Dict[str, Any]) -> str:
     if d.get("acceptance_low") is not None:
         alpha += f" (band {d['acceptance_low']:.3f}–{d['acceptance_high']:.3f})"
     lines.append(f"acceptance α {alpha}  {label('acceptance_rate')}")
+    lines += acceptance_flags.table_lines(d.get("acceptance_kinds"))
     lines.append(f"cost ratio c {d['cost_ratio']:.4g}  {label('cost_ratio')}")
     lines.append(f"memory       {fit.get('verdict')}  [estimated: weights + both KV caches at {fit.get('ctx_tokens')} "
                  f"tokens × {fit.get('sequences')} request(s)]")

@@ -15,7 +15,8 @@ HELP = "find, check and rank draft models for TARGET (Hub id, local folder, .ggu
 EPILOG = """ranking:
   Drafts are ranked by the expected speedup at their recommended K on the chosen --hardware, highest first
   (compared at the printed 0.01x). Ties: a measured speedup (from a saved `draftfinder measure` of the pair on
-  this machine) before a published one before an estimated one, then the higher quality score, then the
+  this machine) before a published one (measured by others on the same pair, weight formats, hardware, engine
+  and task; `draftfinder published` lists them) before an estimated one, then the higher quality score, then the
   model id. The quality score and tier (manual §4) are columns, not the sort key; the usage example is for
   row 1. The JSON export has the same rule under "ranking" and each draft's "rank" and "speedup_basis".
 

@@ -33,6 +33,7 @@ COMMANDS = {
     "sweep": "draftfinder.cli.sweep_cmd",
     "chat": "draftfinder.cli.chat_cmd",
     "calibrate": "draftfinder.cli.calibrate_cmd",
+    "published": "draftfinder.cli.published_cmd",
 }
 DATA_FORMATS = ("json", "yaml")
 _FLAG_RE = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")

@@ -55,6 +55,10 @@ class PerformanceConfig:
     base_acceptance_rate: Optional[float] = None
     same_family_bonus: Optional[float] = None
     tokenizer_match_bonus: Optional[float] = None
+    # the kind of base_acceptance_rate: alpha (per-token α), rate (accepted ÷ drafted) or al (tokens per target
+    # pass) — rate and al need acceptance_k, the K they were measured at (predict/acceptance_kinds.py)
+    acceptance_kind: str = "alpha"
+    acceptance_k: Optional[int] = None
     optimal_size_ratio_min: float = 0.1
     optimal_size_ratio_max: float = 0.3
 
@@ -191,7 +195,8 @@ def validate(cfg: FinderConfig, source: str = "config") -> FinderConfig:
     check_number(c.tokenizer_load_timeout, "compatibility.tokenizer_load_timeout", kind=int, low=0, low_open=True,
                  source=source, unit="seconds")
     p = cfg.performance
-    for name in ("base_acceptance_rate", "same_family_bonus", "tokenizer_match_bonus"):
+    base_acceptance_alpha(cfg, source)
+    for name in ("same_family_bonus", "tokenizer_match_bonus"):
         check_number(getattr(p, name), f"performance.{name}", low=0, high=1, source=source, allow_none=True)
     check_number(p.optimal_size_ratio_max, "performance.optimal_size_ratio_max", low=0, high=1, low_open=True,
                  source=source)
@@ -225,6 +230,17 @@ def _validate_device(cfg: FinderConfig, source: str) -> None:
     check_number(d.count, "device.count", kind=int, low=1, high=MAX_DEVICE_COUNT, source=source, allow_none=True)
     if d.kind is not None and d.kind not in DEVICE_KINDS:
         raise ConfigError("device.kind", "one of " + ", ".join(DEVICE_KINDS), d.kind, source=source)
+
+
+def base_acceptance_alpha(cfg: FinderConfig, source: str = "config") -> Optional[float]:
+    """``performance.base_acceptance_rate`` as α: validated for its ``performance.acceptance_kind`` (and
+    ``acceptance_k``) and converted (predict/acceptance_kinds.py); None when unset."""
+    from draftfinder.predict.acceptance_kinds import alpha_from_setting
+
+    p = cfg.performance
+    return alpha_from_setting(p.base_acceptance_rate, p.acceptance_kind, p.acceptance_k,
+                              name="performance.base_acceptance_rate", kind_name="performance.acceptance_kind",
+                              k_name="performance.acceptance_k", source=source)
 
 
 def from_dict(data: Dict[str, Any], source: str = "config") -> FinderConfig:
@@ -279,5 +295,7 @@ def template(fmt: str) -> str:
 
     header = ("# draftfinder configuration (manual §6). CLI flags override these values.\n"
               "# performance.base_acceptance_rate / same_family_bonus / tokenizer_match_bonus: null uses the\n"
-              "# fitted acceptance prior; set a number to override it.\n")
+              "# fitted acceptance prior; set a number to override it. performance.acceptance_kind says what\n"
+              "# base_acceptance_rate is: alpha (per-token α), rate (accepted/drafted) or al (tokens per target\n"
+              "# pass); rate and al need performance.acceptance_k, the K they were measured at.\n")
     return header + yaml.safe_dump(data, sort_keys=False)

@@ -16,7 +16,7 @@ from draftfinder import constants
 from draftfinder.find.candidates import gather_candidates
 from draftfinder.find.ranking import rank_key
 from draftfinder.find.dedupe import SameFiles, add_sources, merge_same_models
-from draftfinder.find.config import FinderConfig, validate
+from draftfinder.find.config import FinderConfig, base_acceptance_alpha, validate
 from draftfinder.errors import DraftFinderError, NoCompatibleDraftsError
 from draftfinder.models.resolver import Resolver
 from draftfinder.find.results import (
@@ -381,6 +381,7 @@ class DraftModelFinder:
         from draftfinder.models.family import is_official
         from draftfinder.report.snippets import usage_snippets
         from draftfinder.find.ranking import candidate_warnings, quality_score, quality_tier, speedup_basis
+        from draftfinder.find.published_basis import acceptance_views, evidence_for
 
         cfg = self.config
         same_family = bool(target.model_family and target.model_family == info.model_family)
@@ -393,7 +394,7 @@ class DraftModelFinder:
             draft_bits=info.bits_per_param,
             target_bits=target.bits_per_param,
             tokenization_match_rate=match_rate,
-            base_rate=cfg.performance.base_acceptance_rate,
+            base_rate=base_acceptance_alpha(cfg),          # performance.acceptance_kind converted to α
             same_family_bonus=cfg.performance.same_family_bonus,
             tokenizer_match_bonus=cfg.performance.tokenizer_match_bonus,
         )
@@ -436,6 +437,15 @@ class DraftModelFinder:
         provenance["fit"] = Provenance(constants.ESTIMATED, "weights + both KV caches ≤ usable memory",
                                        fit.verdict)
         memory_ratio = (info.memory_footprint_mb / target.memory_footprint_mb) if target.memory_footprint_mb else 0.0
+        provenance["acceptance_rate_estimate"] = Provenance(alpha.source, alpha.method, alpha.detail)
+        # published measurements of this pair; one of the same setup (pair, formats, hardware preset, engine, task)
+        # stands in for an estimated speedup at N = 1 (find/published_basis.py)
+        evidence = evidence_for(target, info, cfg, basis=speedup_basis(provenance), engine=self.engine)
+        promoted = evidence.promoted and speedup is not None and cfg.concurrency == 1
+        if promoted:
+            speedup = evidence.speedup
+            provenance["estimated_speedup"] = Provenance(constants.PUBLISHED, evidence.provenance_method(),
+                                                         evidence.provenance_detail(est.speedup, est.recommended_k))
         usable = speedup if speedup is not None else 1.0       # a pair that does not fit earns no speedup points
         breakdown = quality_score(usable, alpha.alpha, size_ratio, same_family,
                                   match_rate,
@@ -453,10 +463,10 @@ class DraftModelFinder:
             speedup=usable,
             engine_problems=engine_problems,
             is_peft=info.is_peft,
+            basis=constants.PUBLISHED if promoted else constants.ESTIMATED,
         ) + list(compat.warnings)
         if fit.fits is False:
             warnings.insert(0, f"Does not fit: {fit.verdict}")
-        provenance["acceptance_rate_estimate"] = Provenance(alpha.source, alpha.method, alpha.detail)
         provenance["num_parameters"] = Provenance(
             constants.EXACT if info.parameters_exact else constants.ESTIMATED, info.parameters_source)
         provenance["quality_score"] = Provenance(constants.ESTIMATED, "manual §4.3 weights over the estimates above")
@@ -483,6 +493,9 @@ class DraftModelFinder:
             engine=self.engine,
             fit=fit,
             concurrency=table,
+            acceptance_kinds=acceptance_views(alpha.alpha, best_k or est.recommended_k, alpha.source, alpha.method),
+            published=evidence.to_list(),
+            model_speedup=est.speedup if promoted else None,
         )
         candidate.speedup_basis = speedup_basis(provenance)
         candidate.usage = usage_snippets(target, candidate)

@@ -22,7 +22,10 @@ tier stay as columns. The sort key is ``(−speedup rounded to 0.01×, basis, �
    basis of a speedup is the weakest source among its inputs — α, c and the verify cost v(K)
    (:func:`speedup_basis`): a saved ``draftfinder measure`` of the pair makes α measured, and c measured on
    the ``cpu`` profile (the machine it was timed on); otherwise they come from the acceptance prior and the
-   latency model (estimated);
+   latency model (estimated). A speedup that is itself published is ``published``: it replaces an estimated
+   one only when a published row is about the same pair (target and draft models and weight formats) on
+   the chosen hardware preset, with the chosen engine, for the chosen task (find/published_basis.py); the
+   model's estimate is kept beside it. Published rows of the pair in any other setup are shown, never used;
 3. then the higher quality score, then the model id (case-insensitive, alphabetical).
 
 A pair that does not fit the device's memory (:mod:`draftfinder.predict.memory`) has no speedup: it ranks below
@@ -63,7 +66,8 @@ RANKING_RULE = ("ranked by the expected speedup at the recommended K on the chos
                 "quality score, then the model id. A speedup's basis is the weakest of its inputs (acceptance "
                 "rate, cost ratio, verify cost): measured when a saved `draftfinder measure` of the pair supplies "
                 "them for this hardware, else estimated. Pairs that do not fit the device's memory have no speedup "
-                "and come last, those needing the least memory first")
+                "and come last, those needing the least memory first; published when a published measurement of the same "
+                "pair, weight formats, hardware, engine and task replaces an estimated speedup")
 
 
 def _clip(x: float) -> float:
@@ -118,7 +122,8 @@ def speedup_basis(provenance: Mapping[str, Any]) -> str:
     """``measured`` | ``published`` | ``estimated``: the weakest source among the speedup's inputs (α, c, v(K)).
 
     ``provenance`` maps field names to :class:`~draftfinder.find.results.Provenance` (or dicts with ``source``).
-    A speedup whose own provenance is measured (timed side by side) is measured whatever its inputs.
+    A speedup whose own provenance is measured (timed side by side) is measured whatever its inputs; one whose
+    own provenance is published (find/published_basis.py) is published.
     """
     def source(entry: Any) -> str:
         return entry["source"] if isinstance(entry, Mapping) else entry.source
@@ -126,6 +131,8 @@ def speedup_basis(provenance: Mapping[str, Any]) -> str:
     own = provenance.get("estimated_speedup") or provenance.get("speedup")
     if own is not None and source(own) == MEASURED:
         return MEASURED
+    if own is not None and source(own) == PUBLISHED:      # a published speedup of the same setup (published_basis)
+        return PUBLISHED
     worst = BASIS_ORDER[MEASURED]
     for names in SPEEDUP_INPUTS:
         entry = next((provenance[n] for n in names if n in provenance), None)
@@ -146,8 +153,8 @@ def rank_key(candidate: Any) -> Tuple[int, float, int, float, str]:
 
 def candidate_warnings(*, size_ratio: float, quantized: bool, quantization: str, official: bool,
                        tokenization_match_rate: float, num_tests: int, speedup: float,
-                       engine_problems: List[str], is_peft: bool = False) -> List[str]:
-    """The manual's §7.4 warnings, plus engine rejections and a below-1× speedup."""
+                       engine_problems: List[str], is_peft: bool = False, basis: str = ESTIMATED) -> List[str]:
+    """The manual's §7.4 warnings, plus engine rejections and a below-1× speedup (``basis`` names its kind)."""
     out: List[str] = []
     if size_ratio < 0.01:
         out.append("Very small model - may have poor quality (< 1% of target size)")
@@ -160,7 +167,7 @@ def candidate_warnings(*, size_ratio: float, quantized: bool, quantization: str,
     if num_tests and tokenization_match_rate < 1.0:
         out.append(f"Tokenization mismatch on {100 * (1 - tokenization_match_rate):.0f}% of tests")
     if speedup < 1.0:
-        out.append(f"Estimated speedup below 1× ({speedup:.2f}×): the draft costs more than it saves here")
+        out.append(f"{basis.capitalize()} speedup below 1× ({speedup:.2f}×): the draft costs more than it saves here")
     if is_peft:
         out.append("PEFT adapter: needs its base model loaded with the adapter")
     out.extend(engine_problems)

@@ -211,6 +211,12 @@ class DraftModelCandidate:
     engine: Optional[str] = None                      # the engine the speedup is predicted for
     fit: Any = None                                   # predict.memory.MemoryFit: target + draft + KV caches
     concurrency: Any = None                           # predict.concurrency.ConcurrencyTable: speedup and K per N
+    acceptance_kinds: Dict[str, Any] = field(default_factory=dict)    # α, accepted/drafted, AL at recommended_k,
+                                                      # each labelled (predict/acceptance_kinds.py views_at_k)
+    published: List[Dict[str, Any]] = field(default_factory=list)     # published rows about this pair, closest
+                                                      # setup first, in full (find/published_basis.py)
+    model_speedup: Optional[float] = None             # the latency model's estimate, when a published speedup of
+                                                      # the same setup stands in for it (speedup_basis published)
 
     def to_dict(self) -> Dict[str, Any]:
         out = to_plain(self)

@@ -64,7 +64,8 @@ def _speedup_comment(cand: DraftModelCandidate) -> str:
     if cand.estimated_speedup is None and cand.fit is not None:
         return f"# {cand.fit.verdict}: this pair cannot run there as is"
     engine = f", {cand.engine}" if cand.engine else ""
-    return (f"# Estimated speedup: ~{cand.estimated_speedup:.2f}x at K={cand.recommended_k} "
+    speedup = cand.model_speedup or cand.estimated_speedup      # the model's own, when a published one stands in
+    return (f"# Estimated speedup: ~{speedup:.2f}x at K={cand.recommended_k} "
             f"(estimated for {cand.hardware}{engine}; measure it on your prompts)")
 
 

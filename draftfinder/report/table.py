@@ -183,6 +183,16 @@ def concurrency_lines(table: Dict[str, Any], requested: int = 1) -> List[str]:
     return lines
 
 
+def acceptance_kinds_line(views: Optional[Dict[str, Any]]) -> Optional[str]:
+    """``α 0.712 (estimated) · accepted/drafted 0.590 at K=4 (estimated) · AL 3.36 at K=4 (estimated)`` from an
+    ``acceptance_kinds`` dict (predict/acceptance_kinds.py ``AcceptanceViews.to_dict``)."""
+    if not views:
+        return None
+    a, r, al, k = views["alpha"], views["rate"], views["al"], views["k"]
+    return (f"α {a['value']:.3f} ({a['source']}) · accepted/drafted {r['value']:.3f} at K={k} ({r['source']}) · "
+            f"AL {al['value']:.2f} tokens/pass at K={k} ({al['source']})")
+
+
 def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_memory: bool,
                      show_compat: bool, verbose: bool = False, symbols: bool = True) -> List[str]:
     info = c["model_info"]
@@ -214,6 +224,11 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
         lines.append(f"    Estimated speedup: none — {fit.get('verdict', 'does not fit')} "
                      f"(estimated: weights + KV caches at {fit.get('ctx_tokens')} tokens × {fit.get('sequences')} "
                      "request(s))")
+    elif c.get("speedup_basis") == "published" and c.get("model_speedup") is not None:
+        lines += [f"    Published speedup: {c['estimated_speedup']:.2f}x ({_prov(c, 'estimated_speedup', verbose=verbose)}; "
+                  f"at the source's draft settings)",
+                  f"    Latency model: {c['model_speedup']:.2f}x at K={c['recommended_k']}"
+                  + (f" for {ENGINE_LABELS.get(c['engine'], c['engine'])}" if c.get("engine") else "") + " (estimated)"]
     else:
         lines.append(f"    Estimated speedup: {c['estimated_speedup']:.2f}x at K={c['recommended_k']}"
                      + (f" for {ENGINE_LABELS.get(c['engine'], c['engine'])}" if c.get("engine") else "")
@@ -230,8 +245,15 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
         + f" ({_prov(c, 'acceptance_rate_estimate', verbose=verbose)})",
         k_line,
     ]
+    kinds = acceptance_kinds_line(c.get("acceptance_kinds"))
+    if kinds:
+        lines.append(f"    Acceptance kinds: {kinds}")
     if c.get("cost_ratio") is not None:
         lines.append(f"    Cost ratio c: {c['cost_ratio']:.3f} ({_prov(c, 'cost_ratio', verbose=verbose)})")
+    if c.get("published"):
+        from draftfinder.find.published_basis import short_lines
+
+        lines += [f"    {line}" for line in short_lines(c["published"])]
     lines.append(f"    Engines: {engines_line(compat.get('engines') or {}, symbols)}")
     lines.append(f"    Quality score: {c['quality_score']:.1f}/100 (estimated)")
     tier_icon = f"{TIER_ICONS.get(c['quality_tier'], '')} " if symbols else "Tier: "
@@ -284,8 +306,8 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     lines += [f"   Vocab Size: {_num(t['vocab_size'])} (config{tok})",
               f"   Family: {t.get('model_family') or 'unknown'}", ""]
     lines.append(f"{_icon('top', sym)}Top {len(drafts)} Draft Models (ranked by expected speedup on "
-                 f"{data['hardware']}; ties: measured before estimated, then score, then name; pairs that do not "
-                 "fit last):")
+                 f"{data['hardware']}; ties: measured before published before estimated, then score, then name; "
+                 "pairs that do not fit last):")
     lines.append("")
     lines += ["   " + line for line in summary_table(drafts)]
     lines.append("")
@@ -302,11 +324,13 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     s = data["summary"]
     lines.append(f"{_icon('summary', sym)}Summary Statistics:")
     if s.get("average_speedup") is not None:
-        fitting = "" if not s.get("pairs_that_do_not_fit") else f" over the pairs that fit"
-        lines.append(f"   Average speedup: {s['average_speedup']:.2f}x{fitting} (estimated)")
+        basis = {c.get("speedup_basis", "estimated") for c in drafts if c.get("estimated_speedup") is not None}
+        label = "estimated" if basis <= {"estimated"} else "over " + " and ".join(sorted(basis)) + " speedups"
+        fitting = "" if not s.get("pairs_that_do_not_fit") else " over the pairs that fit"
+        lines.append(f"   Average speedup: {s['average_speedup']:.2f}x{fitting} ({label})")
+        lines.append(f"   Average acceptance rate: {100 * s['average_acceptance_rate']:.1f}% (estimated)")
     if s.get("pairs_that_do_not_fit"):
         lines.append(f"   Pairs that do not fit the device's memory: {s['pairs_that_do_not_fit']} (estimated)")
-        lines.append(f"   Average acceptance rate: {100 * s['average_acceptance_rate']:.1f}% (estimated)")
     lines.append(f"   Total candidates evaluated: {s['total_candidates_evaluated']} "
                  f"({s['compatible_candidates']} compatible, {s['rejected_candidates']} rejected) "
                  f"in {s['elapsed_s']:.1f} s (measured)")
@@ -326,10 +350,17 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
         lines += ["", f"{_icon('usage', sym)}Usage Example (best draft: {best['model_id']}, K={best['recommended_k']}):"]
         for engine, snippet in (best.get("usage") or {}).items():
             lines += ["", f"# --- {ENGINE_LABELS.get(engine, engine)} ---", snippet]
-        if all(c.get("speedup_basis", "estimated") == "estimated" for c in drafts):
+        bases = {c.get("speedup_basis", "estimated") for c in drafts}
+        if bases == {"estimated"}:
             lines += ["", "Speedups, acceptance and K above are estimates, not measurements: benchmark the pair on "
                       "your own hardware and prompts before deploying."]
         else:
-            lines += ["", "Speedups with basis 'measured' come from saved `draftfinder measure` runs on this machine; "
-                      "the 'estimated' ones are estimates: benchmark those pairs before deploying."]
+            said = []
+            if "measured" in bases:
+                said.append("basis 'measured' come from saved `draftfinder measure` runs on this machine")
+            if "published" in bases:
+                said.append("basis 'published' were measured by others on the same pair, formats, hardware and "
+                            "engine (cited above)")
+            lines += ["", "Speedups with " + "; those with ".join(said)
+                      + "; the 'estimated' ones are estimates: benchmark those pairs before deploying."]
     return "\n".join(lines)
