@@ -38,9 +38,14 @@ BASELINE_WEIGHT = 2.0          # on the log residual (4x in the squared sum)
 BOUNDS: Dict[str, Tuple[float, float]] = {
     "bandwidth_efficiency": (0.3, 1.0), "per_layer_overhead_ms": (0.0, 0.2), "per_step_overhead_ms": (0.0, 10.0),
     "small_batch_growth_ext": (0.0, 1.0), "small_batch_growth_per_token": (0.0, 1.0),
-    "gemm_dequant_ops": (0.0, 300.0), "stop_link": (0.05, 5.0),
+    "gemm_dequant_ops": (0.0, 300.0), "stop_link": (0.05, 5.0), "per_token_overhead_ms": (0.0, 2.0),
 }
 DEQUANT_BOUNDS = (0.0, 60.0)
+# where the search starts (physically plausible guesses, independent of any stored fit)
+START: Dict[str, float] = {"bandwidth_efficiency": 0.85, "per_layer_overhead_ms": 0.02, "per_step_overhead_ms": 1.0,
+                           "small_batch_growth_ext": 0.1, "small_batch_growth_per_token": 0.1,
+                           "gemm_dequant_ops": 30.0, "stop_link": 1.0, "per_token_overhead_ms": 0.1}
+START_DEQUANT_OPS = 3.0
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,6 @@ def fit_llamacpp_metal(rows: Sequence[DraftbenchRow], *, fixed: Optional[Dict[st
     bounds = [BOUNDS.get(n, DEQUANT_BOUNDS) for n in names]
     fixed = dict(fixed or {})
     free = [i for i, n in enumerate(names) if n not in fixed]
-    start = {**{k: v for k, v in LLAMACPP_METAL_FIT.items() if k in names}}
     pred = _Predictor(rows)
     obs_s = np.log([r.speedup for r in rows])
     base_obs: Dict[str, float] = {}
@@ -155,7 +159,7 @@ def fit_llamacpp_metal(rows: Sequence[DraftbenchRow], *, fixed: Optional[Dict[st
             lo, hi = bounds[i]
             p[names[i]] = lo + (hi - lo) / (1.0 + math.exp(-min(max(float(z[j]), -40.0), 40.0)))
         for n in names:
-            p.setdefault(n, start.get(n, 0.0))
+            p.setdefault(n, START.get(n, START_DEQUANT_OPS))
         return p
 
     def z_of(p: Dict[str, float]) -> "np.ndarray":
@@ -170,9 +174,7 @@ def fit_llamacpp_metal(rows: Sequence[DraftbenchRow], *, fixed: Optional[Dict[st
         s, b = pred(params_of(z))
         return np.concatenate([np.log(s) - obs_s, BASELINE_WEIGHT * (np.log([b[k] for k in keys]) - obs_b)])
 
-    start_p = {n: start.get(n, sum(DEQUANT_BOUNDS) / 8 if n.startswith("dequant") else sum(BOUNDS[n]) / 2)
-               for n in names}
-    z = z_of(start_p)
+    z = z_of({n: fixed.get(n, START.get(n, START_DEQUANT_OPS)) for n in names})
     r = resid(z)
     cost, damp, it = float(r @ r), 1e-2, 0
     for it in range(1, max_iter + 1):
