@@ -183,6 +183,21 @@ class DraftModelFinder:
         write_json(output_file, self.result.to_dict(top_n))
 
     # --- the workflow -----------------------------------------------------------------------------
+    def _prepare_target(self, target: ModelInfo) -> str:
+        """The engine the predictions are for (``--engine``, else the device's default for the target's format)
+        and the target's memory; returns why that engine was chosen."""
+        from draftfinder.predict.devices import check_engine_on_device, default_engine, default_engine_reason
+        from draftfinder.predict.memory import ModelMemory
+
+        if self.config.engine:
+            self.engine, engine_source = check_engine_on_device(self.config.engine, self.device), "--engine"
+        else:
+            self.engine = default_engine(self.device, gguf=_is_gguf(target))
+            engine_source = default_engine_reason(self.device, gguf=_is_gguf(target))
+        self._target_memory = ModelMemory.from_info(target)
+        self._prepared_for = target.model_id
+        return engine_source
+
     def find(self) -> FindResult:
         started = time.perf_counter()
         cfg = self.config
@@ -193,16 +208,10 @@ class DraftModelFinder:
         self.log(f"Target: {target.model_id} ({target.num_parameters:,} parameters, family {target.model_family}, "
                  f"source {target.source})")
         target_tok = _TokenizerSide.for_record(target_record, self.resolver)
-        from draftfinder.predict.devices import check_engine_on_device, default_engine, default_engine_reason
         from draftfinder.predict import device_latency
-        from draftfinder.predict.memory import ModelMemory, check_fit
+        from draftfinder.predict.memory import check_fit
 
-        if cfg.engine:
-            self.engine, engine_source = check_engine_on_device(cfg.engine, self.device), "--engine"
-        else:
-            self.engine = default_engine(self.device, gguf=_is_gguf(target))
-            engine_source = default_engine_reason(self.device, gguf=_is_gguf(target))
-        self._target_memory = ModelMemory.from_info(target)
+        engine_source = self._prepare_target(target)
         target_fit = check_fit(self._target_memory, None, self.device, ctx=cfg.ctx, sequences=cfg.concurrency)
         self.log(f"Device: {self.device.summary()}; engine {self.engine} ({engine_source}); "
                  f"target alone: {target_fit.verdict}")
@@ -406,6 +415,8 @@ class DraftModelFinder:
         # A saved `draftfinder measure` of this pair on this machine replaces the prior (labelled measured); its
         # cost ratio and verify costs only when the predictions are for this machine's CPU and the PyTorch engine
         # the measurement ran (a c timed here says nothing of an A100 or of llama.cpp).
+        if getattr(self, "_prepared_for", None) != target.model_id:      # _estimate called on its own
+            self._prepare_target(target)
         here = _measured_here(self.device, self.engine)
         alpha, measured_c, _measurement = apply_measurement(alpha, target.model_id, info.model_id, cfg.task,
                                                             hardware=here)
