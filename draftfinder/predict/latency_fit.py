@@ -38,13 +38,13 @@ BASELINE_WEIGHT = 2.0          # on the log residual (4x in the squared sum)
 BOUNDS: Dict[str, Tuple[float, float]] = {
     "bandwidth_efficiency": (0.3, 1.0), "per_layer_overhead_ms": (0.0, 0.2), "per_step_overhead_ms": (0.0, 10.0),
     "small_batch_growth_ext": (0.0, 1.0), "small_batch_growth_per_token": (0.0, 1.0),
-    "gemm_dequant_ops": (0.0, 300.0), "stop_link": (0.05, 5.0), "per_token_overhead_ms": (0.0, 2.0),
+    "gemm_dequant_ops": (0.0, 300.0), "stop_link": (0.05, 5.0)
 }
 DEQUANT_BOUNDS = (0.0, 60.0)
 # where the search starts (physically plausible guesses, independent of any stored fit)
 START: Dict[str, float] = {"bandwidth_efficiency": 0.85, "per_layer_overhead_ms": 0.02, "per_step_overhead_ms": 1.0,
                            "small_batch_growth_ext": 0.1, "small_batch_growth_per_token": 0.1,
-                           "gemm_dequant_ops": 30.0, "stop_link": 1.0, "per_token_overhead_ms": 0.1}
+                           "gemm_dequant_ops": 30.0, "stop_link": 1.0}
 START_DEQUANT_OPS = 3.0
 
 
