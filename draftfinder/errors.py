@@ -263,6 +263,18 @@ class UsageError(DraftFinderError):
     exit_code = EXIT_USAGE
 
 
+class LintInputError(UsageError):
+    """Raised by ``draftfinder lint`` when the command text cannot be read at all: an unclosed quote, a
+    ``--speculative-config`` that is not JSON, or no serving command in the input. The message names the token
+    it could not read (mistakes in a readable command are findings, not errors)."""
+
+    def __init__(self, token: str, problem: str):
+        self.token = token
+        where = f"cannot read {token!r}: " if token else "cannot read the input: "
+        super().__init__(where + problem,
+                         hint="pass one command line in quotes, a file of commands (--file), or - for stdin")
+
+
 class CalibrationNotFoundError(DraftFinderError):
     """Raised when ``--hardware local`` (or a profile name or file) names a calibration profile that was never
     saved on this machine (``predict.calibration.load_profile``)."""

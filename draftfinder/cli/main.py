@@ -34,6 +34,7 @@ COMMANDS = {
     "chat": "draftfinder.cli.chat_cmd",
     "calibrate": "draftfinder.cli.calibrate_cmd",
     "published": "draftfinder.cli.published_cmd",
+    "lint": "draftfinder.cli.lint_cmd",
 }
 DATA_FORMATS = ("json", "yaml")
 _FLAG_RE = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
