@@ -27,7 +27,7 @@ from draftfinder.methods.heads import Head, _norm
 
 HEAD_WORDS = ("eagle", "medusa", "speculator", "accelerator", "mtp", "draft")
 SEARCH_WORDS = ("eagle3", "eagle", "speculator", "medusa")
-MAX_CONFIRM = 24          # heads resolved (config downloaded) per find, most downloaded first
+MAX_CONFIRM = 8           # heads resolved (metadata files only) per find: names with the target's short name first
 LIST_LIMIT = 100
 
 
