@@ -363,3 +363,25 @@ def redact(text: Optional[str]) -> str:
     for secret in _registered_secrets:
         text = text.replace(secret, "***")
     return _TOKEN_RE.sub("hf_***", text)
+
+
+class UnknownMethodError(DraftFinderError):
+    """Raised when a drafting method name is not in ``draftfinder.methods.registry.METHODS`` (a typo in
+    ``data/heads.json`` or a caller): tests load every shipped file, so this fails in tests, not at a prompt."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, name: str, known):
+        self.name = name
+        super().__init__(f"unknown drafting method '{name}'", hint="use one of " + ", ".join(known))
+
+
+class HeadsDataError(DraftFinderError):
+    """Raised when ``data/heads.json`` (or a heads file passed in) has an entry that breaks its schema: a
+    missing field, an unknown method, no provenance. Tests load the shipped file, so this never reaches a user."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, where: str, problem: str):
+        super().__init__(f"heads data {where}: {problem}", hint="fix the entry (schema in draftfinder/methods/heads.py)")
+

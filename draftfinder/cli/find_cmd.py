@@ -156,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
                 data.update(error_document(err.message, error_hint(err, "find"), err.exit_code,
                                            type(err).__name__, "find"))
                 emit(data, cfg.output.format)
+            elif data.get("draft_methods"):      # no draft model, but heads / MTP / model-free drafting still apply
+                from draftfinder.report.table import draft_method_lines
+
+                sys.stdout.write("\n".join(draft_method_lines(data["draft_methods"], data["task"])) + "\n")
             if cfg.export:
                 where = write_json(cfg.export, data, flag="--export")
                 sys.stderr.write(f"Results (rejections) exported to {describe(where)}\n")

@@ -63,6 +63,7 @@ class FindResult:
     ctx_tokens: int = 4096
     concurrency: int = 1
     target_fit: Any = None                         # predict.memory.MemoryFit of the target alone
+    draft_methods: List[Dict[str, Any]] = field(default_factory=list)   # heads, MTP, model-free (methods/offers.py)
 
     def top(self, n: int) -> List[DraftModelCandidate]:
         return self.candidates[:n]
@@ -99,6 +100,7 @@ class FindResult:
             "ranking": {"order": list(RANK_ORDER), "rule": RANKING_RULE},
             "draft_models": [c.to_dict() for c in shown],
             "rejected_models": to_plain(self.rejected),
+            "draft_methods": list(self.draft_methods),
             "summary": self.summary(top_n or len(self.candidates)),
             "notes": list(self.notes),
             "settings": self.settings,
@@ -254,6 +256,10 @@ class DraftModelFinder:
         candidates.sort(key=rank_key)
         for rank, cand in enumerate(candidates, 1):
             cand.rank = rank
+        from draftfinder.methods.offers import draft_methods
+
+        methods = draft_methods(target, target_record.config, cfg.task, log=self.log,
+                                hub=self.resolver.hub if self.resolver.hub_usable else None)
         notes = list(self.resolver.notes) + [f"could not read {p}" for p in self.resolver.scan_problems]
         if target_fit.fits is False:
             notes.append(f"the target alone {target_fit.verdict} — no pair can run on {self.device.label}: choose a "
@@ -279,6 +285,7 @@ class DraftModelFinder:
             ctx_tokens=cfg.ctx,
             concurrency=cfg.concurrency,
             target_fit=target_fit,
+            draft_methods=methods,
         )
         if not candidates:
             raise NoCompatibleDraftsError(target.model_id, len(rejected), [r.model_id for r in rejected])

@@ -285,6 +285,31 @@ def render_failed_tests(c: Dict[str, Any], symbols: Optional[bool] = None) -> Li
     return lines
 
 
+def draft_method_lines(methods: List[Dict[str, Any]], task: str) -> List[str]:
+    """The "Other drafting methods" section: per method its engines, expected speedup with basis, and the
+    snippet of the first engine that runs it (the JSON ``draft_methods`` has every engine's snippet and rule)."""
+    if not methods:
+        return []
+    lines = [f"Other drafting methods (heads, built-in MTP, model-free; task {task}):"]
+    for m in methods:
+        name = f"{m['label']}: {m['draft']}" if m.get("draft") else m["label"]
+        engines = ", ".join(ENGINE_LABELS.get(e, e) for e in m.get("engines") or []) or "none here"
+        if m.get("expected_speedup") is not None:
+            speed = f"~{m['expected_speedup']:.2f}x ({m['speedup_basis']}: {m['basis_detail']})"
+        else:
+            speed = f"no figure ({m.get('basis_detail')})"
+        lines += [f"   - {name}", f"       engines: {engines}", f"       expected speedup: {speed}"]
+        if m.get("provenance"):
+            lines.append(f"       from: {m['provenance']}")
+        for note in m.get("notes") or []:
+            lines.append(f"       note: {note}")
+        usage = m.get("usage") or {}
+        if usage:
+            engine, snippet = next(iter(usage.items()))
+            lines.append(f"       {ENGINE_LABELS.get(engine, engine)}: " + snippet.replace("\n", "\n         "))
+    return lines
+
+
 def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: bool = True,
                 show_memory: bool = True, show_compat: bool = False, show_test_details: bool = False,
                 symbols: Optional[bool] = None) -> str:
@@ -334,6 +359,9 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     lines.append(f"   Total candidates evaluated: {s['total_candidates_evaluated']} "
                  f"({s['compatible_candidates']} compatible, {s['rejected_candidates']} rejected) "
                  f"in {s['elapsed_s']:.1f} s (measured)")
+    methods = draft_method_lines(data.get("draft_methods") or [], data.get("task", "general"))
+    if methods:
+        lines += [""] + methods
     if verbose and data.get("rejected_models"):
         lines += ["", f"{_icon('rejected', sym)}Rejected:"]
         for r in data["rejected_models"]:
