@@ -14,9 +14,7 @@ hidden states just proposes tokens the target rejects.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 # head -> (target it was trained for, where an engine's documentation pairs them)
@@ -58,16 +56,15 @@ def trained_for(head: str, config: Optional[dict]) -> Optional[Tuple[str, str]]:
     for key in ("base_model_name_or_path", "base_model"):
         if isinstance(cfg.get(key), str) and cfg[key]:
             return cfg[key], f"the head's config.json {key}"
-    shipped = Path(__file__).resolve().parents[1] / "data" / "heads.json"
-    if shipped.is_file():
-        try:
-            data = json.loads(shipped.read_text(encoding="utf-8"))
-            rows = data.get("heads", data) if isinstance(data, dict) else data
-            for row in rows if isinstance(rows, list) else []:
-                if isinstance(row, dict) and row.get("repo_id", row.get("id")) == head and row.get("target"):
-                    return row["target"], "draftfinder/data/heads.json"
-        except (OSError, ValueError):
-            pass
+    from draftfinder.errors import HeadsDataError
+    from draftfinder.methods.heads import load_heads
+
+    try:
+        for row in load_heads():
+            if row.repo_id.lower() == head.lower():
+                return row.target, f"draftfinder/data/heads.json ({row.provenance_line()})"
+    except HeadsDataError:
+        pass
     if head in DOCUMENTED_HEADS:
         target, source = DOCUMENTED_HEADS[head]
         return target, source

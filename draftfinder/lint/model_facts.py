@@ -27,7 +27,6 @@ _NAME_PATTERNS = [
     (r"qwen3-next", "hybrid"), (r"qwen3\.5", "hybrid"), (r"zamba", "hybrid"), (r"bamba", "hybrid"),
     (r"plamo-2", "hybrid"), (r"kimi-linear", "hybrid"),
 ]
-MTP_KEYS = ("num_nextn_predict_layers", "mtp_num_hidden_layers", "num_mtp_modules")
 
 
 @dataclass
@@ -60,14 +59,14 @@ class ModelFacts:
         return list(self.config.get("architectures") or [])
 
     def mtp_layers(self) -> Optional[int]:
-        """MTP layers the config declares (0 when it declares none), None when the config is unknown."""
+        """MTP layers the config declares as vLLM reads them (methods.mtp.detect_mtp; 0 when it declares none),
+        None when the config is unknown."""
+        from draftfinder.methods.mtp import detect_mtp
+
         if not self.found:
             return None
-        for cfg in (self.text_config, self.config):
-            for key in MTP_KEYS:
-                if isinstance(cfg.get(key), int):
-                    return cfg[key]
-        return 0
+        found = detect_mtp(self.config) or detect_mtp(self.text_config)
+        return found.layers if found else 0
 
     def memory_kind(self) -> Optional[str]:
         """"recurrent" / "hybrid" when the model's memory cannot drop its last tokens, else None."""
