@@ -187,3 +187,211 @@ def llama_row(binary: Any, target: Path, variant: Variant, cache: Path) -> Matri
     failed = [c.name for c in verdict.checks if c.required and not c.passed]
     return MatrixRow("llama.cpp", variant.name, variant.description, verdict.mode, predicted, observed,
                      reason=verdict.reasons[0], extra={"failed_checks": failed})
+
+
+# --- transformers ---------------------------------------------------------------------------------------
+#
+# Each case: real tokenizers (fixture files, or fixture files altered in a temporary folder) and tiny
+# random-weight models built from the fixtures' real configs, shrunk to 2 layers × 32 wide but keeping
+# ``vocab_size`` (the fact transformers decides by). Two calls per case, greedy, 8 new tokens:
+#
+#   plain  generate(**inputs, assistant_model=draft)
+#   uad    generate(**inputs, assistant_model=draft, tokenizer=target_tok, assistant_tokenizer=draft_tok)
+#
+# Each call ``errors`` (the ValueError of _validate_generation_mode), ``drafts`` (the candidate generator
+# proposed tokens that mean to the target what the draft meant), or ``misreads`` (the generator passed the
+# draft's ids to the target unchanged, and those ids spell other text in the target's tokenizer — checked
+# on the ids the draft really proposed). The observation is "plain/uad".
+
+HF_PREDICTS = {"same-tokenizer": "drafts/errors", "universal-assisted-decoding": "errors/drafts",
+               "rejected": "misreads/errors"}
+
+
+@dataclass(frozen=True)
+class HFCase:
+    """A transformers case: fixture names of the two sides and how the draft's files are altered."""
+
+    name: str
+    description: str
+    target: str
+    draft: str
+    alter: str = ""                       # "" | "swap-ids" | "add-200"
+
+
+HF_CASES: List[HFCase] = [
+    HFCase("same-tokenizer", "gpt2 → distilgpt2 (identical tokenizer files, vocab_size 50257 both)",
+           "gpt2", "distilgpt2"),
+    HFCase("padded-vocab", "Qwen2.5-7B → Qwen2.5-0.5B (identical tokenizer, vocab_size 152064 vs 151936)",
+           "Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-0.5B"),
+    HFCase("other-family", "gpt2 → Qwen2.5-0.5B (other tokenizer, other vocab_size)", "gpt2", "Qwen/Qwen2.5-0.5B"),
+    HFCase("same-size-other-vocab", "Llama-2-7b → Mistral-7B-v0.1 (other tokenizer, vocab_size 32000 both)",
+           "meta-llama/Llama-2-7b-hf", "mistralai/Mistral-7B-v0.1"),
+    HFCase("swapped-ids", "gpt2 → gpt2 tokenizer with ids 1000/1001 swapped (altered, vocab_size 50257 both)",
+           "gpt2", "gpt2", alter="swap-ids"),
+    HFCase("added-200", "gpt2 → gpt2 tokenizer + 200 added tokens, draft vocab_size 50457 (altered)",
+           "gpt2", "gpt2", alter="add-200"),
+]
+
+
+def _fixture_folder(name: str) -> Path:
+    from tests.conftest import fixture_dir
+
+    return fixture_dir(name)
+
+
+def _altered_folder(case: HFCase, root: Path) -> Path:
+    """The draft's tokenizer + config files, altered as the case says, in a folder of their own."""
+    import json
+    import shutil
+
+    src = _fixture_folder(case.draft)
+    dst = root / f"{case.name}-draft"
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+    config = json.loads((dst / "config.json").read_text())
+    if case.alter == "swap-ids":                      # merges name token strings, so swapping two ids keeps
+        vocab = json.loads((dst / "vocab.json").read_text(encoding="utf-8"))    # the tokenizer valid
+        by_id = {i: t for t, i in vocab.items()}
+        a, b = by_id[1000], by_id[1001]
+        vocab[a], vocab[b] = 1001, 1000
+        (dst / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    elif case.alter == "add-200":
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(dst))
+        tok.add_tokens([f"<extra_token_{i}>" for i in range(200)])
+        tok.save_pretrained(str(dst))
+        config["vocab_size"] = len(tok)
+    (dst / "config.json").write_text(json.dumps(config))
+    return dst
+
+
+def _record(model_id: str, folder: Path):
+    import json
+
+    from draftfinder.models.sources.base import ModelRecord
+
+    return ModelRecord(model_id=model_id, source="local", local_dir=folder,
+                       config=json.loads((folder / "config.json").read_text()))
+
+
+def tiny_model(config: Dict[str, Any], seed: int):
+    """A 2-layer, 32-wide random model of the config's architecture and real ``vocab_size`` (init 0.3, as
+    ``tests/enginekit.py``: peaked next-token distributions)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    shrink = {"num_hidden_layers": 2, "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "head_dim": 8, "n_layer": 2, "n_embd": 32, "n_head": 4, "n_inner": 64,
+              "initializer_range": 0.3, "max_position_embeddings": 256, "n_positions": 256,
+              "bos_token_id": None, "eos_token_id": None, "pad_token_id": None, "sliding_window": None}
+    data = dict(config)
+    model_type = data.pop("model_type")
+    keep = {k: v for k, v in shrink.items() if k in data or model_type == "gpt2" and k.startswith("n_")
+            or k in ("initializer_range", "bos_token_id", "eos_token_id", "pad_token_id", "num_hidden_layers",
+                     "hidden_size", "num_attention_heads")}
+    data.update(keep)
+    data.pop("torch_dtype", None)
+    data.pop("dtype", None)
+    cfg = AutoConfig.for_model(model_type, **data)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(cfg)
+    model.eval().requires_grad_(False)
+    gc = model.generation_config
+    gc.eos_token_id = gc.pad_token_id = gc.bos_token_id = None
+    return model
+
+
+class _Spy:
+    """Records the candidate generator transformers chose and the ids it proposed (wraps, changes nothing)."""
+
+    def __init__(self) -> None:
+        self.generator: Optional[str] = None
+        self.proposed: List[List[int]] = []
+
+    def __enter__(self) -> "_Spy":
+        from transformers.generation.utils import GenerationMixin
+
+        self._orig = GenerationMixin._get_candidate_generator
+        spy = self
+
+        def wrapped(model, *args, **kwargs):
+            gen = spy._orig(model, *args, **kwargs)
+            spy.generator = type(gen).__name__
+            inner = gen.get_candidates
+
+            def get_candidates(input_ids, **kw):
+                out = inner(input_ids, **kw)
+                spy.proposed.append([int(i) for i in out[0][0, input_ids.shape[1]:]])
+                return out
+
+            gen.get_candidates = get_candidates
+            return gen
+
+        GenerationMixin._get_candidate_generator = wrapped
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from transformers.generation.utils import GenerationMixin
+
+        GenerationMixin._get_candidate_generator = self._orig
+
+
+def _hf_call(target, draft, inputs, extra: Dict[str, Any], t_tok, d_tok, expected) -> Observation:
+    import torch
+
+    with _Spy() as spy, torch.no_grad():
+        try:
+            out = target.generate(**inputs, assistant_model=draft, max_new_tokens=8, do_sample=False, **extra)
+        except ValueError as e:
+            return Observation("errors", detail=str(e).split(" (see ")[0][:300])
+    proposed = [i for step in spy.proposed for i in step]
+    same_output = out[0].tolist() == expected
+    detail = f"{spy.generator}: {len(proposed)} tokens proposed; output {'=' if same_output else '≠'} target alone"
+    if spy.generator == "AssistedCandidateGenerator" and proposed:
+        # the draft's ids go to the target unchanged: do they spell the same tokens in both tokenizers? First
+        # on the ids the draft proposed, then on every id both vocabularies have (a random tiny draft need not
+        # have proposed the one id that differs)
+        as_draft, as_target = d_tok.convert_ids_to_tokens(proposed), t_tok.convert_ids_to_tokens(proposed)
+        if as_draft != as_target:
+            differ = sum(a != b for a, b in zip(as_draft, as_target))
+            return Observation("misreads", len(proposed), detail=f"{detail}; {differ} of the proposed ids spell "
+                               f"other tokens for the target (e.g. draft {as_draft[0]!r} = target {as_target[0]!r})")
+        shared = list(range(min(len(t_tok), len(d_tok))))
+        differ_ids = [i for i, a, b in zip(shared, d_tok.convert_ids_to_tokens(shared),
+                                           t_tok.convert_ids_to_tokens(shared)) if a != b]
+        if differ_ids:
+            i = differ_ids[0]
+            return Observation("misreads", len(proposed), detail=f"{detail}; ids passed unchanged, and "
+                               f"{len(differ_ids)} shared ids spell other tokens for the target (e.g. id {i}: draft "
+                               f"{d_tok.convert_ids_to_tokens(i)!r} = target {t_tok.convert_ids_to_tokens(i)!r})")
+    outcome = "drafts" if proposed else "errors"
+    return Observation(outcome, len(proposed), detail=detail if proposed else f"{detail}: nothing drafted")
+
+
+def hf_row(case: HFCase, root: Path) -> MatrixRow:
+    """Predict with ``transformers_verdict`` from the two sides' files, then run both calls."""
+    import torch
+
+    from draftfinder.compat import facts as vocab
+    from draftfinder.compat import tokenizer as loading
+    from draftfinder.compat.engine_rules import transformers_verdict
+
+    t_rec = _record(case.target, _fixture_folder(case.target))
+    d_folder = _altered_folder(case, root) if case.alter else _fixture_folder(case.draft)
+    d_rec = _record(f"{case.draft} ({case.alter})" if case.alter else case.draft, d_folder)
+    t_tok, d_tok = loading.load_tokenizer(t_rec), loading.load_tokenizer(d_rec)
+    verdict = transformers_verdict(vocab.facts_from_tokenizer(t_tok), vocab.facts_from_tokenizer(d_tok),
+                                   t_rec.config, d_rec.config)
+    predicted = HF_PREDICTS.get(verdict.mode, f"no prediction ({verdict.mode})")
+
+    target, draft = tiny_model(t_rec.config, seed=0), tiny_model(d_rec.config, seed=1)
+    inputs = t_tok("The capital of France is", return_tensors="pt")
+    with torch.no_grad():
+        expected = target.generate(**inputs, max_new_tokens=8, do_sample=False)[0].tolist()
+    plain = _hf_call(target, draft, inputs, {}, t_tok, d_tok, expected)
+    uad = _hf_call(target, draft, inputs, {"tokenizer": t_tok, "assistant_tokenizer": d_tok}, t_tok, d_tok, expected)
+    observed = Observation(f"{plain.outcome}/{uad.outcome}", detail=f"plain: {plain.detail} | uad: {uad.detail}")
+    return MatrixRow("transformers", case.name, case.description, verdict.mode, predicted, observed,
+                     reason=verdict.reasons[0], extra={"plain": plain.to_dict(), "uad": uad.to_dict()})

@@ -62,3 +62,23 @@ def test_llama_server_does_what_the_verdict_predicts(llama_server, smollm2_gguf,
     assert row.agrees, row.to_dict()
     if row.observed.outcome == "drafts":        # same weights: every drafted token is the target's own greedy pick
         assert row.observed.accepted == row.observed.drafted > 0, row.to_dict()
+
+
+# --- transformers: generate(assistant_model=…) on tiny models with real and altered tokenizers ---------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", matrix.HF_CASES, ids=[c.name for c in matrix.HF_CASES])
+def test_transformers_does_what_the_verdict_predicts(fixtures, tmp_path, case):
+    """``transformers_verdict``'s mode names which ``generate`` call works: same-tokenizer → the plain call
+    drafts and assistant_tokenizer= raises; universal-assisted-decoding → the plain call raises and the one
+    with both tokenizers drafts; rejected → assistant_tokenizer= raises and the plain call feeds the draft's
+    ids to the target unchanged although they spell other tokens there."""
+    from tests.enginekit import one_thread
+
+    with one_thread():
+        row = matrix.hf_row(case, tmp_path)
+    assert row.predicted in matrix.HF_PREDICTS.values(), row.to_dict()
+    assert row.agrees, row.to_dict()
+    for call in (row.extra["plain"], row.extra["uad"]):
+        if call["outcome"] == "drafts":       # greedy assisted decoding returns exactly the target's own output
+            assert "output = target alone" in call["detail"], row.to_dict()
