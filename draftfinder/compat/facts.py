@@ -74,7 +74,8 @@ class TokenizerFacts:
     pad_token_id: Optional[int] = None
     unk_token: Optional[str] = None
     unk_token_id: Optional[int] = None
-    add_bos_token: bool = False            # transformers prepends BOS by default (probed: encode with specials)
+    add_bos_token: bool = False            # transformers prepends BOS by default (probed: encode with specials);
+                                           # GGUF files: llama.cpp does (compat/llama_vocab.py)
     add_eos_token: bool = False
     add_special_explicit: bool = False     # the files set add_bos_token/add_eos_token (tokenizer_config or GGUF)
     added_tokens: Dict[int, str] = field(default_factory=dict)   # id -> text, ids >= base_vocab_size (the tail)
@@ -301,7 +302,12 @@ def facts_from_tokenizer(tok: Any) -> TokenizerFacts:
 
     add_bos, add_eos = _probe_add_special(tok)
     explicit = "add_bos_token" in getattr(tok, "init_kwargs", {}) or "add_eos_token" in getattr(tok, "init_kwargs", {})
-    if gguf_meta is not None:
+    if gguf_meta is not None and "llama_add_bos" in gguf_meta:
+        # a GGUF file is llama.cpp's: its flags are what llama.cpp does (the file's keys, else llama.cpp's defaults
+        # for its vocab type and pre-tokenizer, compat/llama_vocab.py) — transformers skips the pre-tokenizer
+        # defaults (a llama-bpe file without add_bos_token: no BOS in transformers, BOS in llama.cpp)
+        add_bos, add_eos, explicit = bool(gguf_meta["llama_add_bos"]), bool(gguf_meta["llama_add_eos"]), True
+    elif gguf_meta is not None:
         explicit = gguf_meta.get("add_bos") is not None or gguf_meta.get("add_eos") is not None
 
     def _tid(value: Any) -> Optional[int]:

@@ -160,22 +160,33 @@ def _load_folder(model_id: str, folder: Path) -> Any:
 def read_gguf_vocab_meta(path: Path) -> Dict[str, Any]:
     """llama.cpp's view of a GGUF vocabulary, from the file's own metadata (no token arrays are read).
 
-    Keys: ``ggml_model`` (``tokenizer.ggml.model``), ``vocab_type`` (SPM/BPE/…), ``n_vocab``, ``bos_id``,
-    ``eos_id``, ``add_bos``/``add_eos`` (None when the file does not say).
+    Keys: ``ggml_model`` (``tokenizer.ggml.model``), ``vocab_type`` (SPM/BPE/…), ``pre`` (``tokenizer.ggml.pre``),
+    ``n_vocab``, ``bos_id``, ``eos_id``, ``add_bos``/``add_eos`` (None when the file does not say) and
+    ``llama_add_bos``/``llama_add_eos``: what llama.cpp does, the file's keys else its defaults
+    (:func:`draftfinder.compat.llama_vocab.add_special`).
     """
     from transformers.integrations.gguf import read_gguf_metadata
+
+    from draftfinder.compat.llama_vocab import add_special
 
     meta, _ = read_gguf_metadata(str(path))
     tokens = meta.get("tokenizer.ggml.tokens")
     model = meta.get("tokenizer.ggml.model")
+    vocab_type = GGML_VOCAB_TYPES.get(str(model), str(model).upper() if model else None)
+    pre = meta.get("tokenizer.ggml.pre")
+    add_bos, add_eos = meta.get("tokenizer.ggml.add_bos_token"), meta.get("tokenizer.ggml.add_eos_token")
+    llama_add_bos, llama_add_eos = add_special(vocab_type, pre, add_bos, add_eos)
     return {
         "ggml_model": model,
-        "vocab_type": GGML_VOCAB_TYPES.get(str(model), str(model).upper() if model else None),
+        "vocab_type": vocab_type,
+        "pre": pre,
         "n_vocab": tokens if isinstance(tokens, int) else (len(tokens) if tokens is not None else None),
         "bos_id": meta.get("tokenizer.ggml.bos_token_id"),
         "eos_id": meta.get("tokenizer.ggml.eos_token_id"),
-        "add_bos": meta.get("tokenizer.ggml.add_bos_token"),
-        "add_eos": meta.get("tokenizer.ggml.add_eos_token"),
+        "add_bos": add_bos,
+        "add_eos": add_eos,
+        "llama_add_bos": llama_add_bos,
+        "llama_add_eos": llama_add_eos,
     }
 
 

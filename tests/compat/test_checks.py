@@ -102,7 +102,7 @@ def test_verdicts(fixtures, target, draft, compatible):
     assert result.num_passed_tests + result.num_failed_tests == 23
     assert result.tokenization_match_rate == pytest.approx(result.num_passed_tests / 23)
     assert result.method == "tokenizers"
-    assert set(result.engines) == {"transformers", "vllm", "llama.cpp"}
+    assert set(result.engines) == {"transformers", "vllm", "llama.cpp", "sglang"}
     assert bool(result.incompatibility_reasons) is not compatible
     json.dumps(result.to_dict())                                          # renders
 

@@ -27,7 +27,7 @@ def modes(result):
 
 
 DIRECT = {"transformers": (True, "same-tokenizer"), "vllm": (True, "draft-model"),
-          "llama.cpp": (True, "shared-vocab")}
+          "llama.cpp": (True, "shared-vocab"), "sglang": (True, "shared-ids")}
 
 
 @pytest.mark.parametrize("target, draft", [
@@ -43,7 +43,7 @@ def test_qwen_padded_vocab(fixtures, draft):
     result = verdicts("Qwen/Qwen2.5-7B", draft)
     assert modes(result) == {"transformers": (True, "universal-assisted-decoding"),
                              "vllm": (True, "heterogeneous-vocab"),
-                             "llama.cpp": (True, "shared-vocab")}
+                             "llama.cpp": (True, "shared-vocab"), "sglang": (True, "shared-ids")}
     hf = " ".join(result["transformers"].reasons)
     assert "assistant_tokenizer=draft_tokenizer" in result["transformers"].reasons[0]
     assert "identical tokenizers" in hf and "resize_token_embeddings(152064)" in hf
@@ -56,12 +56,43 @@ def test_qwen_padded_vocab(fixtures, draft):
 def test_same_size_different_vocabulary(fixtures):
     result = verdicts("meta-llama/Llama-2-7b-hf", "mistralai/Mistral-7B-v0.1")
     assert modes(result) == {"transformers": (False, "rejected"), "vllm": (True, "heterogeneous-vocab"),
-                             "llama.cpp": (False, "refused")}
+                             "llama.cpp": (False, "refused"), "sglang": (False, "mismatched")}
     assert "equal (32000)" in result["transformers"].reasons[0]
     assert "ValueError" in result["transformers"].reasons[1]
     failed = [c.name for c in result["llama.cpp"].checks if not c.passed]
     assert failed == ["llama.cpp.token_text"]
-    assert "token text differs from id 5" in result["llama.cpp"].reasons[0]
+    assert "token text differs within ids 5–31999" in result["llama.cpp"].reasons[0]
+
+
+def test_llamacpp_token_text_reason_names_no_id_it_does_not_know(fixtures):
+    """Guards the token-text reason: it said "token text differs from id 5" for Llama-2 vs Mistral, whose id 5
+    is '<0x02>' on both sides (the first differing id is 260). Facts know only that the hashes of the blocks
+    over ids 5–31999 differ, so the reason says that; an id is named only when it was compared text by text."""
+    from draftfinder.compat.facts import token_texts
+
+    t, d = "meta-llama/Llama-2-7b-hf", "mistralai/Mistral-7B-v0.1"
+    reason = {c.name: c for c in verdicts(t, d)["llama.cpp"].checks}["llama.cpp.token_text"].reason
+    a, b = token_texts(loading.load_tokenizer(record(t))), token_texts(loading.load_tokenizer(record(d)))
+    assert a[5] == b[5] == "<0x02>" and min(i for i in range(5, 32000) if a[i] != b[i]) == 260
+    assert "from id 5" not in reason and "within ids 5–31999" in reason
+
+
+def test_sglang_standalone_needs_shared_ids(fixtures):
+    """SGLang STANDALONE checks nothing (sgl-project/sglang@08dae28 standalone_worker.py): the verdict is whether
+    the target can read the draft's ids as its own. Qwen2.5's padded sizes share ids (draft rows ≤ target
+    rows); Llama-2 vs Mistral (32000 both) would start and draft tokens the target reads as others."""
+    padded = verdicts("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-0.5B")["sglang"]
+    assert (padded.compatible, padded.mode) == (True, "shared-ids")
+    assert "--speculative-algorithm STANDALONE --speculative-draft-model-path DRAFT" in padded.reasons[0]
+    size = {c.name: c for c in padded.checks}["config_vocab_size"]
+    assert size.passed and (size.target_value, size.draft_value) == (152064, 151936)
+    reverse = verdicts("Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-7B")["sglang"]
+    rsize = {c.name: c for c in reverse.checks}["config_vocab_size"]
+    assert reverse.compatible and not rsize.passed and not rsize.required and "outside" in rsize.reason
+    other = verdicts("meta-llama/Llama-2-7b-hf", "mistralai/Mistral-7B-v0.1")["sglang"]
+    assert (other.compatible, other.mode) == (False, "mismatched")
+    assert other.reasons[0].startswith("mismatched:") and "checks nothing" in other.reasons[0]
+    assert "08dae28" in other.version and "standalone_worker.py" in other.rule
 
 
 def test_base_draft_for_instruct_target_passes_current_llamacpp(fixtures):
@@ -80,7 +111,8 @@ def test_base_draft_for_instruct_target_passes_current_llamacpp(fixtures):
 def test_cross_family_is_refused(fixtures):
     result = verdicts("gpt2", "Qwen/Qwen2.5-0.5B")
     assert modes(result) == {"transformers": (True, "universal-assisted-decoding"),
-                             "vllm": (True, "heterogeneous-vocab"), "llama.cpp": (False, "refused")}
+                             "vllm": (True, "heterogeneous-vocab"), "llama.cpp": (False, "refused"),
+                             "sglang": (False, "mismatched")}
     assert "n_vocab differs by 101679 > 128" in result["llama.cpp"].reasons[0]
     assert "translated such a pair's drafts through text" in result["llama.cpp"].reasons[-1]
 
@@ -92,7 +124,8 @@ def test_gguf_pair(smollm2_gguf, gemma_gguf):
                                                                         gguf_path=gemma_gguf)))
     result = engines.engine_verdicts(gemma, smol, {"vocab_size": 262144}, {"vocab_size": 49152})
     assert modes(result) == {"transformers": (True, "universal-assisted-decoding"),
-                             "vllm": (True, "heterogeneous-vocab"), "llama.cpp": (False, "refused")}
+                             "vllm": (True, "heterogeneous-vocab"), "llama.cpp": (False, "refused"),
+                             "sglang": (False, "mismatched")}
     reason = result["llama.cpp"].reasons[0]
     assert "vocab type differs (SPM vs BPE)" in reason
     assert "add_bos differs (True vs False)" in reason and "n_vocab differs by 212992" in reason
@@ -142,7 +175,7 @@ def test_every_verdict_is_its_checks(fixtures, target, draft):
         assert v.checks, name
         assert v.compatible == all(c.passed for c in v.checks if c.required), (name, v.mode)
         assert v.version and v.rule
-        assert (v.mode in ("refused", "rejected", "unknown")) == (not v.compatible), (name, v.mode)
+        assert (v.mode in ("refused", "rejected", "mismatched", "unknown")) == (not v.compatible), (name, v.mode)
 
 
 def test_llamacpp_view_uses_padded_size_and_spm_bos_default(fixtures):

@@ -52,7 +52,7 @@ def test_qwen_7b_online_ranks_the_qwen_drafts(online):
         assert c.compatibility.is_compatible
         assert c.compatibility.method == "tokenizers"          # real tokenizer files, test strings run
         assert c.compatibility.num_test_strings >= 23
-        assert set(c.compatibility.engines) == {"transformers", "vllm", "llama.cpp"}
+        assert set(c.compatibility.engines) == {"transformers", "vllm", "llama.cpp", "sglang"}
         assert c.compatibility.engines["llama.cpp"].compatible   # vocab difference 128 <= 128
         assert 1 <= c.recommended_k <= 16
         assert c.estimated_speedup == pytest.approx(max(c.speedup_by_k.values()))
