@@ -134,7 +134,7 @@ class Check:
 class EngineVerdict:
     """Whether one inference engine will accept this target/draft pair, by that engine's own rules."""
 
-    engine: str                    # transformers | vllm | llama.cpp
+    engine: str                    # transformers | vllm | sglang | llama.cpp
     compatible: bool               # = every required check in ``checks`` passed (compat/engine_rules.py)
     mode: str                      # e.g. "same-tokenizer", "universal-assisted-decoding", "rejected", "refused"
     reasons: List[str] = field(default_factory=list)
