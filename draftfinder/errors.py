@@ -48,6 +48,13 @@ class DraftFinderError(Exception):
         hint = self.hint_for(command)
         return f"{self.message} — {hint}" if hint else self.message
 
+    def prepend_hint(self, text: str) -> None:
+        """Put ``text`` (e.g. "did you mean Qwen/Qwen2.5-7B-Instruct?") before the hint of every command."""
+        text = redact(text)
+        self.hint = f"{text} Otherwise: {self.hint}" if self.hint else text
+        self.hints = {cmd: f"{text} Otherwise: {hint}" for cmd, hint in self.hints.items()}
+        self.args = (self.line(),)
+
 
 # Commands that have the flags the hints below name (checked against the parsers by tests/test_errors.py).
 OFFLINE_FLAG_COMMANDS = ("find", "generate", "chat")       # --offline, --models-dir
