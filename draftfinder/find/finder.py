@@ -327,7 +327,34 @@ class DraftModelFinder:
             return Rejection(info.model_id, "compatibility", [
                 f"compatibility score {compat.compatibility_score:.1f} below "
                 f"min_compatibility_score {cfg.compatibility.min_compatibility_score}"], engine_ok)
-        return self._estimate(target, info, compat, size_ratio)
+        candidate = self._estimate(target, info, compat, size_ratio)
+        self._add_variant(candidate, target_record, record, compat)
+        return candidate
+
+    def _add_variant(self, candidate: DraftModelCandidate, target_record: ModelRecord, record: ModelRecord,
+                     compat: CompatibilityResult) -> None:
+        """The expert's view of the pair (find/expert.py): its tier ranks first; a flagged variant warns."""
+        from draftfinder.find.expert import variant_match
+
+        match = variant_match(
+            target_record.model_id, record.model_id, compat=compat,
+            target_entry=self._catalog_entry(target_record), draft_entry=self._catalog_entry(record),
+            target_config=target_record.config, draft_config=record.config,
+            target_local=target_record.source in LOCAL_SOURCES, draft_local=record.source in LOCAL_SOURCES,
+            same_family=candidate.same_family)
+        candidate.variant = match
+        if match.flag and self.config.output.show_warnings:
+            candidate.warnings.insert(0, match.flag)
+
+    def _catalog_entry(self, record: ModelRecord) -> Dict[str, Any]:
+        """The catalog's entry for this model (also when another source answered), else {}."""
+        if record.catalog:
+            return record.catalog
+        try:
+            canonical = self.resolver.catalog.canonical_id(record.model_id)
+            return self.resolver.catalog.data["models"][canonical] if canonical else {}
+        except Exception:          # no usable catalog: the name decides
+            return {}
 
     def _log_check(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult) -> None:
         """The manual's verbose block (§7.7) and, with --show-test-details, the failed tests (§7.8)."""
@@ -587,6 +614,9 @@ def device_from_config(cfg: FinderConfig) -> Any:
 def _is_gguf(info: ModelInfo) -> bool:
     return bool(info.gguf_file) or info.source in ("gguf", "zoo")
 
+
+# Sources whose model ids are file or folder names (their variant is not guessed from a missing marker).
+LOCAL_SOURCES = ("local", "gguf", "zoo")
 
 # Engines whose step the saved measurements time (draftfinder measure runs our PyTorch engine).
 MEASURED_ENGINES = ("draftfinder", "transformers")

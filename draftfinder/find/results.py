@@ -217,6 +217,8 @@ class DraftModelCandidate:
                                                       # setup first, in full (find/published_basis.py)
     model_speedup: Optional[float] = None             # the latency model's estimate, when a published speedup of
                                                       # the same setup stands in for it (speedup_basis published)
+    variant: Any = None                               # find.expert.VariantMatch: instruct/base variant, line, EOS
+                                                      # and chat template against the target's; its tier ranks first
 
     def to_dict(self) -> Dict[str, Any]:
         out = to_plain(self)
@@ -228,4 +230,6 @@ class DraftModelCandidate:
         out["engines"] = {k: v.compatible for k, v in self.compatibility.engines.items()}
         if self.fit is not None:
             out["fit"] = self.fit.to_dict()
+        if self.variant is not None:
+            out["variant"] = self.variant.to_dict()
         return out

@@ -202,7 +202,13 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
     sources = _sources_line(c)
     if sources:
         lines.append(sources)
-    lines += [f"    Family: {info.get('model_family') or 'unknown'}",
+    lines += [f"    Family: {info.get('model_family') or 'unknown'}"]
+    variant = c.get("variant")
+    if variant:
+        verdict = (" — expert pick" if variant.get("expert_pick") else
+                   " — flagged" if variant.get("flag") else "")
+        lines.append(f"    Variant: {variant['summary']}{verdict}")
+    lines += [
              f"    Parameters: {_num(info['num_parameters'])} ({_params_label(info)})",
              f"    Size: {1 / ratio:.1f}x smaller ({100 * ratio:.1f}% of target)" if ratio else "    Size: ?"]
     if show_memory:
@@ -305,7 +311,8 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     tok = f"; tokenizer {t['tokenizer_vocab_size']:,}" if t.get("tokenizer_vocab_size") else ""
     lines += [f"   Vocab Size: {_num(t['vocab_size'])} (config{tok})",
               f"   Family: {t.get('model_family') or 'unknown'}", ""]
-    lines.append(f"{_icon('top', sym)}Top {len(drafts)} Draft Models (ranked by expected speedup on "
+    lines.append(f"{_icon('top', sym)}Top {len(drafts)} Draft Models (the target's variant first — instruct/chat "
+                 "drafts for an instruct target, base for a base one; then ranked by expected speedup on "
                  f"{data['hardware']}; ties: measured before published before estimated, then score, then name; "
                  "pairs that do not fit last):")
     lines.append("")
