@@ -201,12 +201,15 @@ class NoCompatibleDraftsError(DraftFinderError):
 
     exit_code = EXIT_NO_RESULT
 
-    def __init__(self, target: str, evaluated: int, reasons: Iterable[str] = ()):
+    def __init__(self, target: str, evaluated: int, reasons: Iterable[str] = (), *, unverified: int = 0):
         self.target = target
         self.evaluated = evaluated
         self.reasons = list(reasons)
+        self.unverified = unverified
+        also = (f"; {unverified} could not be verified — listed under unverified_models with the reason"
+                if unverified else "")
         super().__init__(
-            f"no compatible draft models found for '{target}' ({evaluated} candidates evaluated)",
+            f"no compatible draft models found for '{target}' ({evaluated} candidates evaluated{also})",
             hint="the rejected_models list says why each candidate was left out",
             hints={"find": "try --lenient-tokenization, a larger --max-candidates, --models-dir with local drafts, "
                            "or --verbose to see why each was rejected"},

@@ -156,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
                 data.update(error_document(err.message, error_hint(err, "find"), err.exit_code,
                                            type(err).__name__, "find"))
                 emit(data, cfg.output.format)
+            elif finder.result.unverified:      # never silently dropped: the unverified drafts, with the reason
+                from draftfinder.report.table import unverified_lines
+
+                (report_stream or sys.stdout).write("\n".join(unverified_lines(data)) + "\n")
             if cfg.export:
                 where = write_json(cfg.export, data, flag="--export")
                 sys.stderr.write(f"Results (rejections) exported to {describe(where)}\n")

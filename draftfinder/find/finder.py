@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from draftfinder import constants
+from draftfinder.compat.by_hash import UNVERIFIED, is_unjudged
 from draftfinder.find.candidates import gather_candidates
 from draftfinder.find.ranking import rank_key
 from draftfinder.find.dedupe import SameFiles, add_sources, merge_same_models
@@ -63,6 +64,8 @@ class FindResult:
     ctx_tokens: int = 4096
     concurrency: int = 1
     target_fit: Any = None                         # predict.memory.MemoryFit of the target alone
+    unverified: List[DraftModelCandidate] = field(default_factory=list)   # tokenizer could not be judged: listed
+                                                   # below the verified ones with the reason (compat/by_hash.py)
 
     def top(self, n: int) -> List[DraftModelCandidate]:
         return self.candidates[:n]
@@ -78,6 +81,7 @@ class FindResult:
             "total_candidates_evaluated": self.evaluated,
             "compatible_candidates": len(self.candidates),
             "rejected_candidates": len(self.rejected),
+            "unverified_candidates": len(self.unverified),
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -98,6 +102,7 @@ class FindResult:
             "task": self.task,
             "ranking": {"order": list(RANK_ORDER), "rule": RANKING_RULE},
             "draft_models": [c.to_dict() for c in shown],
+            "unverified_models": [c.to_dict() for c in self.unverified],
             "rejected_models": to_plain(self.rejected),
             "summary": self.summary(top_n or len(self.candidates)),
             "notes": list(self.notes),
@@ -219,6 +224,7 @@ class DraftModelFinder:
         refs = gather_candidates(target_record, target, self.resolver, cfg)
         self.log(f"Candidates to evaluate: {len(refs)}")
         candidates: List[DraftModelCandidate] = []
+        unverified: List[DraftModelCandidate] = []
         rejected: List[Rejection] = []
         self._records: Dict[str, ModelRecord] = {}
         self._identities: Dict[str, str] = {}
@@ -244,6 +250,9 @@ class DraftModelFinder:
             if isinstance(outcome, Rejection):
                 rejected.append(outcome)
                 self.log(f"  {no} {ref.model_id}: {'; '.join(outcome.reasons)}")
+            elif outcome.compatibility.verification == UNVERIFIED:
+                unverified.append(outcome)
+                self.log(f"  ? {ref.model_id}: unverified — {'; '.join(outcome.compatibility.incompatibility_reasons)}")
             else:
                 candidates.append(outcome)
                 speed = (f"Speedup={outcome.estimated_speedup:.2f}x "
@@ -252,6 +261,7 @@ class DraftModelFinder:
                 self.log(f"  {yes} {outcome.model_id}: Quality={outcome.quality_score:.0f}, {speed}")
         merge_same_models(candidates)
         candidates.sort(key=rank_key)
+        unverified.sort(key=rank_key)
         for rank, cand in enumerate(candidates, 1):
             cand.rank = rank
         notes = list(self.resolver.notes) + [f"could not read {p}" for p in self.resolver.scan_problems]
@@ -266,7 +276,7 @@ class DraftModelFinder:
             target=target,
             candidates=candidates,
             rejected=rejected,
-            evaluated=len(candidates) + len(rejected),
+            evaluated=len(candidates) + len(rejected) + len(unverified),
             hardware=self.device.name,
             task=cfg.task,
             notes=notes,
@@ -279,9 +289,11 @@ class DraftModelFinder:
             ctx_tokens=cfg.ctx,
             concurrency=cfg.concurrency,
             target_fit=target_fit,
+            unverified=unverified,
         )
         if not candidates:
-            raise NoCompatibleDraftsError(target.model_id, len(rejected), [r.model_id for r in rejected])
+            raise NoCompatibleDraftsError(target.model_id, len(rejected) + len(unverified),
+                                          [r.model_id for r in rejected], unverified=len(unverified))
         return self.result
 
     def _evaluate(self, ref: CandidateRef, target_record: ModelRecord, target: ModelInfo,
@@ -320,6 +332,12 @@ class DraftModelFinder:
         compat = self._check(target_record, record, target, info, target_tok, draft_tok)
         self._log_check(target, info, compat)
         engine_ok = {k: v.compatible for k, v in compat.engines.items()}
+        if is_unjudged(compat):                # could not be judged: estimated and listed apart, never dropped
+            compat.verification = UNVERIFIED
+            candidate = self._estimate(target, info, compat, size_ratio)
+            self._add_variant(candidate, target_record, record, compat)
+            candidate.warnings.insert(0, "Unverified: " + "; ".join(compat.incompatibility_reasons))
+            return candidate
         if not compat.is_compatible:
             return Rejection(info.model_id, "compatibility", compat.incompatibility_reasons or ["incompatible"],
                              engine_ok)
@@ -406,10 +424,18 @@ class DraftModelFinder:
             )
         target_facts, draft_facts = target_tok.get_facts(), draft_tok.get_facts()
         if target_facts is not None and draft_facts is not None:
-            return EnhancedTokenizerChecker.verify_facts(
+            result = EnhancedTokenizerChecker.verify_facts(
                 target_facts, draft_facts, target.model_id, info.model_id, strict_tokenization=strict, **kwargs)
-        missing = target.model_id if target_facts is None else info.model_id
-        return _unverifiable(missing, lenient=cfg.lenient_tokenization)
+            result.checks += [side.borrowed for side in (target_tok, draft_tok) if side.borrowed is not None]
+            return result
+        # no facts on a side: byte-identical tokenizer files (public hashes) decide, else the pair is unverified
+        from draftfinder.compat.by_hash import compare_hashes, record_hashes, verify_by_hash
+
+        t_entry, d_entry = self._catalog_entry(target_record), self._catalog_entry(record)
+        cmp = compare_hashes(record_hashes(target_record, t_entry), record_hashes(record, d_entry))
+        missing = tuple(m for m, f in ((target.model_id, target_facts), (info.model_id, draft_facts)) if f is None)
+        return verify_by_hash(cmp, target.model_id, info.model_id, target_entry=t_entry, draft_entry=d_entry,
+                              target_config=target_record.config, draft_config=record.config, missing=missing)
 
     def _estimate(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult,
                   size_ratio: float) -> DraftModelCandidate:
@@ -547,6 +573,7 @@ class _TokenizerSide:
     tokenizer: Any = None
     facts: Any = None
     problem: Optional[str] = None
+    borrowed: Any = None            # the check saying whose facts these are (byte-identical files; by_hash.py)
 
     def get_facts(self):
         """Stored facts, or facts computed from the real tokenizer (to compare with a catalog side)."""
@@ -567,6 +594,17 @@ class _TokenizerSide:
             facts = resolver.catalog.tokenizer_facts(record)
             if facts is not None:
                 return cls(facts=TokenizerFacts.from_dict(facts))
+        try:                                  # facts of a catalog model with byte-identical tokenizer files
+            from draftfinder.compat.by_hash import borrow_facts, borrowed_check
+
+            canonical = resolver.catalog.canonical_id(record.model_id)
+            entry = record.catalog or (resolver.catalog.data["models"][canonical] if canonical else {})
+            found = borrow_facts(entry, resolver.catalog.data, exclude=canonical or record.model_id)
+        except Exception:                     # no usable catalog: no borrowed facts
+            found = None
+        if found is not None:
+            facts, donor, cmp = found
+            return cls(facts=TokenizerFacts.from_dict(facts), borrowed=borrowed_check(donor, cmp))
         return cls(problem=f"no tokenizer files for {record.model_id}")
 
 
@@ -583,23 +621,6 @@ def _quick_vocab_rejection(target: ModelInfo, info: ModelInfo) -> Optional[Rejec
         f"tokenizer_size: {t_n:,} vs {d_n:,} tokens differ by {abs(t_n - d_n):,} — more than the "
         f"{LENIENT_MAX_EXTRA_TOKENS} extra ids even --lenient-tokenization accepts: a different vocabulary "
         "(decided from token counts; tokenizer not loaded)"])
-
-
-def _unverifiable(model_id: str, *, lenient: bool) -> CompatibilityResult:
-    """A pair whose tokenizer could not be checked (no tokenizer files, no catalog facts): never recommended,
-    in strict or lenient mode — lenient relaxes what a check accepts, not whether it ran."""
-    from draftfinder.find.results import Check
-
-    reason = (f"tokenizer of {model_id} could not be checked: no tokenizer files or catalog fingerprint "
-              "(add tokenizer.json / vocab.json+merges.txt / tokenizer.model to its folder)")
-    check = Check(name="tokenizer_available", passed=False, target_value=None, draft_value=None,
-                  reason=reason, required=True, skipped=True)
-    return CompatibilityResult(
-        is_compatible=False, vocab_size_match=False, tokenizer_match=False, tokenization_match=False,
-        decode_match=False, special_tokens_match=False, quantization_compatible=True, architecture_match=False,
-        model_accessible=True, incompatibility_reasons=[reason], compatibility_score=0.0, checks=[check],
-        method="unverified",
-    )
 
 
 def device_from_config(cfg: FinderConfig) -> Any:

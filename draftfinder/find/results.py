@@ -172,7 +172,10 @@ class CompatibilityResult:
     engines: Dict[str, EngineVerdict] = field(default_factory=dict)
     shared_vocab_size: Optional[int] = None          # ids compared token by token
     vocab_mismatches: Optional[int] = None           # ids in the shared range whose token text differs
-    method: str = "tokenizers"                       # tokenizers (real files) | fingerprint (offline catalog)
+    method: str = "tokenizers"                       # tokenizers (real files) | fingerprint (offline catalog) |
+                                                      # file-hash (public hashes) | unverified
+    verification: str = "verified"                   # verified | by-file-hash ("compatible (by file hash)") |
+                                                      # unverified (could not be judged; compat/by_hash.py)
 
     def to_dict(self) -> Dict[str, Any]:
         return to_plain(self)

@@ -223,6 +223,9 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
         same = any(ch["name"] == "fingerprint" and ch["passed"] for ch in compat.get("checks", []))
         lines.append("    Tokenization match: " + ("identical tokenizers (same fingerprint; " if same else
                      "vocabulary compared block by block (") + "offline catalog, test strings not run)")
+    elif compat.get("method") == "file-hash":
+        lines.append("    Tokenization match: compatible (by file hash) — byte-identical tokenizer files by their public "
+                     "hashes; files not loaded, test strings not run")
     else:
         lines.append(f"    Tokenization match: not checked ({compat.get('method')})")
     fit = c.get("fit") or {}
@@ -276,6 +279,23 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
     return lines
 
 
+def unverified_lines(data: Dict[str, Any]) -> List[str]:
+    """The drafts whose tokenizer could not be judged, below the verified ones, each with the reason; their
+    speedups assume the tokenizers agree (compat/by_hash.py)."""
+    rows = data.get("unverified_models") or []
+    if not rows:
+        return []
+    lines = [f"Unverified drafts ({len(rows)}): the tokenizer could not be judged — not recommended until checked; "
+             "speedups are estimated as if the tokenizers agree:"]
+    for c in rows:
+        reason = "; ".join((c.get("compatibility") or {}).get("incompatibility_reasons") or []) or "not checked"
+        speed = (f"{c['estimated_speedup']:.2f}x at K={c['recommended_k']} (estimated, if compatible)"
+                 if c.get("estimated_speedup") is not None else (c.get("fit") or {}).get("verdict", "does not fit"))
+        variant = (c.get("variant") or {}).get("draft_variant")
+        lines.append(f"   - {c['model_id']}" + (f" [{variant}]" if variant else "") + f": {speed} — {reason}")
+    return lines
+
+
 def render_failed_tests(c: Dict[str, Any], symbols: Optional[bool] = None) -> List[str]:
     """Manual §7.8: ids and tokens of the test strings that tokenized differently."""
     examples = c["compatibility"].get("failed_test_examples") or []
@@ -324,6 +344,9 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
         if show_test_details:
             lines += render_failed_tests(c, sym)
         lines.append("")
+    unverified = unverified_lines(data)
+    if unverified:
+        lines += unverified + [""]
     versions = engine_versions(drafts)
     if versions:
         lines.append("Engine verdicts apply the rules of: " + "; ".join(versions))
@@ -338,8 +361,9 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
         lines.append(f"   Average acceptance rate: {100 * s['average_acceptance_rate']:.1f}% (estimated)")
     if s.get("pairs_that_do_not_fit"):
         lines.append(f"   Pairs that do not fit the device's memory: {s['pairs_that_do_not_fit']} (estimated)")
+    unverified_n = f", {s['unverified_candidates']} unverified" if s.get("unverified_candidates") else ""
     lines.append(f"   Total candidates evaluated: {s['total_candidates_evaluated']} "
-                 f"({s['compatible_candidates']} compatible, {s['rejected_candidates']} rejected) "
+                 f"({s['compatible_candidates']} compatible, {s['rejected_candidates']} rejected{unverified_n}) "
                  f"in {s['elapsed_s']:.1f} s (measured)")
     if verbose and data.get("rejected_models"):
         lines += ["", f"{_icon('rejected', sym)}Rejected:"]
