@@ -73,10 +73,17 @@ def test_zoo_and_models_dir_names_are_suggested(tmp_path):
     assert local_id in r.suggestions(local_id[:-1] + "x")
 
 
-def test_suggestions_are_deterministic_and_short():
+def test_suggestions_are_typos_not_other_models():
     names = ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen2.5-3B-Instruct",
-             "Qwen/Qwen2.5-0.5B-Instruct"]
-    first = close_names("Qwen/Qwen2.5-7B-Instrcut", names)
-    assert first == close_names("Qwen/Qwen2.5-7B-Instrcut", list(reversed(names)))
-    assert first[0] == "Qwen/Qwen2.5-7B-Instruct" and len(first) <= 3
-    assert "Qwen/Qwen2.5-0.5B-Instruct" not in first            # much further than the best: not listed
+             "Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-7B", "meta-llama/Llama-2-7b-chat-hf",
+             "mistralai/Mixtral-8x7B-v0.1"]
+    assert close_names("Qwen/Qwen2.5-7B-Instrcut", names) == ["Qwen/Qwen2.5-7B-Instruct"]
+    assert close_names("Qwen/Qwen2.5-7B-Instrcut", list(reversed(names))) == ["Qwen/Qwen2.5-7B-Instruct"]
+    assert close_names("Qwen/Qwen2.5-Coder-32B-Instruct", names) == []       # another model, not a typo
+    assert close_names("meta-llama/Llama-2-70b-chat-hf", names) == []       # sizes are chosen, not mistyped
+    assert close_names("mistralai/Mixtral-8x7B-Instruct-v0.1", names) == []
+
+
+def test_an_alias_offers_its_canonical_id_once():
+    names = {"gpt2-large": "openai-community/gpt2-large", "openai-community/gpt2-large": "openai-community/gpt2-large"}
+    assert close_names("gpt2-larg", names) == ["openai-community/gpt2-large"]
