@@ -24,8 +24,11 @@ Layout of ``--sources DIR``: one folder per model, the Hub id with ``/`` written
 
 Manifest (``--manifest FILE``, TSV with a header): ``model_id file kind repo path commit size sha256 note``.
 ``kind`` is ``copy`` (a byte-exact copy of repo:path@commit, present in DIR), ``reconstructed`` (present in DIR,
-derived from a copy and verified against a public pin, the note says which), or ``pin`` (only the hash is
-known, from the listing at repo:path@commit; no file). ``../shared/fixtures/SOURCES.tsv`` is read as a
+derived from a copy and verified against a public pin, the note says which), ``transcribed`` (present in DIR:
+our JSON rendering of config values a repository transcribed from the Hub file, e.g. a Python dict of presets;
+the values are the source's, the bytes are not the Hub's), or ``pin`` (only the hash is known, from the listing
+at repo:path@commit; no file). A note containing "not hash-verified" marks a copy whose bytes no public pin
+confirms; the provenance says so. ``../shared/fixtures/SOURCES.tsv`` is read as a
 manifest too (no ``kind`` column: ``RECONSTRUCTED`` rows are reconstructed, the rest copies).
 
 Usage: python scripts/build_catalog.py [--sources DIR] [--manifest FILE] [--out FILE] [--check] [--only ID ...]
@@ -90,13 +93,16 @@ INSTRUCT_BY_DEFAULT = re.compile(r"(?i)^qwen/qwen3-(?!.*-base)|^deepseek-ai/deep
                                  r"vicuna-|^openai/gpt-oss-")
 
 
+KINDS = ("copy", "reconstructed", "transcribed", "pin")
+
+
 @dataclass
 class SourceRow:
     """One manifest row: a file of a model and where it came from."""
 
     model_id: str
     file: str
-    kind: str                 # copy | reconstructed | pin
+    kind: str                 # copy | reconstructed | transcribed | pin
     repo: str
     path: str
     commit: str
@@ -110,8 +116,9 @@ class SourceRow:
         if self.kind == "reconstructed" or self.repo == "RECONSTRUCTED":
             return f"reconstructed {self.path}@{commit}, verified by sha256 {self.sha256[:12]} (see manifest note)"
         where = self.repo if self.repo.startswith(("http://", "https://")) else f"github:{self.repo}"
-        label = "pinned sha256 in" if self.kind == "pin" else "copy of"
-        return f"{label} {where}:{self.path}@{commit}"
+        label = {"pin": "pinned sha256 in", "transcribed": "values transcribed from"}.get(self.kind, "copy of")
+        unverified = "; bytes not verified against a Hub pin" if "not hash-verified" in self.note.lower() else ""
+        return f"{label} {where}:{self.path}@{commit}{unverified}"
 
 
 class ManifestError(Exception):
@@ -124,8 +131,8 @@ def read_manifest(path: Path) -> Dict[str, List[SourceRow]]:
         for n, raw in enumerate(csv.DictReader(fh, delimiter="\t"), start=2):
             repo = (raw.get("repo") or "").strip()
             kind = (raw.get("kind") or ("reconstructed" if repo == "RECONSTRUCTED" else "copy")).strip()
-            if kind not in ("copy", "reconstructed", "pin"):
-                raise ManifestError(f"{path}:{n}: unknown kind {kind!r} (copy, reconstructed or pin)")
+            if kind not in KINDS:
+                raise ManifestError(f"{path}:{n}: unknown kind {kind!r} ({', '.join(KINDS)})")
             sha = (raw.get("sha256") or "").strip().lower()
             if not re.fullmatch(r"[0-9a-f]{64}", sha):
                 raise ManifestError(f"{path}:{n}: sha256 {sha!r} is not 64 hex digits")
