@@ -35,7 +35,7 @@ score â€” the score and tier stay as columns. The sort key is ``(variant tier, â
 3. then the higher quality score, then the model id (case-insensitive, alphabetical).
 
 A pair that does not fit the device's memory (:mod:`draftfinder.predict.memory`) has no speedup: it ranks below
-every pair that fits, those needing the least memory first.
+every pair that fits; among those, the variant tier first, then the least memory needed.
 
 So the usage snippet, written for row 1, is for the draft with the highest expected speedup.
 """
