@@ -36,6 +36,10 @@ Engine verdicts from identical vocabulary files (the rules, versions and sources
   ``n_vocab`` = padded config vocab sizes within ``SPEC_VOCAB_MAX_SIZE_DIFFERENCE``; add_bos/add_eos and the
   BOS/EOS ids equal only when the configuration files are identical too and the configs' BOS/EOS ids agree —
   otherwise that check is skipped and the verdict is ``unknown`` (the flags are not in any hash).
+
+``compatibility_score`` of a by-hash pair uses the checker's weights (:mod:`draftfinder.compat.checks`): 40
+(vocabulary) + 25 (tokenization) + 10 (decode) + 10 (size) in full — identical files — and 10 (special tokens)
++ 5 (BOS/EOS insertion) in full only when the configuration files are identical too, else half (not known).
 """
 
 from __future__ import annotations

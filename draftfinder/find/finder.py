@@ -391,6 +391,13 @@ class DraftModelFinder:
                 for line in lines:
                     self.log(line)
                 return
+            if compat.method == "file-hash":
+                lines.append(f"    Tokenizer: {compat.checks[0].reason}")
+                lines += [f"    Engine {name}: {'yes' if v.compatible else 'no'} ({v.mode}; {v.version})"
+                          for name, v in compat.engines.items()]
+                for line in lines:
+                    self.log(line)
+                return
             lines += [f"    Vocab sizes: Target={target.tokenizer_vocab_size or 0:,}, Draft="
                       f"{info.tokenizer_vocab_size or 0:,} tokens (config rows {target.vocab_size:,} / {info.vocab_size:,})",
                       f"    Vocab match: {compat.tokenizer_match} ({compat.vocab_mismatches or 0:,} of "

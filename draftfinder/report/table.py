@@ -63,13 +63,18 @@ def _params_label(info: Dict[str, Any]) -> str:
 
 def engines_line(engines: Dict[str, Any], symbols: bool = True) -> str:
     """One verdict per engine, with the names of its failed checks — the same checks the JSON and the
-    ``Checks:`` section show, so the verdict and the checks beside it cannot disagree."""
+    ``Checks:`` section show, so the verdict and the checks beside it cannot disagree. A verdict of mode
+    ``unknown`` (a needed fact missing, e.g. BOS/EOS insertion known from no file) is "not decided", never
+    "refuses"."""
     parts = []
     for name, verdict in engines.items():
         failed = [c["name"] for c in verdict.get("checks") or [] if c.get("required", True) and not c["passed"]]
         if verdict["compatible"]:
             word = "✓" if symbols else "accepts"
             detail = verdict["mode"]
+        elif verdict["mode"] == "unknown":          # a needed fact is missing: neither accepted nor refused
+            word = "?" if symbols else "not decided"
+            detail = f"unknown: {', '.join(failed)} not known" if failed else "unknown"
         else:
             word = "✗" if symbols else "refuses"
             failed_text = f"failed: {', '.join(failed)}" if failed else ""
