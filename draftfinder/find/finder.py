@@ -269,6 +269,9 @@ class DraftModelFinder:
         if target_fit.fits is False:
             notes.append(f"the target alone {target_fit.verdict} — no pair can run on {self.device.label}: choose a "
                          "quantized target, more devices or other hardware")
+        expert_note = _unverified_expert_note(candidates, unverified)
+        if expert_note:
+            notes.append(expert_note)
         if cfg.task in ("code", "chat"):
             notes.append(f"task {cfg.task}: the acceptance prior has no {cfg.task} offset (no published within-study "
                          f"contrast); only a saved `draftfinder measure --task {cfg.task}` of a pair changes its "
@@ -636,6 +639,20 @@ def _quick_vocab_rejection(target: ModelInfo, info: ModelInfo) -> Optional[Rejec
         f"tokenizer_size: {t_n:,} vs {d_n:,} tokens differ by {abs(t_n - d_n):,} — more than the "
         f"{LENIENT_MAX_EXTRA_TOKENS} extra ids even --lenient-tokenization accepts: a different vocabulary "
         "(decided from token counts; tokenizer not loaded)"])
+
+
+def _unverified_expert_note(candidates: List[DraftModelCandidate], unverified: List[DraftModelCandidate]
+                            ) -> Optional[str]:
+    """When no verified draft is one an expert would pick but an unverified one is, say which and why (the
+    verified row 1 is then a flagged variant, or there is none)."""
+    if any(c.variant is not None and c.variant.expert_pick for c in candidates):
+        return None
+    best = next((u for u in unverified if u.variant is not None and u.variant.expert_pick), None)
+    if best is None:
+        return None
+    return (f"no verified {best.variant.target_variant} draft of the family; the expert's pick {best.model_id} is "
+            f"unverified ({'; '.join(best.compatibility.incompatibility_reasons)}) — check its tokenizer (pass its "
+            "folder with its tokenizer files) before using a flagged draft")
 
 
 def device_from_config(cfg: FinderConfig) -> Any:

@@ -198,3 +198,16 @@ def test_unverified_come_after_verified_ones(test_catalog, tmp_path):
     text = render_find(result.to_dict(), symbols=False)
     assert text.index("1. " + str(folder)) < text.index(f"Unverified drafts ({len(unverified)})")
     assert result.to_dict()["summary"]["unverified_candidates"] == len(unverified)
+
+
+def test_a_note_names_the_unverified_expert_pick_when_only_flagged_drafts_are_verified(test_catalog):
+    """When every instruct draft of an instruct target is unverified, row 1 is a flagged base draft: the note
+    says which instruct draft an expert would pick and why it could not be verified."""
+    for model_id, entry in test_catalog["models"].items():
+        if model_id.startswith("Qwen/Qwen2.5-") and entry.get("is_instruct") and model_id != "Qwen/Qwen2.5-7B-Instruct":
+            entry["tokenizer"], entry["tokenizer_file_hashes"] = None, {}
+    result = _find("Qwen/Qwen2.5-7B-Instruct")
+    assert not result.candidates[0].variant.expert_pick
+    note = next(n for n in result.notes if n.startswith("no verified instruct draft of the family"))
+    expert = next(u for u in result.unverified if u.variant.expert_pick)
+    assert f"the expert's pick {expert.model_id} is unverified" in note
