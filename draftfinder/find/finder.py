@@ -652,7 +652,7 @@ def _unverified_expert_note(candidates: List[DraftModelCandidate], unverified: L
         return None
     return (f"no verified {best.variant.target_variant} draft of the family; the expert's pick {best.model_id} is "
             f"unverified ({'; '.join(best.compatibility.incompatibility_reasons)}) — check its tokenizer (pass its "
-            "folder with its tokenizer files) before using a flagged draft")
+            "folder with its tokenizer files)" + (" before using a flagged draft" if candidates else ""))
 
 
 def device_from_config(cfg: FinderConfig) -> Any:
