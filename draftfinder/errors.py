@@ -48,6 +48,13 @@ class DraftFinderError(Exception):
         hint = self.hint_for(command)
         return f"{self.message} — {hint}" if hint else self.message
 
+    def prepend_hint(self, text: str) -> None:
+        """Put ``text`` (e.g. "did you mean Qwen/Qwen2.5-7B-Instruct?") before the hint of every command."""
+        text = redact(text)
+        self.hint = f"{text} Otherwise: {self.hint}" if self.hint else text
+        self.hints = {cmd: f"{text} Otherwise: {hint}" for cmd, hint in self.hints.items()}
+        self.args = (self.line(),)
+
 
 # Commands that have the flags the hints below name (checked against the parsers by tests/test_errors.py).
 OFFLINE_FLAG_COMMANDS = ("find", "generate", "chat")       # --offline, --models-dir
@@ -194,12 +201,15 @@ class NoCompatibleDraftsError(DraftFinderError):
 
     exit_code = EXIT_NO_RESULT
 
-    def __init__(self, target: str, evaluated: int, reasons: Iterable[str] = ()):
+    def __init__(self, target: str, evaluated: int, reasons: Iterable[str] = (), *, unverified: int = 0):
         self.target = target
         self.evaluated = evaluated
         self.reasons = list(reasons)
+        self.unverified = unverified
+        also = (f"; {unverified} could not be verified — listed under unverified_models with the reason"
+                if unverified else "")
         super().__init__(
-            f"no compatible draft models found for '{target}' ({evaluated} candidates evaluated)",
+            f"no compatible draft models found for '{target}' ({evaluated} candidates evaluated{also})",
             hint="the rejected_models list says why each candidate was left out",
             hints={"find": "try --lenient-tokenization, a larger --max-candidates, --models-dir with local drafts, "
                            "or --verbose to see why each was rejected"},

@@ -156,10 +156,16 @@ def run(args: argparse.Namespace) -> int:
                 data.update(error_document(err.message, error_hint(err, "find"), err.exit_code,
                                            type(err).__name__, "find"))
                 emit(data, cfg.output.format)
-            elif data.get("draft_methods"):      # no draft model, but heads / MTP / model-free drafting still apply
-                from draftfinder.report.table import draft_method_lines
+            else:
+                if finder.result.unverified:    # never silently dropped: the unverified drafts, with the reason
+                    from draftfinder.report.table import unverified_lines
 
-                sys.stdout.write("\n".join(draft_method_lines(data["draft_methods"], data["task"])) + "\n")
+                    (report_stream or sys.stdout).write("\n".join(unverified_lines(data)) + "\n")
+                if data.get("draft_methods"):   # no draft model, but heads / MTP / model-free drafting still apply
+                    from draftfinder.report.table import draft_method_lines
+
+                    (report_stream or sys.stdout).write("\n".join(draft_method_lines(data["draft_methods"],
+                                                                                      data["task"])) + "\n")
             if cfg.export:
                 where = write_json(cfg.export, data, flag="--export")
                 sys.stderr.write(f"Results (rejections) exported to {describe(where)}\n")

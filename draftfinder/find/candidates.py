@@ -3,7 +3,8 @@
 Sources, in order of trust:
   1. the user's own models (``--models-dir``), all of them — the user put them there;
   2. the zoo models of the target's family (PyPI-packaged GGUFs);
-  3. known-good drafts of the family (``family.KNOWN_DRAFTS``);
+  3. known-good drafts of the family (``family.KNOWN_DRAFTS``) — offline only those the catalog or the HF
+     cache holds; the others are named in a note ("not available offline"), not listed as rejections;
   4. Hub search by family (when the Hub is reachable), most downloaded first;
   5. models of the family already in the HF cache;
   6. the embedded catalog's models of the family (offline).
@@ -17,7 +18,7 @@ candidate is analyzed (``find/finder.py``) because they need its real parameter 
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from draftfinder.find.config import FinderConfig
 from draftfinder.errors import DraftFinderError
@@ -45,8 +46,11 @@ def gather_candidates(target_record: ModelRecord, target: ModelInfo, resolver, c
 
     if family:
         extend("zoo", lambda: resolver.zoo.search(family, target=target_record, limit=10))
-        refs.extend(CandidateRef(model_id=m, source="known", reason=f"known-good draft for {family}")
-                    for m in KNOWN_DRAFTS.get(family, []))
+        known, unavailable = _available_known_drafts(KNOWN_DRAFTS.get(family, []), resolver)
+        refs.extend(CandidateRef(model_id=m, source="known", reason=f"known-good draft for {family}") for m in known)
+        if unavailable:
+            resolver.notes.append(f"known-good drafts for {family} not available offline (not evaluated; go online "
+                                  f"to check them): {', '.join(unavailable)}")
         if resolver.hub_usable:
             extend("Hub", lambda: resolver.hub.search(family, target=target_record, limit=HUB_SEARCH_LIMIT))
         extend("HF cache", lambda: resolver.hf_cache.search(family, target=target_record, limit=50))
@@ -73,6 +77,22 @@ def gather_candidates(target_record: ModelRecord, target: ModelInfo, resolver, c
 
     ordered = sorted(seen.values(), key=order)
     return ordered[: cfg.max_candidates]
+
+
+def _available_known_drafts(names: List[str], resolver) -> Tuple[List[str], List[str]]:
+    """``(usable, unavailable)``: with the Hub usable every known draft can be fetched; offline only those in
+    the catalog or the HF cache can be evaluated — the others are named in a note, not reported as rejections
+    (nothing about them was judged)."""
+    if resolver.hub_usable:
+        return list(names), []
+    usable, unavailable = [], []
+    for name in names:
+        try:
+            found = resolver.catalog.has(name) or resolver.hf_cache.has(name)
+        except Exception:        # an unreadable cache or catalog: let resolution report it
+            found = True
+        (usable if found else unavailable).append(name)
+    return usable, unavailable
 
 
 def _local_name(record: ModelRecord) -> str:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as _dt
 import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from draftfinder import constants
+from draftfinder.compat.by_hash import UNVERIFIED, is_unjudged
 from draftfinder.find.candidates import gather_candidates
 from draftfinder.find.ranking import rank_key
 from draftfinder.find.dedupe import SameFiles, add_sources, merge_same_models
@@ -64,6 +66,8 @@ class FindResult:
     concurrency: int = 1
     target_fit: Any = None                         # predict.memory.MemoryFit of the target alone
     draft_methods: List[Dict[str, Any]] = field(default_factory=list)   # heads, MTP, model-free (methods/offers.py)
+    unverified: List[DraftModelCandidate] = field(default_factory=list)   # tokenizer could not be judged: listed
+                                                   # below the verified ones with the reason (compat/by_hash.py)
 
     def top(self, n: int) -> List[DraftModelCandidate]:
         return self.candidates[:n]
@@ -79,6 +83,7 @@ class FindResult:
             "total_candidates_evaluated": self.evaluated,
             "compatible_candidates": len(self.candidates),
             "rejected_candidates": len(self.rejected),
+            "unverified_candidates": len(self.unverified),
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -99,6 +104,7 @@ class FindResult:
             "task": self.task,
             "ranking": {"order": list(RANK_ORDER), "rule": RANKING_RULE},
             "draft_models": [c.to_dict() for c in shown],
+            "unverified_models": [c.to_dict() for c in self.unverified],
             "rejected_models": to_plain(self.rejected),
             "draft_methods": list(self.draft_methods),
             "summary": self.summary(top_n or len(self.candidates)),
@@ -221,6 +227,7 @@ class DraftModelFinder:
         refs = gather_candidates(target_record, target, self.resolver, cfg)
         self.log(f"Candidates to evaluate: {len(refs)}")
         candidates: List[DraftModelCandidate] = []
+        unverified: List[DraftModelCandidate] = []
         rejected: List[Rejection] = []
         self._records: Dict[str, ModelRecord] = {}
         self._identities: Dict[str, str] = {}
@@ -246,6 +253,9 @@ class DraftModelFinder:
             if isinstance(outcome, Rejection):
                 rejected.append(outcome)
                 self.log(f"  {no} {ref.model_id}: {'; '.join(outcome.reasons)}")
+            elif outcome.compatibility.verification == UNVERIFIED:
+                unverified.append(outcome)
+                self.log(f"  ? {ref.model_id}: unverified — {'; '.join(outcome.compatibility.incompatibility_reasons)}")
             else:
                 candidates.append(outcome)
                 speed = (f"Speedup={outcome.estimated_speedup:.2f}x "
@@ -254,6 +264,7 @@ class DraftModelFinder:
                 self.log(f"  {yes} {outcome.model_id}: Quality={outcome.quality_score:.0f}, {speed}")
         merge_same_models(candidates)
         candidates.sort(key=rank_key)
+        unverified.sort(key=rank_key)
         for rank, cand in enumerate(candidates, 1):
             cand.rank = rank
         from draftfinder.methods.offers import draft_methods
@@ -264,6 +275,9 @@ class DraftModelFinder:
         if target_fit.fits is False:
             notes.append(f"the target alone {target_fit.verdict} — no pair can run on {self.device.label}: choose a "
                          "quantized target, more devices or other hardware")
+        expert_note = _unverified_expert_note(candidates, unverified)
+        if expert_note:
+            notes.append(expert_note)
         if cfg.task in ("code", "chat"):
             notes.append(f"task {cfg.task}: the acceptance prior has no {cfg.task} offset (no published within-study "
                          f"contrast); only a saved `draftfinder measure --task {cfg.task}` of a pair changes its "
@@ -272,7 +286,7 @@ class DraftModelFinder:
             target=target,
             candidates=candidates,
             rejected=rejected,
-            evaluated=len(candidates) + len(rejected),
+            evaluated=len(candidates) + len(rejected) + len(unverified),
             hardware=self.device.name,
             task=cfg.task,
             notes=notes,
@@ -286,9 +300,11 @@ class DraftModelFinder:
             concurrency=cfg.concurrency,
             target_fit=target_fit,
             draft_methods=methods,
+            unverified=unverified,
         )
         if not candidates:
-            raise NoCompatibleDraftsError(target.model_id, len(rejected), [r.model_id for r in rejected])
+            raise NoCompatibleDraftsError(target.model_id, len(rejected) + len(unverified),
+                                          [r.model_id for r in rejected], unverified=len(unverified))
         return self.result
 
     def _evaluate(self, ref: CandidateRef, target_record: ModelRecord, target: ModelInfo,
@@ -327,6 +343,12 @@ class DraftModelFinder:
         compat = self._check(target_record, record, target, info, target_tok, draft_tok)
         self._log_check(target, info, compat)
         engine_ok = {k: v.compatible for k, v in compat.engines.items()}
+        if is_unjudged(compat):                # could not be judged: estimated and listed apart, never dropped
+            compat.verification = UNVERIFIED
+            candidate = self._estimate(target, info, compat, size_ratio)
+            self._add_variant(candidate, target_record, record, compat)
+            candidate.warnings.insert(0, "Unverified: " + "; ".join(compat.incompatibility_reasons))
+            return candidate
         if not compat.is_compatible:
             return Rejection(info.model_id, "compatibility", compat.incompatibility_reasons or ["incompatible"],
                              engine_ok)
@@ -334,7 +356,41 @@ class DraftModelFinder:
             return Rejection(info.model_id, "compatibility", [
                 f"compatibility score {compat.compatibility_score:.1f} below "
                 f"min_compatibility_score {cfg.compatibility.min_compatibility_score}"], engine_ok)
-        return self._estimate(target, info, compat, size_ratio)
+        candidate = self._estimate(target, info, compat, size_ratio)
+        self._add_variant(candidate, target_record, record, compat)
+        return candidate
+
+    def _add_variant(self, candidate: DraftModelCandidate, target_record: ModelRecord, record: ModelRecord,
+                     compat: CompatibilityResult) -> None:
+        """The expert's view of the pair (find/expert.py): its tier ranks first; a flagged variant warns."""
+        from draftfinder.find.expert import variant_match
+
+        match = variant_match(
+            target_record.model_id, record.model_id, compat=compat,
+            target_entry=self._catalog_entry(target_record), draft_entry=self._catalog_entry(record),
+            target_config=target_record.config, draft_config=record.config,
+            target_local=target_record.source in LOCAL_SOURCES, draft_local=record.source in LOCAL_SOURCES,
+            same_family=candidate.same_family)
+        candidate.variant = match
+        if match.flag and self.config.output.show_warnings:
+            candidate.warnings.insert(0, match.flag)
+
+    def _catalog_entry(self, record: ModelRecord) -> Dict[str, Any]:
+        """The catalog's entry for this model (also when another source answered), else {}."""
+        if record.catalog:
+            return record.catalog
+        names = [record.model_id, str(record.config.get("_name_or_path") or "")]
+        for path in (record.local_dir, record.gguf_path):            # a folder named like the fixtures: org__name
+            if path is not None and "__" in Path(path).name:
+                names.append(Path(path).name.replace("__", "/"))
+        try:
+            for name in names:
+                canonical = self.resolver.catalog.canonical_id(name) if name else None
+                if canonical:
+                    return self.resolver.catalog.data["models"][canonical]
+        except Exception:          # no usable catalog: the name decides
+            pass
+        return {}
 
     def _log_check(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult) -> None:
         """The manual's verbose block (§7.7) and, with --show-test-details, the failed tests (§7.8)."""
@@ -342,6 +398,13 @@ class DraftModelFinder:
             lines = [f"  Checking: {info.model_id}", f"    Parameters: {info.num_parameters:,}"]
             if compat.method == "unverified":
                 lines.append(f"    Tokenizer: not checked ({'; '.join(c.reason for c in compat.checks)})")
+                for line in lines:
+                    self.log(line)
+                return
+            if compat.method == "file-hash":
+                lines.append(f"    Tokenizer: {compat.checks[0].reason}")
+                lines += [f"    Engine {name}: {'yes' if v.compatible else 'no'} ({v.mode}; {v.version})"
+                          for name, v in compat.engines.items()]
                 for line in lines:
                     self.log(line)
                 return
@@ -386,10 +449,18 @@ class DraftModelFinder:
             )
         target_facts, draft_facts = target_tok.get_facts(), draft_tok.get_facts()
         if target_facts is not None and draft_facts is not None:
-            return EnhancedTokenizerChecker.verify_facts(
+            result = EnhancedTokenizerChecker.verify_facts(
                 target_facts, draft_facts, target.model_id, info.model_id, strict_tokenization=strict, **kwargs)
-        missing = target.model_id if target_facts is None else info.model_id
-        return _unverifiable(missing, lenient=cfg.lenient_tokenization)
+            result.checks += [side.borrowed for side in (target_tok, draft_tok) if side.borrowed is not None]
+            return result
+        # no facts on a side: byte-identical tokenizer files (public hashes) decide, else the pair is unverified
+        from draftfinder.compat.by_hash import compare_hashes, record_hashes, verify_by_hash
+
+        t_entry, d_entry = self._catalog_entry(target_record), self._catalog_entry(record)
+        cmp = compare_hashes(record_hashes(target_record, t_entry), record_hashes(record, d_entry))
+        missing = tuple(m for m, f in ((target.model_id, target_facts), (info.model_id, draft_facts)) if f is None)
+        return verify_by_hash(cmp, target.model_id, info.model_id, target_entry=t_entry, draft_entry=d_entry,
+                              target_config=target_record.config, draft_config=record.config, missing=missing)
 
     def _estimate(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult,
                   size_ratio: float) -> DraftModelCandidate:
@@ -527,6 +598,7 @@ class _TokenizerSide:
     tokenizer: Any = None
     facts: Any = None
     problem: Optional[str] = None
+    borrowed: Any = None            # the check saying whose facts these are (byte-identical files; by_hash.py)
 
     def get_facts(self):
         """Stored facts, or facts computed from the real tokenizer (to compare with a catalog side)."""
@@ -547,6 +619,17 @@ class _TokenizerSide:
             facts = resolver.catalog.tokenizer_facts(record)
             if facts is not None:
                 return cls(facts=TokenizerFacts.from_dict(facts))
+        try:                                  # facts of a catalog model with byte-identical tokenizer files
+            from draftfinder.compat.by_hash import borrow_facts, borrowed_check
+
+            canonical = resolver.catalog.canonical_id(record.model_id)
+            entry = record.catalog or (resolver.catalog.data["models"][canonical] if canonical else {})
+            found = borrow_facts(entry, resolver.catalog.data, exclude=canonical or record.model_id)
+        except Exception:                     # no usable catalog: no borrowed facts
+            found = None
+        if found is not None:
+            facts, donor, cmp = found
+            return cls(facts=TokenizerFacts.from_dict(facts), borrowed=borrowed_check(donor, cmp))
         return cls(problem=f"no tokenizer files for {record.model_id}")
 
 
@@ -565,21 +648,18 @@ def _quick_vocab_rejection(target: ModelInfo, info: ModelInfo) -> Optional[Rejec
         "(decided from token counts; tokenizer not loaded)"])
 
 
-def _unverifiable(model_id: str, *, lenient: bool) -> CompatibilityResult:
-    """A pair whose tokenizer could not be checked (no tokenizer files, no catalog facts): never recommended,
-    in strict or lenient mode — lenient relaxes what a check accepts, not whether it ran."""
-    from draftfinder.find.results import Check
-
-    reason = (f"tokenizer of {model_id} could not be checked: no tokenizer files or catalog fingerprint "
-              "(add tokenizer.json / vocab.json+merges.txt / tokenizer.model to its folder)")
-    check = Check(name="tokenizer_available", passed=False, target_value=None, draft_value=None,
-                  reason=reason, required=True, skipped=True)
-    return CompatibilityResult(
-        is_compatible=False, vocab_size_match=False, tokenizer_match=False, tokenization_match=False,
-        decode_match=False, special_tokens_match=False, quantization_compatible=True, architecture_match=False,
-        model_accessible=True, incompatibility_reasons=[reason], compatibility_score=0.0, checks=[check],
-        method="unverified",
-    )
+def _unverified_expert_note(candidates: List[DraftModelCandidate], unverified: List[DraftModelCandidate]
+                            ) -> Optional[str]:
+    """When no verified draft is one an expert would pick but an unverified one is, say which and why (the
+    verified row 1 is then a flagged variant, or there is none)."""
+    if any(c.variant is not None and c.variant.expert_pick for c in candidates):
+        return None
+    best = next((u for u in unverified if u.variant is not None and u.variant.expert_pick), None)
+    if best is None:
+        return None
+    return (f"no verified {best.variant.target_variant} draft of the family; the expert's pick {best.model_id} is "
+            f"unverified ({'; '.join(best.compatibility.incompatibility_reasons)}) — check its tokenizer (pass its "
+            "folder with its tokenizer files)" + (" before using a flagged draft" if candidates else ""))
 
 
 def device_from_config(cfg: FinderConfig) -> Any:
@@ -594,6 +674,9 @@ def device_from_config(cfg: FinderConfig) -> Any:
 def _is_gguf(info: ModelInfo) -> bool:
     return bool(info.gguf_file) or info.source in ("gguf", "zoo")
 
+
+# Sources whose model ids are file or folder names (their variant is not guessed from a missing marker).
+LOCAL_SOURCES = ("local", "gguf", "zoo")
 
 # Engines whose step the saved measurements time (draftfinder measure runs our PyTorch engine).
 MEASURED_ENGINES = ("draftfinder", "transformers")

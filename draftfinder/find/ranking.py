@@ -14,9 +14,15 @@ Tier (manual §4.2): the best tier whose score, acceptance *and* speedup thresho
 EXCELLENT ≥80 / α ≥0.80 / ≥2.0×, GOOD ≥65 / ≥0.70 / ≥1.5×, ACCEPTABLE ≥50 / ≥0.60 / ≥1.3×,
 MARGINAL ≥35 / ≥0.50 / ≥1.2×, else POOR.
 
-Ranking (:func:`rank_key`): by the expected speedup on the chosen hardware, not by the score — the score and
-tier stay as columns. The sort key is ``(−speedup rounded to 0.01×, basis, −quality score, model id)``:
+Ranking (:func:`rank_key`): the expert's rule first, then the expected speedup on the chosen hardware, not the
+score — the score and tier stay as columns. The sort key is ``(variant tier, −speedup rounded to 0.01×, basis,
+−quality score, model id)``:
 
+0. **the expert's pick first** (:mod:`draftfinder.find.expert`): an instruct/chat target gets the instruct/chat
+   drafts of its family first — same EOS and chat template tuning, its own line (Coder for Coder) before other
+   lines — then drafts whose variant is unknown, then the flagged ones: a base draft ("base model: EOS/chat
+   template differ"), or any draft whose EOS differs. A base target gets base drafts first, the same way. The
+   tier never lifts a draft above one that fits the device's memory;
 1. the expected speedup at the recommended K, highest first, compared at the 0.01× the report prints;
 2. on a tie, the better-founded number first: ``measured`` before ``published`` before ``estimated``. The
    basis of a speedup is the weakest source among its inputs — α, c and the verify cost v(K)
@@ -29,7 +35,7 @@ tier stay as columns. The sort key is ``(−speedup rounded to 0.01×, basis, �
 3. then the higher quality score, then the model id (case-insensitive, alphabetical).
 
 A pair that does not fit the device's memory (:mod:`draftfinder.predict.memory`) has no speedup: it ranks below
-every pair that fits, those needing the least memory first.
+every pair that fits; among those, the variant tier first, then the least memory needed.
 
 So the usage snippet, written for row 1, is for the draft with the highest expected speedup.
 """
@@ -59,9 +65,14 @@ BASIS_ORDER = {MEASURED: 0, PUBLISHED: 1, ESTIMATED: 2}
 # The provenance entries a speedup is computed from (α, c, v(K)); the first name present is used for α.
 SPEEDUP_INPUTS = (("acceptance_rate_estimate", "acceptance_rate"), ("cost_ratio",), ("verify_cost_by_k",))
 RANK_ORDER = ["fits the device's memory (pairs that do not fit last, least memory needed first)",
+              "variant.tier (the target's variant and line first: instruct/chat drafts for an instruct target, "
+              "base drafts for a base target; flagged variants and other EOS last)",
               "estimated_speedup (highest first, at 0.01x)", "speedup_basis (measured, published, estimated)",
               "quality_score (highest first)", "model_id (alphabetical)"]
-RANKING_RULE = ("ranked by the expected speedup at the recommended K on the chosen hardware (highest first, "
+RANKING_RULE = ("an instruct/chat target's instruct/chat drafts of the same family first (same EOS and chat "
+                "template tuning; its own line before other lines), a base target's base drafts first; drafts of "
+                "unknown variant next and flagged ones (base draft for an instruct target, another EOS) last; "
+                "within that, ranked by the expected speedup at the recommended K on the chosen hardware (highest first, "
                 "compared at 0.01x); ties: measured before published before estimated speedups, then the higher "
                 "quality score, then the model id. A speedup's basis is the weakest of its inputs (acceptance "
                 "rate, cost ratio, verify cost): measured when a saved `draftfinder measure` of the pair supplies "
@@ -141,13 +152,17 @@ def speedup_basis(provenance: Mapping[str, Any]) -> str:
     return next(name for name, rank in BASIS_ORDER.items() if rank == worst)
 
 
-def rank_key(candidate: Any) -> Tuple[int, float, int, float, str]:
+def rank_key(candidate: Any) -> Tuple[int, int, float, int, float, str]:
     """Sort key of a :class:`~draftfinder.find.results.DraftModelCandidate` (see the module docstring)."""
+    from draftfinder.find.expert import TIER_UNKNOWN
+
+    variant = getattr(candidate, "variant", None)
+    tier = variant.tier if variant is not None else TIER_UNKNOWN
     if candidate.estimated_speedup is None:            # does not fit: after every pair that does
         needed = getattr(getattr(candidate, "fit", None), "required_gb", None) or 0.0
-        return (1, needed, BASIS_ORDER.get(candidate.speedup_basis, 2), -candidate.quality_score,
+        return (1, tier, needed, BASIS_ORDER.get(candidate.speedup_basis, 2), -candidate.quality_score,
                 candidate.model_id.lower())
-    return (0, -round(candidate.estimated_speedup, 2), BASIS_ORDER.get(candidate.speedup_basis, 2),
+    return (0, tier, -round(candidate.estimated_speedup, 2), BASIS_ORDER.get(candidate.speedup_basis, 2),
             -candidate.quality_score, candidate.model_id.lower())
 
 

@@ -172,7 +172,10 @@ class CompatibilityResult:
     engines: Dict[str, EngineVerdict] = field(default_factory=dict)
     shared_vocab_size: Optional[int] = None          # ids compared token by token
     vocab_mismatches: Optional[int] = None           # ids in the shared range whose token text differs
-    method: str = "tokenizers"                       # tokenizers (real files) | fingerprint (offline catalog)
+    method: str = "tokenizers"                       # tokenizers (real files) | fingerprint (offline catalog) |
+                                                      # file-hash (public hashes) | unverified
+    verification: str = "verified"                   # verified | by-file-hash ("compatible (by file hash)") |
+                                                      # unverified (could not be judged; compat/by_hash.py)
 
     def to_dict(self) -> Dict[str, Any]:
         return to_plain(self)
@@ -217,6 +220,8 @@ class DraftModelCandidate:
                                                       # setup first, in full (find/published_basis.py)
     model_speedup: Optional[float] = None             # the latency model's estimate, when a published speedup of
                                                       # the same setup stands in for it (speedup_basis published)
+    variant: Any = None                               # find.expert.VariantMatch: instruct/base variant, line, EOS
+                                                      # and chat template against the target's; its tier ranks first
 
     def to_dict(self) -> Dict[str, Any]:
         out = to_plain(self)
@@ -228,4 +233,6 @@ class DraftModelCandidate:
         out["engines"] = {k: v.compatible for k, v in self.compatibility.engines.items()}
         if self.fit is not None:
             out["fit"] = self.fit.to_dict()
+        if self.variant is not None:
+            out["variant"] = self.variant.to_dict()
         return out

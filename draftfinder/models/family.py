@@ -43,6 +43,15 @@ MODEL_TYPE_FAMILY: Dict[str, str] = {
     "stablelm": "stablelm",
     "olmo": "olmo",
     "olmo2": "olmo",
+    # own tokenizers, not their architecture's: kept apart so no draft is proposed across them
+    "llama4": "llama4",
+    "granite": "granite",
+    "granitemoe": "granite",
+    "smollm3": "smollm3",
+    "gpt_oss": "gpt-oss",
+    "qwen3_5": "qwen3.5",
+    "qwen3_5_moe": "qwen3.5",
+    "gemma4": "gemma4",
 }
 
 # GGUF general.architecture -> coarse family (llama.cpp names).
@@ -70,8 +79,9 @@ GGUF_ARCH_FAMILY: Dict[str, str] = {
 
 # Families that run on another family's architecture (a Llama-architecture config may be any of these).
 ARCH_SUBFAMILIES: Dict[str, Set[str]] = {
-    "llama": {"llama", "llama3", "codellama", "smollm2", "mistral"},   # llama.cpp converts Mistral to "llama"
-    "mistral": {"mistral"},
+    # llama.cpp converts Mistral to "llama"; Falcon3, Yi, Megrez are Llama-architecture with their own vocabularies
+    "llama": {"llama", "llama3", "codellama", "smollm2", "mistral", "falcon3", "yi", "megrez"},
+    "mistral": {"mistral", "ministral"},
 }
 
 # Name patterns -> family, most specific first. Matched case-insensitively against the id's last part,
@@ -81,9 +91,12 @@ NAME_PATTERNS: List[tuple[str, re.Pattern]] = [
     ("smollm2", re.compile(r"smol-?lm")),
     ("llama3", re.compile(r"llama-?3(?!\d)")),
     ("llama", re.compile(r"tinyllama|llama-?2|llama2|sheared-llama|vicuna|llama-(68|160)m|open_?llama")),
+    ("ministral", re.compile(r"ministral")),        # Tekken 131k vocabulary, not Mistral v1's 32k
     ("mistral", re.compile(r"mistral|mixtral|zephyr")),
+    ("qwen3.5", re.compile(r"qwen-?3\.5")),         # 248k vocabulary, not Qwen3's 152k
     ("qwen3", re.compile(r"qwen-?3(?!\d)")),
     ("qwen2", re.compile(r"qwen-?2(?!\d)")),
+    ("gemma4", re.compile(r"gemma-?4(?![\db])")),
     ("gemma3", re.compile(r"gemma-?3(?![\db])")),   # not gemma-2b (Gemma 1, 2B)
     ("gemma2", re.compile(r"gemma-?2(?![\db])")),
     ("gemma", re.compile(r"gemma")),
@@ -95,6 +108,9 @@ NAME_PATTERNS: List[tuple[str, re.Pattern]] = [
     ("bloom", re.compile(r"bloom")),
     ("opt", re.compile(r"(^|[-_/])opt-")),
     ("gpt2", re.compile(r"gpt-?2|distilgpt2")),
+    ("yi", re.compile(r"^yi-")),                     # Llama architecture, own 64k vocabulary
+    ("megrez", re.compile(r"megrez")),              # Llama architecture, own 123k vocabulary
+    ("falcon3", re.compile(r"falcon-?3")),          # Llama architecture, own 131k vocabulary
     ("falcon", re.compile(r"falcon")),
     ("starcoder2", re.compile(r"starcoder-?2")),
     ("llama", re.compile(r"llama")),
@@ -152,6 +168,16 @@ OFFICIAL_ORGS: Dict[str, Set[str]] = {
     "starcoder": {"bigcode"},
     "stablelm": {"stabilityai"},
     "olmo": {"allenai"},
+    "falcon3": {"tiiuae"},
+    "ministral": {"mistralai"},
+    "llama4": {"meta-llama"},
+    "granite": {"ibm-granite"},
+    "smollm3": {"HuggingFaceTB"},
+    "gpt-oss": {"openai"},
+    "qwen3.5": {"Qwen"},
+    "gemma4": {"google"},
+    "yi": {"01-ai"},
+    "megrez": {"Infinigence"},
 }
 
 # Organisations that republish other people's models quantized (their repos are never originals).
@@ -224,6 +250,8 @@ def detect_family(config: Optional[Mapping[str, Any]] = None, model_id: Optional
     for name in (model_id and _short_name(model_id), model_id, *names):
         by_name = family_from_name(name)
         if by_name and (allowed is None or by_name in allowed):
+            if by_name == "llama" and coarse == "llama":     # "...-Distill-Llama-8B": the vocabulary decides
+                return _vocab_refinement(config) or by_name
             return by_name
     if coarse == "llama":
         return _vocab_refinement(config) or "llama"

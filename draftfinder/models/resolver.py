@@ -8,6 +8,10 @@ Order (first match wins):
   5. the HF cache                         → models downloaded before (sources/local.py)
   6. the embedded catalog                 → offline facts (sources/catalog.py)
 
+A name that resolves to nothing raises with "did you mean …?" in its hint when a name this install can
+resolve offline is close to it (``Qwen/Qwen2.5-7B-Instrcut`` → ``Qwen/Qwen2.5-7B-Instruct``;
+models/suggest.py); the error's ``suggestions`` lists them.
+
 When the Hub cannot be reached (no network, DNS failure, timeout) the resolver remembers it, stops asking,
 and records a note saying which source answered instead, so the CLI can tell the user that results come
 from the offline catalog or the cache.
@@ -117,9 +121,29 @@ class Resolver:
         key = name.strip()
         if key in self._cache:
             return self._cache[key]
-        record = self._resolve(key)
+        try:
+            record = self._resolve(key)
+        except (ModelNotFoundError, OfflineUnavailableError, NetworkError, HubTimeoutError) as err:
+            self._suggest(err, key)
+            raise
         self._cache[key] = record
         return record
+
+    def suggestions(self, name: str) -> List[str]:
+        """Names close to ``name`` that resolve here without the Hub (models/suggest.py)."""
+        from draftfinder.models.suggest import close_names, known_names
+
+        return close_names(name, known_names(self))
+
+    def _suggest(self, err: DraftFinderError, name: str) -> None:
+        """Add "did you mean …?" to a not-found error of a Hub-style name (never of a path)."""
+        if getattr(err, "suggestions", None) is not None or _looks_like_path(name):
+            return
+        from draftfinder.models.suggest import suggestion_hint
+
+        err.suggestions = self.suggestions(name)
+        if err.suggestions:
+            err.prepend_hint(suggestion_hint(err.suggestions))
 
     def _resolve(self, name: str) -> ModelRecord:
         if name.startswith("zoo:"):
@@ -165,6 +189,10 @@ class Resolver:
     def _note_once(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or name.lower().endswith(".gguf") or "\\" in name
 
 
 _MODEL_FILES = ("config.json", "adapter_config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json",

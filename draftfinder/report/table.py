@@ -63,13 +63,18 @@ def _params_label(info: Dict[str, Any]) -> str:
 
 def engines_line(engines: Dict[str, Any], symbols: bool = True) -> str:
     """One verdict per engine, with the names of its failed checks — the same checks the JSON and the
-    ``Checks:`` section show, so the verdict and the checks beside it cannot disagree."""
+    ``Checks:`` section show, so the verdict and the checks beside it cannot disagree. A verdict of mode
+    ``unknown`` (a needed fact missing, e.g. BOS/EOS insertion known from no file) is "not decided", never
+    "refuses"."""
     parts = []
     for name, verdict in engines.items():
         failed = [c["name"] for c in verdict.get("checks") or [] if c.get("required", True) and not c["passed"]]
         if verdict["compatible"]:
             word = "✓" if symbols else "accepts"
             detail = verdict["mode"]
+        elif verdict["mode"] == "unknown":          # a needed fact is missing: neither accepted nor refused
+            word = "?" if symbols else "not decided"
+            detail = f"unknown: {', '.join(failed)} not known" if failed else "unknown"
         else:
             word = "✗" if symbols else "refuses"
             failed_text = f"failed: {', '.join(failed)}" if failed else ""
@@ -202,7 +207,13 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
     sources = _sources_line(c)
     if sources:
         lines.append(sources)
-    lines += [f"    Family: {info.get('model_family') or 'unknown'}",
+    lines += [f"    Family: {info.get('model_family') or 'unknown'}"]
+    variant = c.get("variant")
+    if variant:
+        verdict = (" — expert pick" if variant.get("expert_pick") else
+                   " — flagged" if variant.get("flag") else "")
+        lines.append(f"    Variant: {variant['summary']}{verdict}")
+    lines += [
              f"    Parameters: {_num(info['num_parameters'])} ({_params_label(info)})",
              f"    Size: {1 / ratio:.1f}x smaller ({100 * ratio:.1f}% of target)" if ratio else "    Size: ?"]
     if show_memory:
@@ -217,6 +228,9 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
         same = any(ch["name"] == "fingerprint" and ch["passed"] for ch in compat.get("checks", []))
         lines.append("    Tokenization match: " + ("identical tokenizers (same fingerprint; " if same else
                      "vocabulary compared block by block (") + "offline catalog, test strings not run)")
+    elif compat.get("method") == "file-hash":
+        lines.append("    Tokenization match: compatible (by file hash) — byte-identical tokenizer files by their public "
+                     "hashes; files not loaded, test strings not run")
     else:
         lines.append(f"    Tokenization match: not checked ({compat.get('method')})")
     fit = c.get("fit") or {}
@@ -267,6 +281,23 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
     if show_warnings and c.get("warnings"):
         lines.append(f"    {_icon('warnings', symbols)}Warnings:")
         lines += [f"      - {w}" for w in c["warnings"]]
+    return lines
+
+
+def unverified_lines(data: Dict[str, Any]) -> List[str]:
+    """The drafts whose tokenizer could not be judged, below the verified ones, each with the reason; their
+    speedups assume the tokenizers agree (compat/by_hash.py)."""
+    rows = data.get("unverified_models") or []
+    if not rows:
+        return []
+    lines = [f"Unverified drafts ({len(rows)}): the tokenizer could not be judged — not recommended until checked; "
+             "speedups are estimated as if the tokenizers agree:"]
+    for c in rows:
+        reason = "; ".join((c.get("compatibility") or {}).get("incompatibility_reasons") or []) or "not checked"
+        speed = (f"{c['estimated_speedup']:.2f}x at K={c['recommended_k']} (estimated, if compatible)"
+                 if c.get("estimated_speedup") is not None else (c.get("fit") or {}).get("verdict", "does not fit"))
+        variant = (c.get("variant") or {}).get("draft_variant")
+        lines.append(f"   - {c['model_id']}" + (f" [{variant}]" if variant else "") + f": {speed} — {reason}")
     return lines
 
 
@@ -330,7 +361,8 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
     tok = f"; tokenizer {t['tokenizer_vocab_size']:,}" if t.get("tokenizer_vocab_size") else ""
     lines += [f"   Vocab Size: {_num(t['vocab_size'])} (config{tok})",
               f"   Family: {t.get('model_family') or 'unknown'}", ""]
-    lines.append(f"{_icon('top', sym)}Top {len(drafts)} Draft Models (ranked by expected speedup on "
+    lines.append(f"{_icon('top', sym)}Top {len(drafts)} Draft Models (the target's variant first — instruct/chat "
+                 "drafts for an instruct target, base for a base one; then ranked by expected speedup on "
                  f"{data['hardware']}; ties: measured before published before estimated, then score, then name; "
                  "pairs that do not fit last):")
     lines.append("")
@@ -342,6 +374,9 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
         if show_test_details:
             lines += render_failed_tests(c, sym)
         lines.append("")
+    unverified = unverified_lines(data)
+    if unverified:
+        lines += unverified + [""]
     versions = engine_versions(drafts)
     if versions:
         lines.append("Engine verdicts apply the rules of: " + "; ".join(versions))
@@ -356,8 +391,9 @@ def render_find(data: Dict[str, Any], *, verbose: bool = False, show_warnings: b
         lines.append(f"   Average acceptance rate: {100 * s['average_acceptance_rate']:.1f}% (estimated)")
     if s.get("pairs_that_do_not_fit"):
         lines.append(f"   Pairs that do not fit the device's memory: {s['pairs_that_do_not_fit']} (estimated)")
+    unverified_n = f", {s['unverified_candidates']} unverified" if s.get("unverified_candidates") else ""
     lines.append(f"   Total candidates evaluated: {s['total_candidates_evaluated']} "
-                 f"({s['compatible_candidates']} compatible, {s['rejected_candidates']} rejected) "
+                 f"({s['compatible_candidates']} compatible, {s['rejected_candidates']} rejected{unverified_n}) "
                  f"in {s['elapsed_s']:.1f} s (measured)")
     methods = draft_method_lines(data.get("draft_methods") or [], data.get("task", "general"))
     if methods:

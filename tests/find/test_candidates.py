@@ -96,3 +96,20 @@ def test_models_dir_models_come_first(tmp_path):
     shutil.copytree(fixture_dir("Qwen/Qwen2.5-1.5B"), models / "my-draft")
     refs = refs_for("Qwen/Qwen2.5-7B", offline=True, models_dirs=[str(models)])
     assert refs[0].reason == "--models-dir" and refs[0].model_id.endswith("my-draft")
+
+
+def test_offline_known_drafts_missing_from_catalog_and_cache_are_a_note_not_rejections():
+    """Guards issue 11: offline, every known-good draft the catalog lacks was "rejected" as "not available
+    offline" — noise that looked like a verdict. Now they are named once in a note and not evaluated."""
+    from draftfinder.models.family import KNOWN_DRAFTS
+
+    resolver = Resolver(offline=True)
+    record = resolver.resolve("Qwen/Qwen2.5-7B-Instruct")
+    refs = gather_candidates(record, ModelAnalyzer.analyze_record(record), resolver, FinderConfig(offline=True))
+    ids = {r.model_id for r in refs}
+    missing = [m for m in KNOWN_DRAFTS["qwen2"] if not resolver.catalog.has(m)]
+    assert missing and not ids & set(missing)
+    note = next(n for n in resolver.notes if n.startswith("known-good drafts for qwen2 not available offline"))
+    assert all(m in note for m in missing)
+    result = DraftModelFinder("Qwen/Qwen2.5-7B-Instruct", config=FinderConfig(offline=True)).find()
+    assert not any("not available offline" in "; ".join(r.reasons) for r in result.rejected)

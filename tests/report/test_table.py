@@ -51,3 +51,14 @@ def test_a_refused_verdict_names_its_failed_checks():
                                         {"name": "llama.cpp.n_vocab", "passed": False, "required": True}]}}
     assert engines_line(engines, symbols=False) == "llama.cpp: refuses (failed: llama.cpp.vocab_type, llama.cpp.n_vocab)"
     assert engines_line(engines, symbols=True) == "llama.cpp ✗ (refused; failed: llama.cpp.vocab_type, llama.cpp.n_vocab)"
+
+
+def test_an_unknown_verdict_is_not_decided_never_refuses():
+    """Guards issue 11: a verdict missing a fact (mode "unknown": by-file-hash pairs whose BOS/EOS insertion no
+    hash covers) was printed "refuses"."""
+    engines = {"llama.cpp": {"compatible": False, "mode": "unknown", "reasons": ["not decided: …"],
+                             "checks": [{"name": "llama.cpp.add_bos", "passed": False, "required": True,
+                                         "skipped": True},
+                                        {"name": "llama.cpp.n_vocab", "passed": True, "required": True}]}}
+    assert engines_line(engines, symbols=False) == "llama.cpp: not decided (unknown: llama.cpp.add_bos not known)"
+    assert engines_line(engines, symbols=True) == "llama.cpp ? (unknown: llama.cpp.add_bos not known)"

@@ -1,0 +1,68 @@
+"""scripts/build_catalog.py refuses sources that disagree with the manifest (a catalog is never built on a guess)."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+HEADER = "model_id\tfile\tkind\trepo\tpath\tcommit\tsize\tsha256\tnote\n"
+
+
+def _build(sources, manifest, out, *extra):
+    return subprocess.run([sys.executable, "scripts/build_catalog.py", "--sources", str(sources), "--manifest",
+                           str(manifest), "--out", str(out), *extra], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture
+def one_model(tmp_path, fixtures):
+    """A sources folder holding distilgpt2's real config.json, and a manifest row for it."""
+    folder = tmp_path / "src" / "distilgpt2"
+    folder.mkdir(parents=True)
+    shutil.copy(fixtures / "distilgpt2" / "config.json", folder / "config.json")
+    sha = hashlib.sha256((folder / "config.json").read_bytes()).hexdigest()
+    manifest = tmp_path / "manifest.tsv"
+    manifest.write_text(HEADER + f"distilgpt2\tconfig.json\tcopy\towner/repo\tp/config.json\tabc\t762\t{sha}\tn\n")
+    return tmp_path / "src", manifest, folder
+
+
+def test_a_file_whose_bytes_differ_from_the_manifest_stops_the_build(one_model, tmp_path):
+    """Guards the byte-exact promise: an edited source file is named, nothing is written."""
+    sources, manifest, folder = one_model
+    (folder / "config.json").write_text((folder / "config.json").read_text().replace("768", "769"))
+    out = tmp_path / "catalog.json"
+    proc = _build(sources, manifest, out)
+    assert proc.returncode == 1 and "distilbert/distilgpt2" in proc.stderr and "manifest says" in proc.stderr
+    assert not out.exists()
+
+
+def test_a_file_without_an_origin_stops_the_build(one_model, tmp_path):
+    sources, manifest, folder = one_model
+    (folder / "tokenizer_config.json").write_text("{}")
+    proc = _build(sources, manifest, tmp_path / "catalog.json")
+    assert proc.returncode == 1 and "tokenizer_config.json has no manifest row" in proc.stderr
+
+
+def test_an_unknown_kind_is_named(one_model, tmp_path):
+    sources, manifest, _ = one_model
+    manifest.write_text(manifest.read_text().replace("\tcopy\t", "\tguessed\t"))
+    proc = _build(sources, manifest, tmp_path / "catalog.json")
+    assert proc.returncode == 1 and "unknown kind 'guessed'" in proc.stderr
+
+
+def test_a_sound_source_builds_an_entry_with_provenance(one_model, tmp_path):
+    """The happy path on a real config: exact count, provenance naming repository, path and commit."""
+    sources, manifest, _ = one_model
+    out = tmp_path / "catalog.json"
+    proc = _build(sources, manifest, out)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    import json
+    entry = json.loads(out.read_text())["models"]["distilbert/distilgpt2"]
+    assert entry["num_parameters"] == 81_912_576
+    assert entry["provenance"]["config"] == "config.json: copy of github:owner/repo:p/config.json@abc"
+    assert entry["is_instruct"] is False and entry["has_chat_template"] is None     # no tokenizer_config seen
+    assert entry["aliases"] == ["distilgpt2"]
