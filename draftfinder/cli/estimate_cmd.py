@@ -180,7 +180,6 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
     from draftfinder.predict.acceptance import prior_acceptance
     from draftfinder.predict.concurrency import METHOD as CONCURRENCY_METHOD, concurrency_table
     from draftfinder.predict.devices import check_engine_on_device, default_engine, default_engine_reason
-    from draftfinder.predict.latency import ModelShape
     from draftfinder.predict.memory import DEFAULT_CTX, ModelMemory, check_fit
 
     kv = {flag: parse_kv(getattr(args, flag[2:].replace("-", "_")), flag)

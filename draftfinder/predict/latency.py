@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 from draftfinder.predict.device_standin import StandInDevice, preset_device, resolve_device
 from draftfinder.predict.engine_costs import ENGINES, EngineCosts, default_engine, engine_costs, normalize_engine

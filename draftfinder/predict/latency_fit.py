@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from draftfinder.predict import drafting
 from draftfinder.predict.engine_costs import LLAMACPP_METAL_FIT, metal_costs
