@@ -36,7 +36,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
-from draftfinder.predict.device_standin import StandInDevice, preset_device, resolve_device
+from draftfinder.predict.device_standin import resolve_device
+from draftfinder.predict.devices import Device, preset_device
 from draftfinder.predict.engine_costs import ENGINES, EngineCosts, default_engine, engine_costs, normalize_engine
 from draftfinder.predict.formats import WeightFormat, weight_format
 from draftfinder.predict.legacy_profiles import (ALIASES, CPU_EFFECTIVE_BANDWIDTH_GB_S, CPU_EFFECTIVE_TFLOPS,
@@ -44,7 +45,6 @@ from draftfinder.predict.legacy_profiles import (ALIASES, CPU_EFFECTIVE_BANDWIDT
                                                  CPU_PEAK_READ_BANDWIDTH_GB_S, CPU_PER_LAYER_OVERHEAD_MS, PROFILES,
                                                  CpuMeasurement, HardwareProfile, fit_cpu_profile, get_profile)
 
-Device = StandInDevice     # the contract's name until predict.devices.Device exists (resolve_device accepts both)
 
 
 # --- the model's view of a model ----------------------------------------------------------------------------

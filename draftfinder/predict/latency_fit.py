@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from draftfinder.predict import drafting
 from draftfinder.predict.engine_costs import LLAMACPP_METAL_FIT, metal_costs
 from draftfinder.predict.latency import ModelShape, step_ms
-from draftfinder.predict.device_standin import preset_device
+from draftfinder.predict.devices import preset_device
 
 DRAFTBENCH_CTX = 512
 DRAFTBENCH_N_MAX = 16          # llama-server's default --draft-max then (engine_costs sources)

@@ -125,7 +125,7 @@ ALIASES = {"4090": "rtx4090", "rtx-4090": "rtx4090", "rtx4090-24gb": "rtx4090", 
 
 
 def _profile(name: str) -> HardwareProfile:
-    from draftfinder.predict.device_standin import preset_device
+    from draftfinder.predict.devices import preset_device
     from draftfinder.predict.engine_costs import default_engine, engine_costs
 
     dev = preset_device(name)

@@ -12,7 +12,7 @@ from draftfinder import constants
 from draftfinder.errors import UsageError
 from draftfinder.find.results import ModelInfo, QuantizationType
 from draftfinder.predict import latency as hw
-from draftfinder.predict.device_standin import StandInDevice
+from draftfinder.predict.devices import Device
 from draftfinder.predict.engine_costs import EngineCosts, LLAMACPP_METAL_FIT, engine_costs
 
 SMOL = hw.CPU_MEASUREMENTS[0]      # SmolLM2-135M, fp32
@@ -21,7 +21,7 @@ LLAMA7B = hw.ModelShape.from_bits(6_738_415_616, 16, 32)
 QWEN05B = hw.ModelShape.from_bits(494_032_768, 16, 24)
 
 # a device and constants with round numbers, for hand calculations
-DEV = StandInDevice(name="test", kind="apple-gpu", memory_gb=64, bandwidth_gb_s=100.0, tflops=10.0)
+DEV = Device(name="test", kind="apple-gpu", memory_gb=64, bandwidth_gb_s=100.0, tflops=10.0)
 METAL = EngineCosts("llama.cpp", "apple-gpu", "metal", bandwidth_efficiency=0.5, gemm_efficiency=0.5,
                     per_layer_overhead_ms=0.1, per_step_overhead_ms=1.0, per_token_overhead_ms=0.2,
                     dequant_ops={"q4_0": 5.0, "gguf-k": 10.0}, small_batch_growth=(0.1, 0.0),
@@ -85,7 +85,7 @@ def test_kv_cache_traffic_grows_with_context_and_batch():
 
 
 def test_roofline_engines_turn_compute_bound():
-    cpu = StandInDevice(name="c", kind="cpu", memory_gb=None, bandwidth_gb_s=10.0, tflops=0.1)
+    cpu = Device(name="c", kind="cpu", memory_gb=None, bandwidth_gb_s=10.0, tflops=0.1)
     costs = EngineCosts("draftfinder", "cpu", "roofline", 1.0, 1.0, 0.0, 0.0, 0.0)
     fp32 = hw.ModelShape(1e8, 4, 0, 0, "fp32")
     one = hw.step_breakdown(fp32, 1, cpu, "draftfinder", costs=costs)
@@ -125,7 +125,7 @@ def test_calibrated_device_uses_measured_times_for_its_model():
     entry = SimpleNamespace(engine="llama.cpp", model="m", weight_format="q4_0", params=1e9, layers=10,
                             t_ms_by_batch={1: 10.0, 2: 11.0, 4: 15.0}, per_step_overhead_ms=0.5,
                             effective_bandwidth_gb_s=40.0, draft_step_ms=None)
-    dev = StandInDevice(name="local", kind="cpu", memory_gb=None, bandwidth_gb_s=30.0, tflops=0.2,
+    dev = Device(name="local", kind="cpu", memory_gb=None, bandwidth_gb_s=30.0, tflops=0.2,
                         calibration=SimpleNamespace(engines={"llama.cpp": [entry]}))
     assert hw.step_ms(M, 1, dev, "llama.cpp") == pytest.approx(10.0)
     assert hw.step_ms(M, 3, dev, "llama.cpp") == pytest.approx(13.0)             # interpolated
