@@ -97,6 +97,7 @@ def _engine_of(row) -> Optional[str]:
 
 def predict_validation_row(row) -> Dict[str, Any]:
     """Prediction of one non-draftbench row, or the reason it cannot be predicted from what the source gives."""
+    from draftfinder.predict.engine_costs import ERA_2025_P_MIN
     from draftfinder.predict.estimator import SpeedupEstimator
     from draftfinder.predict.model_shapes import arch_of
 
@@ -130,6 +131,8 @@ def predict_validation_row(row) -> Dict[str, Any]:
                               acceptance_method=f"published {kind} ({row.acceptance.definition})")
     if row.raw.get("draft_p_min") is not None:
         kw["draft_p_min"] = row.raw["draft_p_min"]
+    elif engine == "llama.cpp":      # not stated: the default of the builds these sources ran (engine_costs ERA_*)
+        kw["draft_p_min"] = ERA_2025_P_MIN
     if row.method == "ngram":
         draft, kw["cost_ratio"] = target, 0.0            # prompt lookup: no draft model to run
     else:

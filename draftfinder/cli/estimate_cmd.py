@@ -210,10 +210,22 @@ def build(args: argparse.Namespace) -> Dict[str, Any]:
                                          cost_ratio=cost_ratio)
     else:
         alpha, figure, alpha_source, alpha_method = given
-        result = device_latency.evaluate(
-            target, draft, alpha, device, engine, max_k, ctx=ctx, cost_ratio=cost_ratio,
-            acceptance_source=alpha_source, acceptance_method=alpha_method,
-        )
+        if figure.kind != "alpha" and figure.mean_drafted is None:
+            # a rate or AL at K: converted with the engine's own drafting policy (llama.cpp's confidence gate
+            # drafts fewer than K tokens; predict/drafting.py), not the fixed-K inversion
+            result = device_latency.evaluate(
+                target, draft, figure.value, device, engine, max_k, ctx=ctx, cost_ratio=cost_ratio,
+                acceptance_kind=figure.kind, acceptance_k=figure.k, acceptance_source=alpha_source,
+                acceptance_method=f"given with --acceptance-kind {figure.kind} --acceptance-k {figure.k}",
+            )
+            alpha = result.acceptance_rate
+            prov = result.provenance["acceptance_rate"]
+            alpha_method = f"{prov.method}: {prov.detail}" if prov.detail else prov.method
+        else:
+            result = device_latency.evaluate(
+                target, draft, alpha, device, engine, max_k, ctx=ctx, cost_ratio=cost_ratio,
+                acceptance_source=alpha_source, acceptance_method=alpha_method,
+            )
     target_mem = ModelMemory.from_shape("target", target.params, target.bits_per_param, layers=target.num_layers,
                                         kv_heads=kv["--target-kv-heads"], head_dim=kv["--target-head-dim"],
                                         missing_hint="add --target-kv-heads and --target-head-dim")

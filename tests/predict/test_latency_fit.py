@@ -33,7 +33,8 @@ def test_bench_predictions_are_the_estimators(rows):
     pred, _ = lf.predict_draftbench(rows[::97])
     for p, r in zip(pred, rows[::97]):
         e = SpeedupEstimator.evaluate(r.target, r.draft, r.rate, engine="llama.cpp", device="m4-max",
-                                      ctx=lf.DRAFTBENCH_CTX, max_k=16, acceptance_kind="rate", acceptance_k=16)
+                                      ctx=lf.DRAFTBENCH_CTX, max_k=16, acceptance_kind="rate", acceptance_k=16,
+                                      draft_p_min=lf.DRAFTBENCH_P_MIN)
         assert e.speedup_by_k[16] == pytest.approx(p, rel=1e-9)
         back = drafting.acceptance_rate(e.acceptance_rate, drafting.DraftPolicy(16, 0.75))
         assert back == pytest.approx(r.rate, abs=1e-6)                            # the conversion round-trips
