@@ -71,10 +71,14 @@ def test_goal_target_is_offered_the_expert_pick(target, variant):
         assert any(w.startswith("Base model") or "EOS" in w for w in result.candidates[0].warnings)
 
 
-def test_public_tokenizer_identity_makes_the_expert_pick_first_and_verified():
-    """Qwen3-32B and Qwen3-0.6B pin the same tokenizer.json hash in public sources: the pick is verified."""
-    result = _find("Qwen/Qwen3-32B")
+@pytest.mark.parametrize("target, pick", [("Qwen/Qwen3-32B", "Qwen/Qwen3-0.6B"),
+                                          ("openai-community/gpt2-large", "distilbert/distilgpt2")])
+def test_public_tokenizer_identity_makes_the_expert_pick_first_and_verified(target, pick):
+    """Qwen3-32B and Qwen3-0.6B pin the same tokenizer.json sha256 in public sources; gpt2-large's vocab.json and
+    merges.txt pins equal distilgpt2's files: the expert pick is verified and ranked first."""
+    result = _find(target)
     first = result.candidates[0]
+    assert first.model_id == pick
     assert first.variant.expert_pick and first.compatibility.verification in ("verified", "by-file-hash")
     assert any(v.compatible for v in first.compatibility.engines.values())
 
