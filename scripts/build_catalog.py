@@ -13,8 +13,9 @@ and its SHA-256); this script checks every present file against its manifest has
     ``has_chat_template`` + ``chat_template_sha256``;
   - ``tokenizer``: the key of the tokenizer's facts (``compat.facts.TokenizerFacts``: fingerprint, per-block
     hashes, test-string encodings) when the tokenizer files are present;
-  - ``tokenizer_file_hashes``: {file name: sha256} of the tokenizer files, from the copies and from public
-    pins (Hub LFS pointers, download manifests) when the files themselves are not available;
+  - ``tokenizer_file_hashes``: {file name: digest} of the tokenizer files, from the copies and from public
+    pins (Hub LFS pointers, download manifests: sha256; Hub API / HF-cache listings: git blob SHA-1) when the
+    files themselves are not available;
   - ``is_instruct``, ``base_model``, ``family``, ``aliases``;
   - ``provenance``: {fact: where it came from} for every fact above;
   - ``published_num_parameters``: the Hub API's safetensors total when a source records it (a cross-check).
@@ -26,8 +27,13 @@ Manifest (``--manifest FILE``, TSV with a header): ``model_id file kind repo pat
 ``kind`` is ``copy`` (a byte-exact copy of repo:path@commit, present in DIR), ``reconstructed`` (present in DIR,
 derived from a copy and verified against a public pin, the note says which), ``transcribed`` (present in DIR:
 our JSON rendering of config values a repository transcribed from the Hub file, e.g. a Python dict of presets;
-the values are the source's, the bytes are not the Hub's), or ``pin`` (only the hash is known, from the listing
-at repo:path@commit; no file). A note containing "not hash-verified" marks a copy whose bytes no public pin
+the values are the source's, the bytes are not the Hub's), ``pin`` (only the SHA-256 is known, from the listing
+at repo:path@commit; no file) or ``pin-git-sha1`` (only the Hub's git blob SHA-1 is known — the ``blobId`` of
+the Hub API's ``siblings``, a non-LFS file's ETag, an HF-cache ``blobs/<sha1>`` name — recorded at
+repo:path@commit; the hash column then holds those 40 hex digits; no file). A pin's source is ``repo`` (owner/name)
++ ``path`` + a 40-hex ``commit``, or an http(s) URL in ``repo``; the note says what the listing is and which Hub
+revision it names. In the catalog a pinned git blob SHA-1 is ``"git-sha1:<hex>"`` and a file pinned by both
+algorithms carries both (``[sha256, "git-sha1:…"]``): the finder compares only like with like. A note containing "not hash-verified" marks a copy whose bytes no public pin
 confirms; the provenance says so. ``../shared/fixtures/SOURCES.tsv`` is read as a
 manifest too (no ``kind`` column: ``RECONSTRUCTED`` rows are reconstructed, the rest copies).
 
@@ -93,7 +99,9 @@ INSTRUCT_BY_DEFAULT = re.compile(r"(?i)^qwen/qwen3-(?!.*-base)|^deepseek-ai/deep
                                  r"vicuna-|^openai/gpt-oss-")
 
 
-KINDS = ("copy", "reconstructed", "transcribed", "pin")
+KINDS = ("copy", "reconstructed", "transcribed", "pin", "pin-git-sha1")
+PINS = {"pin": "sha256", "pin-git-sha1": "git-sha1"}      # kind -> digest algorithm of its hash column
+HASH_DIGITS = {"sha256": 64, "git-sha1": 40}
 
 
 @dataclass
@@ -102,13 +110,22 @@ class SourceRow:
 
     model_id: str
     file: str
-    kind: str                 # copy | reconstructed | transcribed | pin
+    kind: str                 # copy | reconstructed | transcribed | pin | pin-git-sha1
     repo: str
     path: str
     commit: str
     size: Optional[int]
-    sha256: str
+    sha256: str               # the hash column: a sha256, or a git blob SHA-1 for pin-git-sha1
     note: str
+
+    @property
+    def algorithm(self) -> str:
+        return PINS.get(self.kind, "sha256")
+
+    @property
+    def digest(self) -> str:
+        """The catalog's value: a bare sha256 (the first format, kept), else ``"<algorithm>:<hex>"``."""
+        return self.sha256 if self.algorithm == "sha256" else f"{self.algorithm}:{self.sha256}"
 
     def origin(self) -> str:
         """``repo:path@commit12`` (or the URL / reconstruction note) — the provenance of facts from this file."""
@@ -116,7 +133,8 @@ class SourceRow:
         if self.kind == "reconstructed" or self.repo == "RECONSTRUCTED":
             return f"reconstructed {self.path}@{commit}, verified by sha256 {self.sha256[:12]} (see manifest note)"
         where = self.repo if self.repo.startswith(("http://", "https://")) else f"github:{self.repo}"
-        label = {"pin": "pinned sha256 in", "transcribed": "values transcribed from"}.get(self.kind, "copy of")
+        label = {"pin": "pinned sha256 in", "pin-git-sha1": "pinned git blob SHA-1 in",
+                 "transcribed": "values transcribed from"}.get(self.kind, "copy of")
         unverified = "; bytes not verified against a Hub pin" if "not hash-verified" in self.note.lower() else ""
         return f"{label} {where}:{self.path}@{commit}{unverified}"
 
@@ -134,8 +152,14 @@ def read_manifest(path: Path) -> Dict[str, List[SourceRow]]:
             if kind not in KINDS:
                 raise ManifestError(f"{path}:{n}: unknown kind {kind!r} ({', '.join(KINDS)})")
             sha = (raw.get("sha256") or "").strip().lower()
-            if not re.fullmatch(r"[0-9a-f]{64}", sha):
-                raise ManifestError(f"{path}:{n}: sha256 {sha!r} is not 64 hex digits")
+            algo = PINS.get(kind, "sha256")
+            if not re.fullmatch(r"[0-9a-f]{%d}" % HASH_DIGITS[algo], sha):
+                raise ManifestError(f"{path}:{n}: {algo} {sha!r} is not {HASH_DIGITS[algo]} hex digits (kind {kind})")
+            if kind in PINS and not (repo.startswith(("http://", "https://")) or (
+                    re.fullmatch(r"[\w.-]+/[\w.-]+", repo) and (raw.get("path") or "").strip()
+                    and re.fullmatch(r"[0-9a-f]{40}", (raw.get("commit") or "").strip()))):
+                raise ManifestError(f"{path}:{n}: a {kind} row needs its source: repo owner/name + path + 40-hex "
+                                    "commit, or an http(s) URL in repo")
             size = (raw.get("size") or "").strip()
             model_id = raw["model_id"].strip()
             model_id = CANONICAL.get(model_id.replace("/", "__"), model_id)
@@ -164,6 +188,22 @@ def aliases_for(model_id: str) -> list:
     if model_id.startswith(tuple(LEGACY_ALIASES)):
         return [model_id.split("/")[-1]]
     return [pattern.sub(old, model_id) for pattern, old in RENAMED if pattern.search(model_id)]
+
+
+def file_digests(rows: List[SourceRow]):
+    """``({file: digest or [digests]}, {file: provenance})`` of a model's tokenizer files: per file the first row
+    of each digest algorithm (copies, then pins, in manifest order); one digest stays a plain value (a sha256 is
+    bare hex, as in the first catalog format), several become a list, sha256 first."""
+    found: Dict[str, Dict[str, SourceRow]] = {}
+    for row in sorted(rows, key=lambda r: r.kind in PINS):
+        if row.file in HASHED_FILES:
+            found.setdefault(row.file, {}).setdefault(row.algorithm, row)
+    values, origins = {}, {}
+    for name, by_algo in found.items():
+        chosen = [by_algo[a] for a in HASH_DIGITS if a in by_algo]
+        values[name] = chosen[0].digest if len(chosen) == 1 else [r.digest for r in chosen]
+        origins[name] = "; ".join((f"{r.algorithm}: " if len(chosen) > 1 else "") + r.origin() for r in chosen)
+    return values, origins
 
 
 def sha256_of(path: Path) -> str:
@@ -291,12 +331,12 @@ def build(sources: Path, manifest: Dict[str, List[SourceRow]], only: Optional[se
     folders = {model_id_for(p): p for p in sources.iterdir() if (p / "config.json").is_file()}
     wanted = sorted(m for m in folders if only is None or m in only)
     # base_model links only to models the manifest ships a config for: the same answer from any sources folder
-    known = {m for m, rows in manifest.items() if any(r.file == "config.json" and r.kind != "pin" for r in rows)}
+    known = {m for m, rows in manifest.items() if any(r.file == "config.json" and r.kind not in PINS for r in rows)}
     models, tokenizers, facts_by_files = {}, {}, {}
     for model_id in wanted:
         folder = folders[model_id]
         rows = manifest.get(model_id, [])
-        by_file = {r.file: r for r in rows if r.kind != "pin"}
+        by_file = {r.file: r for r in rows if r.kind not in PINS}
         for row in by_file.values():                          # every present file must match its manifest hash
             path = folder / row.file
             if not path.exists():
@@ -348,10 +388,8 @@ def build(sources: Path, manifest: Dict[str, List[SourceRow]], only: Optional[se
             if total:
                 entry["published_num_parameters"] = int(total)
                 provenance["published_num_parameters"] = f"safetensors.total of {origin(HUB_API_FILE)}"
-        for row in rows:                                          # file hashes: copies, then pins
-            if row.file in HASHED_FILES and row.file not in entry["tokenizer_file_hashes"]:
-                entry["tokenizer_file_hashes"][row.file] = row.sha256
-                provenance[f"tokenizer_file_hashes.{row.file}"] = row.origin()
+        entry["tokenizer_file_hashes"], file_origins = file_digests(rows)
+        provenance.update({f"tokenizer_file_hashes.{name}": text for name, text in file_origins.items()})
         tok_files = sorted(f for f in by_file if f in HASHED_FILES)
         if any(f in by_file for f in TOKENIZER_FILES):
             files_key = tuple((f, by_file[f].sha256) for f in tok_files)

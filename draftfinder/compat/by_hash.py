@@ -1,8 +1,15 @@
 """Tokenizer identity from file hashes: "compatible (by file hash)" when the files themselves are absent.
 
 The offline catalog cannot ship every tokenizer's files, and for many models we never had them — but public
-sources pin their SHA-256 (a Hub LFS pointer, a repository listing; the catalog's ``tokenizer_file_hashes``
-with ``provenance``). Byte-identical files are one tokenizer: the same id → token mapping, the same added
+sources pin their digests (the catalog's ``tokenizer_file_hashes`` with ``provenance``): a SHA-256 (a Hub LFS
+pointer, a download manifest) or the Hub's git blob SHA-1 (the ``blobId`` of the Hub API's ``siblings``, the
+ETag of a non-LFS file, an HF-cache ``blobs/<sha1>`` name). Each value carries its algorithm
+(:data:`ALGORITHMS`: ``"sha256:<64 hex>"`` — a bare 64-hex value is a sha256 too —, ``"git-sha1:<40 hex>"``; a
+file may carry a list, one digest per algorithm), and only digests of the same algorithm are compared: a sha256
+never equals a git-sha1, whatever the bytes. A git blob SHA-1 is ``sha1(b"blob <size>\\0" + bytes)``; for a file
+the Hub stores in LFS it is the SHA-1 of the LFS pointer, which names the content's sha256 and size — equal blob
+ids mean equal bytes either way (an LFS and a non-LFS copy of the same bytes get different ids: not compared
+equal, never wrongly). Byte-identical files are one tokenizer: the same id → token mapping, the same added
 tokens, the same behaviour. So:
 
 1. **Facts by file hash** (:func:`borrow_facts`): a model without stored facts whose *every* pinned tokenizer
@@ -57,7 +64,9 @@ ID_FILES = ("tokenizer.json", "tokenizer.model", "spiece.model", "vocab.json", "
             "tokenizer.tiktoken")
 CONFIGURATION_FILES = ("tokenizer_config.json", "special_tokens_map.json")
 HASHED_FILES = VOCABULARY_FILES + CONFIGURATION_FILES
-SHORT = 12                      # hex digits of a sha256 shown in reasons
+SHORT = 12                      # hex digits of a digest shown in reasons
+# Digest algorithms of pinned file hashes: name -> hex digits. The name prefixes the value ("git-sha1:…").
+ALGORITHMS = {"sha256": 64, "git-sha1": 40}
 
 VERIFIED, BY_FILE_HASH, UNVERIFIED = "verified", "by-file-hash", "unverified"
 LABELS = {VERIFIED: "verified", BY_FILE_HASH: "compatible (by file hash)", UNVERIFIED: "unverified"}
@@ -67,12 +76,14 @@ LABELS = {VERIFIED: "verified", BY_FILE_HASH: "compatible (by file hash)", UNVER
 class FileHashComparison:
     """Which tokenizer files two models share byte for byte."""
 
-    equal: List[str] = field(default_factory=list)          # hashed on both sides, same sha256
-    different: List[str] = field(default_factory=list)      # hashed on both sides, other sha256
+    equal: List[str] = field(default_factory=list)          # a digest of one algorithm equal on both sides
+    different: List[str] = field(default_factory=list)      # digests of one algorithm differ
     target_only: List[str] = field(default_factory=list)
     draft_only: List[str] = field(default_factory=list)
-    target_hashes: Dict[str, str] = field(default_factory=dict)
-    draft_hashes: Dict[str, str] = field(default_factory=dict)
+    incomparable: List[str] = field(default_factory=list)   # pinned on both sides, by different algorithms only
+    target_hashes: Dict[str, Dict[str, str]] = field(default_factory=dict)   # {file: {algorithm: hex}}
+    draft_hashes: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    algorithm: Dict[str, str] = field(default_factory=dict)                 # {file: algorithm compared}
 
     @property
     def vocabulary_identical(self) -> Optional[bool]:
@@ -86,7 +97,7 @@ class FileHashComparison:
         if "tokenizer.json" in self.equal:
             return True
         return "tokenizer_config.json" in self.equal and "added_tokens.json" not in \
-            self.different + self.target_only + self.draft_only
+            self.different + self.target_only + self.draft_only + self.incomparable
 
     @property
     def configuration_identical(self) -> bool:
@@ -97,16 +108,24 @@ class FileHashComparison:
     @property
     def identical(self) -> bool:
         """Every file pinned on either side is equal on both: one tokenizer, configuration included."""
-        return bool(self.vocabulary_identical) and not (self.different or self.target_only or self.draft_only) \
-            and self.configuration_identical
+        return bool(self.vocabulary_identical) and not (self.different or self.target_only or self.draft_only
+                                                        or self.incomparable) and self.configuration_identical
+
+    def digest(self, name: str, side: str = "target") -> str:
+        """``"<algorithm> <first hex digits>…"`` of the digest compared for ``name``."""
+        algo = self.algorithm[name]
+        hashes = self.target_hashes if side == "target" else self.draft_hashes
+        return f"{algo} {hashes[name][algo][:SHORT]}…"
 
     def describe(self, names: Optional[List[str]] = None) -> str:
         names = self.equal if names is None else names
-        return ", ".join(f"{n} sha256 {self.target_hashes[n][:SHORT]}…" for n in names)
+        return ", ".join(f"{n} {self.digest(n)}" for n in names)
 
     def describe_differences(self) -> str:
-        parts = [f"{n} differs in bytes (sha256 {self.target_hashes[n][:SHORT]}… vs {self.draft_hashes[n][:SHORT]}…)"
-                 for n in self.different]
+        parts = [f"{n} differs in bytes ({self.digest(n)} vs {self.digest(n, 'draft')})" for n in self.different]
+        if self.incomparable:
+            parts.append(", ".join(self.incomparable) + " pinned on both sides by different digest algorithms "
+                         "(not comparable)")
         if self.target_only:
             parts.append("only the target's " + ", ".join(self.target_only) + " pinned")
         if self.draft_only:
@@ -114,24 +133,64 @@ class FileHashComparison:
         return "; ".join(parts)
 
 
-def _normalize(hashes: Optional[Mapping[str, Any]]) -> Dict[str, str]:
-    """``{file name: lower-case sha256}`` of the tokenizer files among ``hashes`` (values may be dicts with a
-    ``sha256`` key); other files and malformed values are ignored."""
+def parse_digest(value: Any) -> Optional[Tuple[str, str]]:
+    """``(algorithm, lower-case hex)`` of one pinned digest — ``"git-sha1:<40 hex>"``, ``"sha256:<64 hex>"`` or a
+    bare 64-hex sha256 (the catalog's first format) — else None (malformed)."""
+    if not isinstance(value, str):
+        return None
+    algo, sep, hexdigits = value.strip().lower().rpartition(":")
+    algo = algo if sep else "sha256"
+    if ALGORITHMS.get(algo) != len(hexdigits) or any(c not in "0123456789abcdef" for c in hexdigits):
+        return None
+    return algo, hexdigits
+
+
+def git_blob_sha1(data: bytes) -> str:
+    """Git's blob id of ``data``: ``sha1(b"blob <len>\\0" + data)`` — what the Hub lists as a file's ``blobId``."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _digests(value: Any) -> Dict[str, str]:
+    """``{algorithm: hex}`` of one file's pinned value: a digest string, a list of them, or a dict with a
+    ``sha256`` / ``git-sha1`` key; malformed digests are dropped."""
+    if isinstance(value, Mapping):
+        value = [f"{k}:{v}" for k, v in value.items() if k in ALGORITHMS and isinstance(v, str)]
     out: Dict[str, str] = {}
+    for item in value if isinstance(value, list) else [value]:
+        parsed = parse_digest(item)
+        if parsed:
+            out.setdefault(*parsed)
+    return out
+
+
+def _normalize(hashes: Optional[Mapping[str, Any]]) -> Dict[str, Dict[str, str]]:
+    """``{file name: {algorithm: lower-case hex}}`` of the tokenizer files among ``hashes``; other files and
+    malformed values are ignored."""
+    out: Dict[str, Dict[str, str]] = {}
     for name, value in (hashes or {}).items():
-        digest = value.get("sha256") if isinstance(value, Mapping) else value
         base = str(name).rsplit("/", 1)[-1]
-        if base in HASHED_FILES and isinstance(digest, str) and len(digest) == 64:
-            out[base] = digest.lower()
+        digests = _digests(value)
+        if base in HASHED_FILES and digests:
+            out[base] = digests
     return out
 
 
 def compare_hashes(target: Optional[Mapping[str, Any]], draft: Optional[Mapping[str, Any]]) -> FileHashComparison:
+    """Which tokenizer files are byte-identical, comparing like with like: a file's digests are compared only
+    for the algorithms both sides pinned (sha256 first); a file pinned on both sides by different algorithms
+    only is ``incomparable``, never equal. Digests of two algorithms that disagree (one equal, one not) count
+    as different."""
     t, d = _normalize(target), _normalize(draft)
     cmp = FileHashComparison(target_hashes=t, draft_hashes=d)
     for name in HASHED_FILES:
         if name in t and name in d:
-            (cmp.equal if t[name] == d[name] else cmp.different).append(name)
+            common = [a for a in ALGORITHMS if a in t[name] and a in d[name]]
+            if not common:
+                cmp.incomparable.append(name)
+                continue
+            unequal = [a for a in common if t[name][a] != d[name][a]]
+            cmp.algorithm[name] = unequal[0] if unequal else common[0]
+            (cmp.different if unequal else cmp.equal).append(name)
         elif name in t:
             cmp.target_only.append(name)
         elif name in d:
@@ -154,12 +213,12 @@ def folder_hashes(folder: Optional[Path]) -> Dict[str, str]:
     return out
 
 
-def record_hashes(record: Any, catalog_entry: Optional[Mapping[str, Any]] = None) -> Dict[str, str]:
+def record_hashes(record: Any, catalog_entry: Optional[Mapping[str, Any]] = None) -> Dict[str, Dict[str, str]]:
     """A model's tokenizer file hashes: its files when it has them, else the catalog's pinned hashes."""
     if getattr(record, "local_dir", None) is not None and getattr(record, "gguf_path", None) is None:
         found = folder_hashes(record.local_dir)
         if found:
-            return found
+            return _normalize(found)
     entry = catalog_entry if catalog_entry is not None else (getattr(record, "catalog", None) or {})
     return _normalize(entry.get("tokenizer_file_hashes"))
 
@@ -329,12 +388,14 @@ def _llama_cpp_by_hash(cmp: FileHashComparison, t_config, d_config, vt: Optional
     return verdict
 
 
-def _pinned(names: List[str], hashes: Mapping[str, str], entry: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """``{file: {"sha256": short hash, "source": where the hash comes from}}`` (the catalog's provenance, or the
-    model's own files)."""
+def _pinned(cmp: FileHashComparison, side: str, entry: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """``{file: {<algorithm>: short digest, "source": where the digest comes from}}`` for the equal files (the
+    catalog's provenance, or the model's own files)."""
     provenance = (entry or {}).get("provenance") or {}
-    return {n: {"sha256": hashes[n][:SHORT], "source": provenance.get(f"tokenizer_file_hashes.{n}", "the model's own "
-                                                                                 "tokenizer files")} for n in names}
+    hashes = cmp.target_hashes if side == "target" else cmp.draft_hashes
+    return {n: {cmp.algorithm[n]: hashes[n][cmp.algorithm[n]][:SHORT],
+                "source": provenance.get(f"tokenizer_file_hashes.{n}", "the model's own tokenizer files")}
+            for n in cmp.equal}
 
 
 def verify_by_hash(cmp: FileHashComparison, target_id: str, draft_id: str, *,
@@ -359,8 +420,7 @@ def verify_by_hash(cmp: FileHashComparison, target_id: str, draft_id: str, *,
                       + " to compare (add tokenizer.json / vocab.json+merges.txt / tokenizer.model to its folder)")
         return unverified(reason, cmp)
     same = cmp.describe()
-    vocab = Check("tokenizer_files", True, _pinned(cmp.equal, cmp.target_hashes, target_entry),
-                  _pinned(cmp.equal, cmp.draft_hashes, draft_entry),
+    vocab = Check("tokenizer_files", True, _pinned(cmp, "target", target_entry), _pinned(cmp, "draft", draft_entry),
                   f"compatible (by file hash): byte-identical {same} (public hashes, each with its source in the "
                   "values; files not loaded)")
     text = "identical tokenizer files tokenize and decode identically (test strings not run: no files)"
@@ -369,7 +429,7 @@ def verify_by_hash(cmp: FileHashComparison, target_id: str, draft_id: str, *,
               _special_tokens_check(cmp, target_entry or {}, draft_entry or {}, target_config, draft_config),
               Check("tokenization", True, "by file hash", "by file hash", text),
               Check("decode", True, "by file hash", "by file hash", text)]
-    if cmp.different or cmp.target_only or cmp.draft_only:
+    if cmp.different or cmp.target_only or cmp.draft_only or cmp.incomparable:
         checks.append(Check("other_tokenizer_files", False, sorted(cmp.target_hashes), sorted(cmp.draft_hashes),
                             cmp.describe_differences() + " (configuration: special-token roles or BOS/EOS insertion "
                             "may differ; ids do not)", required=False))

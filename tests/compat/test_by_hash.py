@@ -18,7 +18,7 @@ import pytest
 
 from draftfinder import DraftModelFinder
 from draftfinder.compat.by_hash import (BY_FILE_HASH, UNVERIFIED, compare_hashes, engine_verdicts_by_hash,
-                                        folder_hashes, verify_by_hash)
+                                        folder_hashes, git_blob_sha1, parse_digest, verify_by_hash)
 from draftfinder.compat.engine_rules import engine_verdicts
 from draftfinder.compat.facts import TokenizerFacts
 from draftfinder.errors import NoCompatibleDraftsError
@@ -54,6 +54,50 @@ def test_hash_values_may_be_dicts_and_other_files_are_ignored():
     h = _hashes("gpt2")
     cmp = compare_hashes({k: {"sha256": v.upper()} for k, v in h.items()} | {"config.json": "0" * 64}, h)
     assert cmp.identical and "config.json" not in cmp.equal
+
+
+def test_git_blob_sha1_is_gits_own_blob_id(tmp_path):
+    """The Hub's blobId is git's blob id: ours equals ``git hash-object`` on the real gpt2 vocab.json."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    path = fixture_dir("gpt2") / "vocab.json"
+    want = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True, check=True).stdout
+    assert git_blob_sha1(path.read_bytes()) == want.strip()
+
+
+def test_a_sha256_never_matches_a_git_sha1_of_the_same_bytes():
+    """Digests are compared like with like: the sha256 and the git blob SHA-1 of one real file are not equal
+    and not different — incomparable, so no verdict comes from them. Guards against comparing across algorithms
+    (or reading a 40-hex blob id as a truncated sha256)."""
+    data = (fixture_dir("gpt2") / "vocab.json").read_bytes()
+    sha, blob = hashlib.sha256(data).hexdigest(), git_blob_sha1(data)
+    cmp = compare_hashes({"vocab.json": sha}, {"vocab.json": f"git-sha1:{blob}"})
+    assert cmp.equal == [] and cmp.different == [] and cmp.incomparable == ["vocab.json"]
+    assert cmp.vocabulary_identical is None and not cmp.identical
+    assert "different digest algorithms" in cmp.describe_differences()
+    assert compare_hashes({"vocab.json": sha}, {"vocab.json": f"git-sha1:{sha[:40]}"}).equal == []
+    assert parse_digest(blob) is None                       # a bare 40-hex value names no algorithm: ignored
+    assert compare_hashes({"vocab.json": blob}, {"vocab.json": blob}).equal == []
+
+
+def test_git_blob_ids_compare_among_themselves_and_lists_carry_both_algorithms():
+    """Before the blob-id schema a git-sha1 pin was dropped as malformed; equal blob ids now prove identity,
+    a file pinned by both algorithms matches either, and two algorithms that disagree count as different."""
+    data = (fixture_dir("gpt2") / "vocab.json").read_bytes()
+    sha, blob = hashlib.sha256(data).hexdigest(), git_blob_sha1(data)
+    merges = hashlib.sha256((fixture_dir("gpt2") / "merges.txt").read_bytes()).hexdigest()
+    by_blob = compare_hashes({"vocab.json": f"git-sha1:{blob}"}, {"vocab.json": f"GIT-SHA1:{blob.upper()}"})
+    assert by_blob.equal == ["vocab.json"] and by_blob.vocabulary_identical
+    assert by_blob.describe() == f"vocab.json git-sha1 {blob[:12]}…"
+    both = [f"sha256:{sha}", f"git-sha1:{blob}"]
+    assert compare_hashes({"vocab.json": both}, {"vocab.json": f"git-sha1:{blob}"}).equal == ["vocab.json"]
+    assert compare_hashes({"vocab.json": both}, {"vocab.json": sha}).algorithm == {"vocab.json": "sha256"}
+    split = compare_hashes({"vocab.json": both}, {"vocab.json": [sha, f"git-sha1:{'0' * 40}"]})
+    assert split.different == ["vocab.json"] and split.vocabulary_identical is False
+    assert compare_hashes({"merges.txt": merges}, {"merges.txt": f"sha256:{merges}"}).equal == ["merges.txt"]
 
 
 def _config(model_id):

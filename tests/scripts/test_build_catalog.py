@@ -66,3 +66,43 @@ def test_a_sound_source_builds_an_entry_with_provenance(one_model, tmp_path):
     assert entry["provenance"]["config"] == "config.json: copy of github:owner/repo:p/config.json@abc"
     assert entry["is_instruct"] is False and entry["has_chat_template"] is None     # no tokenizer_config seen
     assert entry["aliases"] == ["distilgpt2"]
+
+
+def _pin(manifest, kind, digest, repo="owner/repo\tlist.json\t" + "a" * 40):
+    manifest.write_text(manifest.read_text() + f"distilgpt2\tvocab.json\t{kind}\t{repo}\t\t{digest}\tnote\n")
+
+
+@pytest.mark.parametrize("kind, digest, message", [
+    ("pin-git-sha1", "ab" * 32, "git-sha1 '" + "ab" * 32 + "' is not 40 hex digits"),
+    ("pin", "ab" * 20, "sha256 '" + "ab" * 20 + "' is not 64 hex digits"),
+])
+def test_a_pin_of_the_wrong_length_for_its_kind_is_named(one_model, tmp_path, kind, digest, message):
+    """A sha256 filed as a git blob id (or the reverse) stops the build: the kind says which algorithm it is."""
+    sources, manifest, _ = one_model
+    _pin(manifest, kind, digest)
+    proc = _build(sources, manifest, tmp_path / "catalog.json")
+    assert proc.returncode == 1 and message in proc.stderr
+
+
+def test_a_pin_without_its_source_is_named(one_model, tmp_path):
+    sources, manifest, _ = one_model
+    _pin(manifest, "pin-git-sha1", "ab" * 20, repo="owner/repo\tlist.json\tHEAD")
+    proc = _build(sources, manifest, tmp_path / "catalog.json")
+    assert proc.returncode == 1 and "needs its source" in proc.stderr
+
+
+def test_pins_of_two_algorithms_are_both_kept_with_their_sources(one_model, tmp_path):
+    """A file pinned by sha256 and by git blob SHA-1 carries both digests, tagged, each with its provenance."""
+    import json
+
+    sources, manifest, _ = one_model
+    _pin(manifest, "pin-git-sha1", "ab" * 20)
+    _pin(manifest, "pin", "cd" * 32, repo="https://example.org/list\tvocab.json\t-")
+    out = tmp_path / "catalog.json"
+    proc = _build(sources, manifest, out)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    entry = json.loads(out.read_text())["models"]["distilbert/distilgpt2"]
+    assert entry["tokenizer_file_hashes"]["vocab.json"] == ["cd" * 32, "git-sha1:" + "ab" * 20]
+    prov = entry["provenance"]["tokenizer_file_hashes.vocab.json"]
+    assert prov == ("sha256: pinned sha256 in https://example.org/list:vocab.json@-; git-sha1: pinned git blob "
+                    "SHA-1 in github:owner/repo:list.json@" + "a" * 12)

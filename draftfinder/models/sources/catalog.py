@@ -13,8 +13,10 @@ Per model (``models[id]``, schema 2):
   ``published_num_parameters``: the Hub's safetensors total where a source recorded it (a cross-check);
 - ``special_tokens``; ``has_chat_template`` (None = unknown: no tokenizer_config seen) + ``chat_template_sha256``;
 - ``tokenizer``: key into ``tokenizers`` (fingerprint and per-block hashes) when the tokenizer files were
-  available, else None; ``tokenizer_file_hashes`` {file name: sha256} from copies and from public pins
-  (:func:`vocabulary_file_hashes` picks the files that define the vocabulary);
+  available, else None; ``tokenizer_file_hashes`` {file name: digest} from copies and from public pins, each
+  digest carrying its algorithm — a bare 64-hex value or ``"sha256:<hex>"``, ``"git-sha1:<40 hex>"`` (the Hub's
+  git blob id), or a list of such digests, one per algorithm (:func:`vocabulary_file_hashes` picks the files
+  that define the vocabulary; ``compat.by_hash`` compares only digests of the same algorithm);
 - ``is_instruct``, ``base_model`` (instruct variants whose base is in the catalog), ``family``, ``aliases``;
 - ``provenance`` {fact: where it came from}: the file and its source for every fact above.
 """
@@ -63,6 +65,27 @@ def vocabulary_file_hashes(entry: Dict[str, Any]) -> Optional[Dict[str, str]]:
     return None
 
 
+def digest_problem(value: Any) -> Optional[str]:
+    """Why a ``tokenizer_file_hashes`` value is malformed (None: sound): it must be a digest with its algorithm
+    (a bare 64-hex sha256 or ``"<algorithm>:<hex>"`` of ``compat.by_hash.ALGORITHMS``, lower case), or a
+    non-empty list of such digests with no algorithm twice."""
+    from draftfinder.compat.by_hash import ALGORITHMS, parse_digest
+
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        return "is an empty list"
+    algos = []
+    for item in items:
+        parsed = parse_digest(item)
+        if parsed is None or item != item.strip().lower():
+            return ("is not a digest with its algorithm (a sha256 of 64 hex digits, or "
+                    + ", ".join(f"'{a}:' + {n} hex" for a, n in ALGORITHMS.items()) + ")")
+        algos.append(parsed[0])
+    if len(set(algos)) != len(algos):
+        return "has two digests of one algorithm"
+    return None
+
+
 def validate_catalog(data: Dict[str, Any], *, partial: bool = False) -> List[str]:
     """Problems of a parsed catalog, one line each naming the model and the key (empty: sound).
     ``partial``: a subset of the catalog (``build_catalog.py --only``): links to other models are not checked.
@@ -91,9 +114,10 @@ def validate_catalog(data: Dict[str, Any], *, partial: bool = False) -> List[str
                 problems.append(f"{model_id}: {key} has no provenance")
         if entry.get("tokenizer") and entry["tokenizer"] not in tokenizers:
             problems.append(f"{model_id}: tokenizer {entry['tokenizer']} is not in 'tokenizers'")
-        for name, sha in (entry.get("tokenizer_file_hashes") or {}).items():
-            if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
-                problems.append(f"{model_id}: tokenizer_file_hashes[{name}] is not a sha256: {sha!r}")
+        for name, value in (entry.get("tokenizer_file_hashes") or {}).items():
+            problem = digest_problem(value)
+            if problem:
+                problems.append(f"{model_id}: tokenizer_file_hashes[{name}] {problem}: {value!r}")
             if not provenance.get(f"tokenizer_file_hashes.{name}"):
                 problems.append(f"{model_id}: tokenizer_file_hashes[{name}] has no provenance")
         if entry.get("has_chat_template") is True and not entry.get("chat_template_sha256"):

@@ -101,7 +101,7 @@ def test_a_corrupt_entry_is_reported_by_name():
     problems = validate_catalog(bad)
     assert "Qwen/Qwen2.5-7B-Instruct: no provenance for config" in problems
     assert "Qwen/Qwen2.5-7B-Instruct: tokenizer no-such-key is not in 'tokenizers'" in problems
-    assert any("tokenizer_file_hashes[vocab.json] is not a sha256" in p for p in problems)
+    assert any("tokenizer_file_hashes[vocab.json] is not a digest with its algorithm" in p for p in problems)
     assert any(p.startswith("gpt2-typo: num_parameters") for p in problems)
 
 
@@ -248,3 +248,32 @@ def test_a_family_never_mixes_vocabularies(family):
                 sizes[model_id] = size
     assert len(sizes) >= 2, sizes
     assert max(sizes.values()) <= 1.03 * min(sizes.values()), sizes
+
+
+def test_digest_values_carry_their_algorithm():
+    """tokenizer_file_hashes values: a bare sha256 (the first format), "sha256:…", "git-sha1:<40 hex>", or a list
+    with one digest per algorithm; anything else is named (a bare 40-hex value could be read as either)."""
+    from draftfinder.models.sources.catalog import digest_problem
+
+    sha, blob = "ab" * 32, "cd" * 20
+    for good in (sha, f"sha256:{sha}", f"git-sha1:{blob}", [sha, f"git-sha1:{blob}"]):
+        assert digest_problem(good) is None, good
+    for bad in (blob, f"git-sha1:{sha}", f"sha1:{blob}", f"GIT-SHA1:{blob}", [], [sha, f"sha256:{sha}"], 5):
+        assert digest_problem(bad), bad
+    data = json.loads(CATALOG.read_text())
+    data["models"]["Qwen/Qwen2.5-7B-Instruct"]["tokenizer_file_hashes"]["vocab.json"] = blob
+    assert any("tokenizer_file_hashes[vocab.json] is not a digest" in p for p in validate_catalog(data))
+
+
+def test_llama_3_1_and_3_2_instruct_pin_one_tokenizer_json():
+    """Llama-3.1-8B-Instruct's tokenizer.json is pinned by sha256 and by the git blob SHA-1 of its Hub listing;
+    Llama-3.2-1B-Instruct's by sha256 (a snapshot audit): the sha256 values are equal, each has its source."""
+    data = load_catalog()["models"]
+    big = data["meta-llama/Llama-3.1-8B-Instruct"]
+    small = data["meta-llama/Llama-3.2-1B-Instruct"]
+    sha, blob = big["tokenizer_file_hashes"]["tokenizer.json"]
+    assert blob.startswith("git-sha1:") and len(blob) == len("git-sha1:") + 40
+    assert small["tokenizer_file_hashes"]["tokenizer.json"] == sha
+    prov = big["provenance"]["tokenizer_file_hashes.tokenizer.json"]
+    assert "sha256: pinned sha256 in" in prov and "git-sha1: pinned git blob SHA-1 in" in prov
+    assert small["provenance"]["tokenizer_file_hashes.tokenizer.json"].startswith("pinned sha256 in github:")
