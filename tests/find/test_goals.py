@@ -72,10 +72,13 @@ def test_goal_target_is_offered_the_expert_pick(target, variant):
 
 
 @pytest.mark.parametrize("target, pick", [("Qwen/Qwen3-32B", "Qwen/Qwen3-0.6B"),
-                                          ("openai-community/gpt2-large", "distilbert/distilgpt2")])
+                                          ("openai-community/gpt2-large", "distilbert/distilgpt2"),
+                                          ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.2-1B-Instruct")])
 def test_public_tokenizer_identity_makes_the_expert_pick_first_and_verified(target, pick):
     """Qwen3-32B and Qwen3-0.6B pin the same tokenizer.json sha256 in public sources; gpt2-large's vocab.json and
-    merges.txt pins equal distilgpt2's files: the expert pick is verified and ranked first."""
+    merges.txt pins equal distilgpt2's files; Llama-3.1-8B-Instruct's tokenizer.json (sha256 and git blob SHA-1 of
+    its Hub listing) and Llama-3.2-1B-Instruct's (sha256 of a snapshot audit) are one file: the expert pick is
+    verified and ranked first."""
     result = _find(target)
     first = result.candidates[0]
     assert first.model_id == pick
