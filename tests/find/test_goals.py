@@ -73,12 +73,19 @@ def test_goal_target_is_offered_the_expert_pick(target, variant):
 
 @pytest.mark.parametrize("target, pick", [("Qwen/Qwen3-32B", "Qwen/Qwen3-0.6B"),
                                           ("openai-community/gpt2-large", "distilbert/distilgpt2"),
-                                          ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.2-1B-Instruct")])
+                                          ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.2-1B-Instruct"),
+                                          ("Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct"),
+                                          ("Qwen/Qwen2.5-Coder-32B-Instruct", "Qwen/Qwen2.5-Coder-0.5B-Instruct"),
+                                          ("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
+                                           "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")])
 def test_public_tokenizer_identity_makes_the_expert_pick_first_and_verified(target, pick):
     """Qwen3-32B and Qwen3-0.6B pin the same tokenizer.json sha256 in public sources; gpt2-large's vocab.json and
     merges.txt pins equal distilgpt2's files; Llama-3.1-8B-Instruct's tokenizer.json (sha256 and git blob SHA-1 of
-    its Hub listing) and Llama-3.2-1B-Instruct's (sha256 of a snapshot audit) are one file: the expert pick is
-    verified and ranked first."""
+    its Hub listing) and Llama-3.2-1B-Instruct's (sha256 of a snapshot audit) are one file; Qwen2.5-72B-Instruct
+    (@495f3936) and Qwen2.5-Coder-32B-Instruct (@381fc969) pin tokenizer.json c0382117, as do Qwen2.5-1.5B-Instruct and
+    Qwen2.5-Coder-0.5B-Instruct (@ea3f2471); DeepSeek-R1-Distill-Qwen-32B and -1.5B (@ad9f0ae0) pin tokenizer.json
+    88145e3c: the expert pick is verified and ranked first. Before these pins each target ended with no verified
+    draft (every candidate unverified)."""
     result = _find(target)
     first = result.candidates[0]
     assert first.model_id == pick
