@@ -81,8 +81,9 @@ def test_machine_formats(capsys, fmt, parse, tmp_path):
     code, out, err = run(capsys, "Qwen/Qwen2.5-7B", "--offline", "-q", "--format", fmt, "--export", str(export))
     assert code == 0, err
     data = parse(out)
-    assert [d["model_id"] for d in data["draft_models"]] == ["Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B"]
-    assert json.loads(export.read_text())["draft_models"][0]["model_id"] == "Qwen/Qwen2.5-0.5B"
+    ids = [d["model_id"] for d in data["draft_models"]]
+    assert ids[:2] == ["Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B"]       # base drafts of its line first (base target)
+    assert [d["model_id"] for d in json.loads(export.read_text())["draft_models"]] == ids
 
 
 def test_hardware_changes_k_and_speedup(capsys):
@@ -184,7 +185,7 @@ def test_online_find_through_the_console_script_process(hub, tmp_path):
     data = json.loads(proc.stdout)
     assert data["target_model"]["source"] == "hub"
     assert {d["model_id"] for d in data["draft_models"]} == {"Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-1.5B"}
-    assert all(set(d["engines"]) == {"transformers", "vllm", "llama.cpp"} for d in data["draft_models"])
+    assert all(set(d["engines"]) == {"transformers", "vllm", "sglang", "llama.cpp"} for d in data["draft_models"])
 
 
 @pytest.mark.slow

@@ -101,12 +101,14 @@ def test_instruct_target_gets_the_instruct_draft_first_and_base_drafts_are_flagg
     folder = _instruct_draft_folder(tmp_path)
     cfg = FinderConfig(offline=True, hardware="a100-80gb", models_dirs=[str(folder.parent)])
     result = DraftModelFinder("Qwen/Qwen2.5-7B-Instruct", config=cfg).find()
-    first = result.candidates[0]
-    assert first.model_id == str(folder)
+    first = result.candidates[0]              # an instruct draft (the catalog's 0.5B-Instruct, by file hash, is faster)
     assert first.variant.draft_variant == INSTRUCT and first.variant.expert_pick
-    assert first.variant.same_eos is True and first.variant.eos_basis == "tokenizer check"
+    local = next(c for c in result.candidates if c.model_id == str(folder))
+    assert local.variant.draft_variant == INSTRUCT and local.variant.expert_pick
+    assert local.variant.same_eos is True and local.variant.eos_basis == "tokenizer check"
     base = [c for c in result.candidates if c.model_id == "Qwen/Qwen2.5-0.5B"][0]
-    assert base.estimated_speedup > first.estimated_speedup            # the speedup alone would have put it first
+    assert base.estimated_speedup > local.estimated_speedup            # the speedup alone would have put it first
+    assert base.rank > local.rank
     assert base.variant.tier == TIER_FLAGGED and base.warnings[0].startswith("Base model for an instruct/chat target")
     data = result.to_dict()
     assert data["draft_models"][0]["variant"]["expert_pick"] is True

@@ -73,8 +73,11 @@ def test_offline_catalog_gives_the_same_ranking_and_says_so(online, monkeypatch)
     live = _find("Qwen/Qwen2.5-7B")
     shutil.rmtree(os.environ["HF_HUB_CACHE"])       # nothing cached: offline must come from the catalog
     offline = _find("Qwen/Qwen2.5-7B", offline=True)
-    assert [c.model_id for c in offline.candidates] == [c.model_id for c in live.candidates]
-    for a, b in zip(live.candidates, offline.candidates):
+    # the catalog holds more models than the loopback Hub serves (issue 11): the shared ones rank alike
+    live_ids = [c.model_id for c in live.candidates]
+    shared = [c for c in offline.candidates if c.model_id in live_ids]
+    assert [c.model_id for c in shared] == live_ids
+    for a, b in zip(live.candidates, shared):
         assert a.model_info.num_parameters == b.model_info.num_parameters
         assert a.recommended_k == b.recommended_k
         # live memory comes from exact file sizes, the catalog's from the dtype: the same to 1e-3
@@ -231,7 +234,7 @@ def test_ranking_is_by_expected_speedup_and_the_snippet_is_for_row_1():
     assert first.estimated_speedup > second.estimated_speedup
     assert first.quality_score < second.quality_score          # the score is a column, not the sort key
     assert first.rank + 1 == second.rank and first.speedup_basis == second.speedup_basis == "estimated"
-    data = result.to_dict(5)
+    data = result.to_dict()
     order = data["ranking"]["order"]
     assert order[0].startswith("fits") and order[1].startswith("variant.tier") and order[2].startswith("estimated_speedup")
     best = result.candidates[0]
