@@ -251,17 +251,24 @@ class LlamaServerSession:
                 if chunk.get("stop"):
                     return chunk
         except (OSError, http.client.HTTPException) as exc:
-            self.failed = True
-            code = self._death(0.0 if isinstance(exc, socket.timeout) else DEATH_WAIT_S)
-            what = "failed" if code is None else exit_description(code)
-            raise EndpointError(f"llama-server {what} during a request ({type(exc).__name__}: {exc}): "
-                                f"{tail(self.log_path)}",
-                                hint=_fix(code, "raise the timeout if it was only slow", self.log_path)) from None
+            raise self._request_failed(exc, "raise the timeout if it was only slow") from None
+        raise self._stream_ended()
+
+    def _request_failed(self, exc: BaseException, slow_hint: str) -> EndpointError:
+        """The error for a request that failed: names the server's exit (if it died) and its log's tail."""
+        self.failed = True
+        code = self._death(0.0 if isinstance(exc, socket.timeout) else DEATH_WAIT_S)
+        what = "failed" if code is None else exit_description(code)
+        return EndpointError(f"llama-server {what} during a request ({type(exc).__name__}: {exc}): "
+                             f"{tail(self.log_path)}", hint=_fix(code, slow_hint, self.log_path))
+
+    def _stream_ended(self) -> EndpointError:
+        """The error for a stream that ended without its final chunk."""
         self.failed = True
         code = self._death()
         what = "ended the stream without a final chunk" if code is None else f"{exit_description(code)} mid-stream"
-        raise EndpointError(f"llama-server {what}: {tail(self.log_path)}",
-                            hint=_fix(code, "check the server log", self.log_path))
+        return EndpointError(f"llama-server {what}: {tail(self.log_path)}",
+                             hint=_fix(code, "check the server log", self.log_path))
 
     def token_text(self, ids: List[int]) -> str:
         """The text of token ids (``/detokenize``)."""
@@ -292,18 +299,9 @@ class LlamaServerSession:
                 ids.extend(int(t) for t in chunk.get("tokens") or [])
             total = time.perf_counter() - t0
         except (OSError, http.client.HTTPException) as exc:
-            self.failed = True
-            code = self._death(0.0 if isinstance(exc, socket.timeout) else DEATH_WAIT_S)
-            what = "failed" if code is None else exit_description(code)
-            raise EndpointError(f"llama-server {what} during a request ({type(exc).__name__}: {exc}): "
-                                f"{tail(self.log_path)}",
-                                hint=_fix(code, "raise settings.timeout_s if it was only slow", self.log_path)) from None
+            raise self._request_failed(exc, "raise settings.timeout_s if it was only slow") from None
         if not final:
-            self.failed = True
-            code = self._death()
-            what = "ended the stream without a final chunk" if code is None else f"{exit_description(code)} mid-stream"
-            raise EndpointError(f"llama-server {what}: {tail(self.log_path)}",
-                                hint=_fix(code, "check the server log", self.log_path))
+            raise self._stream_ended()
         pieces.append(str(final.get("content") or ""))
         if not ids:
             ids = [int(t) for t in final.get("tokens") or []]
