@@ -304,16 +304,11 @@ def _lstsq(rows: Sequence[Sequence[float]], obs: Sequence[float], weights: Seque
     a = [[sum(w * r[i] / scale[i] * r[j] / scale[j] for r, w in zip(rows, weights)) for j in range(p)]
          for i in range(p)]
     bvec = [sum(w * r[i] / scale[i] * y for r, y, w in zip(rows, obs, weights)) for i in range(p)]
-    m = [row[:] + [bvec[i]] for i, row in enumerate(a)]
-    for col in range(p):
-        piv = max(range(col, p), key=lambda r: abs(m[r][col]))
-        if abs(m[piv][col]) < 1e-12:
-            raise UsageError("the calibration points do not determine the engine fit",
-                             hint="calibrate models of different sizes (two zoo models by default)")
-        m[col], m[piv] = m[piv], m[col]
-        for r in range(p):
-            if r != col:
-                f = m[r][col] / m[col][col]
-                for cc in range(col, p + 1):
-                    m[r][cc] -= f * m[col][cc]
-    return [m[i][p] / m[i][i] / scale[i] for i in range(p)]
+    from draftfinder.predict.legacy_profiles import solve_linear
+
+    try:
+        x = solve_linear(a, bvec, tol=1e-12)
+    except ValueError:
+        raise UsageError("the calibration points do not determine the engine fit",
+                         hint="calibrate models of different sizes (two zoo models by default)") from None
+    return [x[i] / scale[i] for i in range(p)]

@@ -79,13 +79,14 @@ CPU_EFFECTIVE_TFLOPS = 0.01443
 CPU_PER_LAYER_OVERHEAD_MS = 0.6916
 
 
-def _solve(a: List[List[float]], b: List[float]) -> List[float]:
-    """Solve a small dense linear system by Gaussian elimination with partial pivoting."""
+def solve_linear(a: List[List[float]], b: List[float], *, tol: float = 1e-300) -> List[float]:
+    """Solve a small dense linear system by Gaussian elimination with partial pivoting; ValueError when a pivot
+    is below ``tol`` in magnitude (singular). Also :func:`draftfinder.measure.calibrate`'s least squares."""
     n = len(b)
     m = [row[:] + [b[i]] for i, row in enumerate(a)]
     for col in range(n):
         piv = max(range(col, n), key=lambda r: abs(m[r][col]))
-        if abs(m[piv][col]) < 1e-300:
+        if abs(m[piv][col]) < tol:
             raise ValueError("singular calibration system")
         m[col], m[piv] = m[piv], m[col]
         for r in range(n):
@@ -113,7 +114,7 @@ def fit_cpu_profile(measurements: Sequence[CpuMeasurement] = CPU_MEASUREMENTS) -
     w = [1.0 / y ** 2 for y in obs]
     ata = [[sum(wi * r[i] * r[j] for r, wi in zip(rows, w)) for j in range(3)] for i in range(3)]
     atb = [sum(wi * r[i] * y for r, y, wi in zip(rows, obs, w)) for i in range(3)]
-    u, v, o = _solve(ata, atb)
+    u, v, o = solve_linear(ata, atb)
     return {"effective_bandwidth_gb_s": 1.0 / u / 1e6, "effective_tflops": 1.0 / v / 1e9, "per_layer_overhead_ms": o}
 
 
