@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-KINDS = ("cuda-gpu", "rocm-gpu", "apple-gpu", "cpu")
-
-
 def resolve_device(device: Any = None) -> Any:
     """A device object for the latency model from: a device (returned as is), a preset name or alias, an
     issue-9 ``HardwareProfile``, or None (``constants.DEFAULT_HARDWARE``). Names go through
@@ -32,4 +29,4 @@ def resolve_device(device: Any = None) -> Any:
     return get_device(name)
 
 
-__all__ = ["KINDS", "resolve_device"]
+__all__ = ["resolve_device"]
