@@ -236,6 +236,31 @@ def parameters(config: dict) -> tuple:
                             f"instantiate the config ({type(exc).__name__})")
 
 
+# Text-config numbers every consumer needs (draftfinder.models.params.dims_of); a composite checkpoint's config.json
+# may leave them to the text config class's defaults (google/gemma-3-27b-it has no text_config.vocab_size).
+TEXT_DEFAULTED_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                       "head_dim", "intermediate_size")
+
+
+def text_config_defaults(config: dict) -> tuple:
+    """``({key: value}, transformers class)`` of the :data:`TEXT_DEFAULTED_KEYS` a composite config's
+    ``text_config`` leaves out, as transformers fills them when it loads the config (its text config class's
+    defaults); ``({}, "")`` when none is missing or transformers cannot build the config."""
+    text = config.get("text_config")
+    if not isinstance(text, dict) or all(k in text for k in TEXT_DEFAULTED_KEYS):
+        return {}, ""
+    try:
+        from transformers import AutoConfig
+
+        cfg = AutoConfig.for_model(**{k: v for k, v in config.items() if k != "transformers_version"})
+        loaded = cfg.get_text_config()
+    except Exception:                               # an architecture this transformers cannot build: leave it out
+        return {}, ""
+    filled = {k: getattr(loaded, k) for k in TEXT_DEFAULTED_KEYS
+              if k not in text and isinstance(getattr(loaded, k, None), int)}
+    return filled, type(loaded).__name__
+
+
 def _token_text(value):
     return value.get("content") if isinstance(value, dict) else value
 
@@ -359,6 +384,9 @@ def build(sources: Path, manifest: Dict[str, List[SourceRow]], only: Optional[se
         cfg = {k: config[k] for k in CONFIG_KEYS if k in config}
         if isinstance(config.get("text_config"), dict):
             cfg["text_config"] = {k: config["text_config"][k] for k in TEXT_CONFIG_KEYS if k in config["text_config"]}
+        defaults, defaults_class = text_config_defaults(config)
+        if defaults:
+            cfg["text_config"] = dict(sorted({**cfg["text_config"], **defaults}.items()))
         entry = {
             "config": cfg,
             "num_parameters": n_params,
@@ -379,6 +407,11 @@ def build(sources: Path, manifest: Dict[str, List[SourceRow]], only: Optional[se
             "family": "draftfinder.models.family.detect_family on config.json and the model id",
             "is_instruct": instruct_rule,
         }
+        if defaults:
+            import transformers
+            provenance["config.text_config defaults"] = (
+                f"{', '.join(sorted(defaults))}: absent from config.json's text_config; the defaults of transformers "
+                f"{defaults_class} ({transformers.__version__}), the values transformers loads")
         if special_files:
             provenance["special_tokens"] = "; ".join(origin(f) for f in special_files)
         if template_file:

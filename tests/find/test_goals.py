@@ -35,11 +35,12 @@ GOALS = [
     ("Qwen/Qwen3-32B", INSTRUCT),
     ("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", INSTRUCT),
     ("google/gemma-2-27b-it", INSTRUCT),
+    ("google/gemma-3-27b-it", INSTRUCT),
     ("mistralai/Mixtral-8x7B-Instruct-v0.1", INSTRUCT),
     ("microsoft/Phi-3-medium-4k-instruct", INSTRUCT),
     ("facebook/opt-6.7b", BASE),
     ("openai-community/gpt2-large", BASE),
-]                                      # google/gemma-3-27b-it: no trustworthy config found (bench/find_goals.py)
+]
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "find_goals.json"
 
 
@@ -77,14 +78,16 @@ def test_goal_target_is_offered_the_expert_pick(target, variant):
                                           ("Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct"),
                                           ("Qwen/Qwen2.5-Coder-32B-Instruct", "Qwen/Qwen2.5-Coder-0.5B-Instruct"),
                                           ("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
-                                           "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")])
+                                           "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
+                                          ("google/gemma-3-27b-it", "google/gemma-3-1b-it")])
 def test_public_tokenizer_identity_makes_the_expert_pick_first_and_verified(target, pick):
     """Qwen3-32B and Qwen3-0.6B pin the same tokenizer.json sha256 in public sources; gpt2-large's vocab.json and
     merges.txt pins equal distilgpt2's files; Llama-3.1-8B-Instruct's tokenizer.json (sha256 and git blob SHA-1 of
     its Hub listing) and Llama-3.2-1B-Instruct's (sha256 of a snapshot audit) are one file; Qwen2.5-72B-Instruct
     (@495f3936) and Qwen2.5-Coder-32B-Instruct (@381fc969) pin tokenizer.json c0382117, as do Qwen2.5-1.5B-Instruct and
     Qwen2.5-Coder-0.5B-Instruct (@ea3f2471); DeepSeek-R1-Distill-Qwen-32B and -1.5B (@ad9f0ae0) pin tokenizer.json
-    88145e3c: the expert pick is verified and ranked first. Before these pins each target ended with no verified
+    88145e3c; gemma-3-27b-it (@005ad340) and gemma-3-1b-it (@dcc83ea8) pin tokenizer.json 4667f208 (before, gemma-3-27b-it
+    was not in the catalog): the expert pick is verified and ranked first. Before these pins each target ended with no verified
     draft (every candidate unverified)."""
     result = _find(target)
     first = result.candidates[0]
@@ -97,8 +100,6 @@ def test_committed_goal_figures_match_the_catalog():
     """bench/results/find_goals.json is the README's goal figure: it must describe the catalog as shipped."""
     saved = json.loads(RESULTS.read_text(encoding="utf-8"))
     for row in saved["goals"]:
-        if row["target"] == "google/gemma-3-27b-it":
-            continue
         result = _find(row["target"])
         met = bool(result.candidates) and result.candidates[0].variant.expert_pick and \
             result.candidates[0].compatibility.verification in ("verified", "by-file-hash")

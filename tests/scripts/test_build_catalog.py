@@ -106,3 +106,34 @@ def test_pins_of_two_algorithms_are_both_kept_with_their_sources(one_model, tmp_
     prov = entry["provenance"]["tokenizer_file_hashes.vocab.json"]
     assert prov == ("sha256: pinned sha256 in https://example.org/list:vocab.json@-; git-sha1: pinned git blob "
                     "SHA-1 in github:owner/repo:list.json@" + "a" * 12)
+
+
+def test_text_config_numbers_left_to_the_class_defaults_are_filled_and_labelled(tmp_path):
+    """google/gemma-3-27b-it's config.json has no text_config.vocab_size (Gemma3TextConfig's default, 262208, is what
+    transformers loads): the entry carries the loaded value, labelled as a default, so the finder can size the pair.
+    Before, the entry had no vocab_size and every find on the target stopped with 'config has no vocab_size'."""
+    import json
+
+    from draftfinder.models.params import dims_of
+
+    config = {"architectures": ["Gemma3ForConditionalGeneration"], "eos_token_id": [1, 106], "model_type": "gemma3",
+              "text_config": {"head_dim": 128, "hidden_size": 5376, "intermediate_size": 21504,
+                              "model_type": "gemma3_text", "num_attention_heads": 32, "num_hidden_layers": 62,
+                              "num_key_value_heads": 16, "query_pre_attn_scalar": 168, "sliding_window": 1024},
+              "torch_dtype": "bfloat16", "vision_config": {"model_type": "siglip_vision_model"}}
+    folder = tmp_path / "src" / "google__gemma-3-27b-it"
+    folder.mkdir(parents=True)
+    data = json.dumps(config, indent=2).encode()
+    (folder / "config.json").write_bytes(data)
+    manifest = tmp_path / "manifest.tsv"
+    manifest.write_text(HEADER + f"google/gemma-3-27b-it\tconfig.json\ttranscribed\thttps://example.org/c\tconfig.json"
+                        f"\t-\t{len(data)}\t{hashlib.sha256(data).hexdigest()}\tn\n")
+    out = tmp_path / "catalog.json"
+    proc = _build(tmp_path / "src", manifest, out)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    entry = json.loads(out.read_text())["models"]["google/gemma-3-27b-it"]
+    assert entry["config"]["text_config"]["vocab_size"] == 262208
+    assert entry["config"]["text_config"]["num_hidden_layers"] == 62          # a value of the file is never replaced
+    assert "vocab_size" in entry["provenance"]["config.text_config defaults"]
+    assert "Gemma3TextConfig" in entry["provenance"]["config.text_config defaults"]
+    assert dims_of(entry["config"]).vocab_size == 262208
