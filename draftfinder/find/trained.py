@@ -267,8 +267,10 @@ def head_offer(target: Any, draft: TrainedDraft, task: str, *, this_machine: boo
         offer.expected_speedup, offer.speedup_basis = draft.measured_speedup, constants.MEASURED
         offer.basis_detail = f"{draft.source_text()}: our engine at K={draft.measured_k}, this machine"
     else:
-        offer.basis_detail = ("its measured speedup is for the machine it was trained on; measure it here: "
-                              f"draftfinder measure {target.model_id} --draft {draft.path}")
+        why = ("its report has no measured speedup" if draft.measured_speedup is None else
+               f"its measured {draft.measured_speedup:.2f}x was timed on {draft.machine_id or 'another machine'}, "
+               "not for the device and engine of these predictions")
+        offer.basis_detail = f"{why}; measure it: draftfinder measure {target.model_id} --draft {draft.path}"
     row = offer.to_dict()
     row.update({"source": TRAINED_SOURCE, "trained": draft.to_dict()})
     return row
