@@ -247,6 +247,9 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
         lines += [f"    Measured speedup: {c['estimated_speedup']:.2f}x at K={c['recommended_k']} "
                   f"({_prov(c, 'estimated_speedup', verbose=verbose)})",
                   f"    Latency model: {c['model_speedup']:.2f}x (estimated from the measured α, c and v(K))"]
+        if fit:
+            lines.append(f"    Memory fit: {fit['verdict']} (estimated: weights + both KV caches at "
+                         f"{fit['ctx_tokens']} tokens × {fit['sequences']} request(s))")
     elif c.get("speedup_basis") == "published" and c.get("model_speedup") is not None:
         lines += [f"    Published speedup: {c['estimated_speedup']:.2f}x ({_prov(c, 'estimated_speedup', verbose=verbose)}; "
                   f"at the source's draft settings)",

@@ -180,6 +180,14 @@ def test_find_lists_the_trained_draft_with_its_measured_figures(trained, tmp_pat
     stale = [n for n in data["notes"] if "gone" in n]
     assert len(stale) == 1 and stale[0].startswith("warning:")
 
+    # the target named by its GGUF file: the same files as zoo:smollm2-135m, so the same trained draft
+    from draftfinder.models.sources.zoo import ZOO, ZooSource
+
+    gguf = ZooSource().expected_path(ZOO["smollm2-135m"])
+    assert main(["find", str(gguf), "--offline", "-q", "--engine", "draftfinder", "--format", "json"]) == 0
+    by_path = json.loads(capsys.readouterr().out)["draft_models"]
+    assert [r["source"] for r in by_path] == ["trained"]
+
     # the trained draft alone: listed first, "trained here" in the table
     code = main(["find", TARGET, "--offline", "-q", "--engine", "draftfinder"])
     out = capsys.readouterr().out
