@@ -1,6 +1,8 @@
 """Candidate generation: which models are worth checking as drafts for a target (manual §1.3, §9.2).
 
 Sources, in order of trust:
+  0. drafts trained here for this target (``find/trained.py``: the registry and ``--models-dir`` folders with a
+     ``train_report.json``), source ``trained``; EAGLE-3 heads among them are drafting methods, not models;
   1. the user's own models (``--models-dir``), all of them — the user put them there;
   2. the zoo models of the target's family (PyPI-packaged GGUFs);
   3. known-good drafts of the family (``family.KNOWN_DRAFTS``) — offline only those the catalog or the HF
@@ -18,7 +20,8 @@ candidate is analyzed (``find/finder.py``) because they need its real parameter 
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
 
 from draftfinder.find.config import FinderConfig
 from draftfinder.errors import DraftFinderError
@@ -28,14 +31,21 @@ from draftfinder.models.sources.base import CandidateRef, ModelRecord
 HUB_SEARCH_LIMIT = 50
 
 
-def gather_candidates(target_record: ModelRecord, target: ModelInfo, resolver, cfg: FinderConfig) -> List[CandidateRef]:
-    """All candidate references for ``target``, ordered and bounded (see module docstring)."""
+def gather_candidates(target_record: ModelRecord, target: ModelInfo, resolver, cfg: FinderConfig,
+                      trained: Sequence = ()) -> List[CandidateRef]:
+    """All candidate references for ``target``, ordered and bounded (see module docstring). ``trained``: the
+    :class:`~draftfinder.find.trained.TrainedDraft` list for this target."""
+    from draftfinder.find.trained import TRAINED_LABEL, TRAINED_SOURCE, is_head_folder
     from draftfinder.models.family import KNOWN_DRAFTS, base_model_of, is_official
 
     family = target.model_family or ""
-    refs: List[CandidateRef] = []
+    refs: List[CandidateRef] = [CandidateRef(model_id=str(d.path), source=TRAINED_SOURCE,
+                                             reason=f"{TRAINED_LABEL} ({d.found_by})")
+                                for d in trained if not d.is_head]
 
     for rec in resolver.local_records():
+        if rec.local_dir is not None and is_head_folder(rec.local_dir):   # a head, not a model (draft_methods)
+            continue
         refs.append(CandidateRef(model_id=_local_name(rec), source=rec.source, reason="--models-dir"))
 
     def extend(source_name: str, fn) -> None:
@@ -69,10 +79,10 @@ def gather_candidates(target_record: ModelRecord, target: ModelInfo, resolver, c
         seen[key] = ref
 
     def order(ref: CandidateRef):
-        user_given = ref.reason == "--models-dir"
+        user_given = ref.reason == "--models-dir" or ref.source == TRAINED_SOURCE
         official = is_official(ref.model_id) if cfg.search.prefer_official_models else True
         known = ref.source in ("known", "zoo", "catalog")
-        return (not user_given, not known if cfg.search.prefer_same_family else False, not official,
+        return (ref.source != TRAINED_SOURCE, not user_given, not known if cfg.search.prefer_same_family else False, not official,
                 -(ref.downloads or 0), ref.model_id.lower())
 
     ordered = sorted(seen.values(), key=order)
@@ -105,7 +115,11 @@ def _local_name(record: ModelRecord) -> str:
 
 
 def _canonical(model_id: str, resolver) -> str:
-    """Case-insensitive id, with catalog aliases folded (``gpt2`` = ``openai-community/gpt2``)."""
+    """Case-insensitive id, with catalog aliases folded (``gpt2`` = ``openai-community/gpt2``); a local path as
+    its real absolute path (a trained draft named by the registry and found again under ``--models-dir``)."""
+    local = Path(model_id).expanduser()
+    if (local.is_absolute() or model_id.startswith(".")) and local.exists():
+        return str(local.resolve()).lower()
     try:
         canonical = resolver.catalog.canonical_id(model_id)
     except Exception:  # catalog missing or unreadable: fall back to the plain id

@@ -157,6 +157,7 @@ class DraftModelFinder:
         self.log = log or (lambda message: None)
         self.progress = progress
         self.result: Optional[FindResult] = None
+        self._trained: Dict[str, Any] = {}             # real path -> find.trained.TrainedDraft (set by find())
         self.resolver = Resolver(
             token=self.config.token,
             offline=True if self.config.offline else None,
@@ -222,7 +223,12 @@ class DraftModelFinder:
         self.log(f"Device: {self.device.summary()}; engine {self.engine} ({engine_source}); "
                  f"target alone: {target_fit.verdict}")
 
-        refs = gather_candidates(target_record, target, self.resolver, cfg)
+        from draftfinder.find.trained import trained_drafts
+
+        trained = trained_drafts([r.local_dir for r in self.resolver.local_records() if r.local_dir is not None],
+                                 matches=lambda name: self._is_target(name, target_record), notes=self.resolver.notes)
+        self._trained = {_real(d.path): d for d in trained}
+        refs = gather_candidates(target_record, target, self.resolver, cfg, trained)
         self.log(f"Candidates to evaluate: {len(refs)}")
         candidates: List[DraftModelCandidate] = []
         unverified: List[DraftModelCandidate] = []
@@ -267,8 +273,13 @@ class DraftModelFinder:
             cand.rank = rank
         from draftfinder.methods.offers import draft_methods
 
-        methods = draft_methods(target, target_record.config, cfg.task, log=self.log,
-                                hub=self.resolver.hub if self.resolver.hub_usable else None)
+        from draftfinder.find.pair_estimate import measured_here
+        from draftfinder.find.trained import head_offer
+
+        here = measured_here(self.device, self.engine) is not None
+        methods = [head_offer(target, d, cfg.task, this_machine=here) for d in trained if d.is_head]
+        methods += draft_methods(target, target_record.config, cfg.task, log=self.log,
+                                 hub=self.resolver.hub if self.resolver.hub_usable else None)
         notes = list(self.resolver.notes) + [f"could not read {p}" for p in self.resolver.scan_problems]
         if target_fit.fits is False:
             notes.append(f"the target alone {target_fit.verdict} — no pair can run on {self.device.label}: choose a "
@@ -319,6 +330,7 @@ class DraftModelFinder:
         self._identities[ref.model_id] = identity
         if _same_model(record, target_record):
             return Rejection(ref.model_id, "size", ["this is the target itself"])
+        trained = self._trained.get(_real(record.local_dir)) if record.local_dir is not None else None
         info = ModelAnalyzer.analyze_record(record)
         if info.is_peft:
             return Rejection(info.model_id, "size", [
@@ -327,7 +339,7 @@ class DraftModelFinder:
         size_ratio = info.num_parameters / target.num_parameters if target.num_parameters else 1.0
         if size_ratio >= 1.0:
             return Rejection(info.model_id, "size", [f"not smaller than the target (size ratio {size_ratio:.2f})"])
-        if not cfg.search.min_size_ratio <= size_ratio <= cfg.search.max_size_ratio:
+        if trained is None and not cfg.search.min_size_ratio <= size_ratio <= cfg.search.max_size_ratio:
             return Rejection(info.model_id, "size", [
                 f"size ratio {size_ratio:.4f} outside search bounds "
                 f"[{cfg.search.min_size_ratio}, {cfg.search.max_size_ratio}]"])
@@ -343,7 +355,8 @@ class DraftModelFinder:
         engine_ok = {k: v.compatible for k, v in compat.engines.items()}
         if is_unjudged(compat):                # could not be judged: estimated and listed apart, never dropped
             compat.verification = UNVERIFIED
-            candidate = self._estimate(target, info, compat, size_ratio)
+            candidate = self._estimate(target, info, compat, size_ratio, trained)
+            candidate.source = ref.source
             self._add_variant(candidate, target_record, record, compat)
             candidate.warnings.insert(0, "Unverified: " + "; ".join(compat.incompatibility_reasons))
             return candidate
@@ -354,9 +367,22 @@ class DraftModelFinder:
             return Rejection(info.model_id, "compatibility", [
                 f"compatibility score {compat.compatibility_score:.1f} below "
                 f"min_compatibility_score {cfg.compatibility.min_compatibility_score}"], engine_ok)
-        candidate = self._estimate(target, info, compat, size_ratio)
+        candidate = self._estimate(target, info, compat, size_ratio, trained)
+        candidate.source = ref.source
         self._add_variant(candidate, target_record, record, compat)
         return candidate
+
+    def _is_target(self, name: str, target_record: ModelRecord) -> bool:
+        """``name`` (a trained draft's target) is the find target: the same name, or the same files."""
+        if name.strip().lower() in (self.target_model_id.strip().lower(), target_record.model_id.lower()):
+            return True
+        try:
+            record = self.resolver.resolve(name)
+        except DraftFinderError:          # a target that does not resolve here is not this one
+            return False
+        files = [(_real(r.gguf_path) if r.gguf_path else _real(r.local_dir) if r.local_dir else None)
+                 for r in (record, target_record)]
+        return _same_model(record, target_record) or (files[0] is not None and files[0] == files[1])
 
     def _add_variant(self, candidate: DraftModelCandidate, target_record: ModelRecord, record: ModelRecord,
                      compat: CompatibilityResult) -> None:
@@ -461,10 +487,10 @@ class DraftModelFinder:
                               target_config=target_record.config, draft_config=record.config, missing=missing)
 
     def _estimate(self, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult,
-                  size_ratio: float) -> DraftModelCandidate:
+                  size_ratio: float, trained: Any = None) -> DraftModelCandidate:
         from draftfinder.find.pair_estimate import estimate_pair
 
-        return estimate_pair(self, target, info, compat, size_ratio)
+        return estimate_pair(self, target, info, compat, size_ratio, trained=trained)
 
 
 @dataclass
@@ -559,6 +585,11 @@ LOCAL_SOURCES = ("local", "gguf", "zoo")
 def _identity(record: ModelRecord) -> str:
     """The files a record stands for: two names reaching the same files are one candidate."""
     return str(record.gguf_path or record.local_dir or record.model_id).lower()
+
+
+def _real(path: Any) -> str:
+    """A local path as its real absolute path, lower case (the key of a trained draft)."""
+    return str(Path(path).expanduser().resolve()).lower()
 
 
 def _same_model(a: ModelRecord, b: ModelRecord) -> bool:

@@ -15,9 +15,10 @@ MEASURED_ENGINES = ("draftfinder", "transformers")
 
 
 def estimate_pair(finder: Any, target: ModelInfo, info: ModelInfo, compat: CompatibilityResult,
-                  size_ratio: float) -> DraftModelCandidate:
+                  size_ratio: float, *, trained: Any = None) -> DraftModelCandidate:
     """The candidate for ``target`` × ``info`` under ``finder``'s config, device and engine (prepared from
-    ``target`` when the finder has not been run)."""
+    ``target`` when the finder has not been run). ``trained``: the :class:`~draftfinder.find.trained.TrainedDraft`
+    when the draft was trained here — its report's measured figures stand in for a saved measurement."""
     from draftfinder.predict.acceptance import prior_acceptance
     from draftfinder.models.family import is_official
     from draftfinder.report.snippets import usage_snippets
@@ -50,9 +51,12 @@ def estimate_pair(finder: Any, target: ModelInfo, info: ModelInfo, compat: Compa
     if getattr(finder, "_prepared_for", None) != target.model_id:      # _estimate called on its own
         finder._prepare_target(target)
     here = measured_here(finder.device, finder.engine)
-    alpha, measured_c, _measurement = apply_measurement(alpha, target.model_id, info.model_id, cfg.task,
-                                                        hardware=here)
-    v_costs, v_sources, v_method = measured_verify_costs(_measurement, hardware=here)
+    if trained is not None:          # a draft trained here: its report's held-out α, and c and v(K) timed here
+        alpha, measured_c, v_costs, v_sources, v_method = trained.estimator_inputs(alpha, hardware=here)
+    else:
+        alpha, measured_c, _measurement = apply_measurement(alpha, target.model_id, info.model_id, cfg.task,
+                                                            hardware=here)
+        v_costs, v_sources, v_method = measured_verify_costs(_measurement, hardware=here)
     est = device_latency.evaluate(target, info, alpha, finder.device, finder.engine, cfg.max_k, ctx=cfg.ctx,
                                   cost_ratio=measured_c, verify_costs=v_costs, verify_cost_sources=v_sources,
                                   verify_cost_method=v_method)
@@ -81,6 +85,9 @@ def estimate_pair(finder: Any, target: ModelInfo, info: ModelInfo, compat: Compa
                                    fit.verdict)
     memory_ratio = (info.memory_footprint_mb / target.memory_footprint_mb) if target.memory_footprint_mb else 0.0
     provenance["acceptance_rate_estimate"] = Provenance(alpha.source, alpha.method, alpha.detail)
+    if trained is not None and measured_c is not None:
+        provenance["cost_ratio"] = Provenance(constants.MEASURED, f"{trained.source_text()}: draft step ÷ target "
+                                              "step, our engine on this machine", str(trained.report_path))
     # published measurements of this pair; one of the same setup (pair, formats, hardware preset, engine, task)
     # stands in for an estimated speedup at N = 1 (find/published_basis.py)
     evidence = evidence_for(target, info, cfg, basis=speedup_basis(provenance), engine=finder.engine)
@@ -89,6 +96,18 @@ def estimate_pair(finder: Any, target: ModelInfo, info: ModelInfo, compat: Compa
         speedup = evidence.speedup
         provenance["estimated_speedup"] = Provenance(constants.PUBLISHED, evidence.provenance_method(),
                                                      evidence.provenance_detail(est.speedup, est.recommended_k))
+    model_speedup = est.speedup if promoted else None
+    timed = (trained is not None and here is not None and trained.timed_here() and speedup is not None
+             and trained.measured_speedup is not None and trained.measured_k is not None and cfg.concurrency == 1)
+    if timed:                        # the speedup train measured with our engine here replaces the estimate
+        model_speedup, speedup, best_k = est.speedup, trained.measured_speedup, trained.measured_k
+        same = trained.measured.get("outputs_identical")
+        provenance["estimated_speedup"] = Provenance(
+            constants.MEASURED, f"{trained.source_text()}: our engine, target alone vs speculative at "
+            f"K={best_k}" + ("" if same is None else f", outputs {'identical' if same else 'DIFFERENT'}"),
+            str(trained.report_path))
+        provenance["recommended_k"] = Provenance(constants.MEASURED, "the K draftfinder train measured",
+                                                 str(trained.report_path))
     usable = speedup if speedup is not None else 1.0       # a pair that does not fit earns no speedup points
     breakdown = quality_score(usable, alpha.alpha, size_ratio, same_family,
                               match_rate,
@@ -106,7 +125,7 @@ def estimate_pair(finder: Any, target: ModelInfo, info: ModelInfo, compat: Compa
         speedup=usable,
         engine_problems=engine_problems,
         is_peft=info.is_peft,
-        basis=constants.PUBLISHED if promoted else constants.ESTIMATED,
+        basis=constants.PUBLISHED if promoted else constants.MEASURED if timed else constants.ESTIMATED,
     ) + list(compat.warnings)
     if fit.fits is False:
         warnings.insert(0, f"Does not fit: {fit.verdict}")
@@ -138,7 +157,8 @@ def estimate_pair(finder: Any, target: ModelInfo, info: ModelInfo, compat: Compa
         concurrency=table,
         acceptance_kinds=acceptance_views(alpha.alpha, best_k or est.recommended_k, alpha.source, alpha.method),
         published=evidence.to_list(),
-        model_speedup=est.speedup if promoted else None,
+        model_speedup=model_speedup,
+        trained=trained.to_dict() if trained is not None else None,
     )
     candidate.speedup_basis = speedup_basis(provenance)
     candidate.usage = usage_snippets(target, candidate)

@@ -222,6 +222,9 @@ class DraftModelCandidate:
                                                       # the same setup stands in for it (speedup_basis published)
     variant: Any = None                               # find.expert.VariantMatch: instruct/base variant, line, EOS
                                                       # and chat template against the target's; its tier ranks first
+    source: Optional[str] = None                      # the source that proposed it first: "trained" (trained here,
+                                                      # find/trained.py), "local", "zoo", "catalog", "known", "hub" …
+    trained: Optional[Dict[str, Any]] = None          # drafts trained here: find.trained.TrainedDraft.to_dict()
 
     def to_dict(self) -> Dict[str, Any]:
         out = to_plain(self)

@@ -109,7 +109,8 @@ def summary_table(drafts: List[Dict[str, Any]]) -> List[str]:
             f"{'score':>5}  tier")
     lines = [head, "-" * len(head)]
     for i, c in enumerate(drafts, 1):
-        name = c["model_id"] if len(c["model_id"]) <= 40 else "…" + c["model_id"][-39:]   # keep the tail of paths
+        name = (c.get("trained") or {}).get("label") or c["model_id"]          # "trained: <folder>" for drafts
+        name = name if len(name) <= 40 else "…" + name[-39:]                    # trained here; the tail of paths
         head = f"{i:>2}  {name:<40} {_short(c['model_info']['num_parameters']):>7} {100 * c['size_ratio']:>5.1f}% "
         if c.get("estimated_speedup") is None:       # does not fit: the verdict instead of α, K and a speedup
             lines.append(head + _fit_short(c) + f"  {c['quality_score']:>5.1f}  {c['quality_tier']}")
@@ -203,10 +204,14 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
     info = c["model_info"]
     compat = c["compatibility"]
     ratio = c["size_ratio"]
-    lines = [f"{i}. {c['model_id']}"]
+    trained = c.get("trained")
+    lines = [f"{i}. {c['model_id']}" + (" (trained here)" if trained else "")]
     sources = _sources_line(c)
     if sources:
         lines.append(sources)
+    if trained:
+        lines.append(f"    Trained here: {trained['method']} draft for {trained['target']}, task {trained.get('task')}; "
+                     f"report {trained['report_path']}")
     lines += [f"    Family: {info.get('model_family') or 'unknown'}"]
     variant = c.get("variant")
     if variant:
@@ -238,6 +243,13 @@ def render_candidate(i: int, c: Dict[str, Any], *, show_warnings: bool, show_mem
         lines.append(f"    Estimated speedup: none — {fit.get('verdict', 'does not fit')} "
                      f"(estimated: weights + KV caches at {fit.get('ctx_tokens')} tokens × {fit.get('sequences')} "
                      "request(s))")
+    elif trained and c.get("speedup_basis") == "measured" and c.get("model_speedup") is not None:
+        lines += [f"    Measured speedup: {c['estimated_speedup']:.2f}x at K={c['recommended_k']} "
+                  f"({_prov(c, 'estimated_speedup', verbose=verbose)})",
+                  f"    Latency model: {c['model_speedup']:.2f}x (estimated from the measured α, c and v(K))"]
+        if fit:
+            lines.append(f"    Memory fit: {fit['verdict']} (estimated: weights + both KV caches at "
+                         f"{fit['ctx_tokens']} tokens × {fit['sequences']} request(s))")
     elif c.get("speedup_basis") == "published" and c.get("model_speedup") is not None:
         lines += [f"    Published speedup: {c['estimated_speedup']:.2f}x ({_prov(c, 'estimated_speedup', verbose=verbose)}; "
                   f"at the source's draft settings)",

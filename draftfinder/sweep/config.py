@@ -13,6 +13,9 @@ A config names the models and how to run them::
   machine, no profile); any other name is a config error.
 - ``backend``: ``engine`` (our in-process engine), ``hf`` (transformers assisted generation), ``llamacpp``
   (``llama-server`` started per cell), ``openai`` (any OpenAI-compatible URL: vLLM, SGLang, a llama-server).
+- a draft may be a ``--draft`` spec string instead of an object: ``"ngram"``, ``"layerskip:8"``, a model path;
+  its label is the spec, or ``trained: <folder name>`` for a folder ``draftfinder train`` wrote (a draft object
+  with a ``path`` and no ``label`` is labelled the same way).
 - draft ``type``: ``model`` (default; needs ``path``), ``ngram`` (no path; ``storage`` basic|onelevel, ``n``),
   ``layerskip`` (no path; ``layers``: the first N layers of the target + its head).
 - ``openai``: every target and draft entry needs ``url`` (the server is the user's; a draft entry is an
@@ -265,13 +268,18 @@ def _entries(raw: Any, key: str, source: str, backend: str, *, required: bool) -
     fields = set(Entry.__dataclass_fields__)
     for i, item in enumerate(raw):
         prefix = f"{key}[{i}]."
+        if isinstance(item, str) and key == "drafts" and backend != "openai":
+            item = _draft_shorthand(item, f"{key}[{i}]", source)
         if not isinstance(item, dict):
-            raise ConfigError(f"{key}[{i}]", "an object with label and path", item, source=source)
+            raise ConfigError(f"{key}[{i}]", "an object with label and path" + (
+                ", or a drafter spec string (ngram, layerskip:N, a model path)" if key == "drafts" else ""),
+                item, source=source)
         for name in item:
             if name not in fields:
                 raise ConfigError(prefix + name, f"one of {', '.join(sorted(fields))}", source=source,
                                   hint="remove or rename the unknown key")
-        label = _str(item, "label", source, prefix=prefix, required=True)
+        label = _str(item, "label", source, prefix=prefix, required=not (key == "drafts" and item.get("path")))
+        label = label or draft_label(str(item["path"]))
         if label in seen:
             raise ConfigError(prefix + "label", "unique within " + key, label, source=source)
         seen.add(label)
@@ -313,6 +321,34 @@ def _entries(raw: Any, key: str, source: str, backend: str, *, required: bool) -
                               source=source)
         out.append(e)
     return out
+
+
+def draft_label(path: str) -> str:
+    """The label of a draft model given without one: ``trained: <folder name>`` for a folder ``draftfinder
+    train`` wrote (it holds ``train_report.json``), else the path as given."""
+    from draftfinder.find.trained import REPORT_FILE
+
+    folder = Path(path).expanduser()
+    if (folder / REPORT_FILE).is_file():
+        return f"trained: {folder.resolve().name}"
+    return path
+
+
+def _draft_shorthand(text: str, key: str, source: str) -> Dict[str, Any]:
+    """A draft given as a ``--draft`` spec string (``ngram``, ``ngram:onelevel:3``, ``layerskip:N``, a model
+    path) as the entry object it stands for; the spec is its label (a trained folder: ``trained: <name>``)."""
+    from draftfinder.engine.drafter_specs import parse_drafter_spec
+
+    try:
+        spec = parse_drafter_spec(text)
+    except UsageError as err:
+        raise ConfigError(key, "a drafter spec: ngram, ngram:basic:N, ngram:onelevel:N, layerskip:N or a model path",
+                          text, source=source, hint=err.hint) from None
+    if spec.kind == "ngram":
+        return {"label": spec.text, "type": "ngram", "storage": spec.storage, "n": spec.n}
+    if spec.kind == "layerskip":
+        return {"label": spec.text, "type": "layerskip", "layers": spec.layers}
+    return {"label": draft_label(spec.model), "path": spec.model}
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -132,3 +132,28 @@ def test_adaptive_drafts():
     with pytest.raises(ConfigError, match="adaptive K is a feature"):
         sweep_config_from_dict({"name": "x", "backend": "llamacpp", "targets": [{"label": "t", "path": "p"}],
                                 "drafts": [{"label": "a", "path": "d", "adaptive": True}]})
+
+
+def test_drafts_as_spec_strings_and_the_trained_label(tmp_path):
+    """Guards the shorthand of issue 12: drafts [DIR, "ngram", "layerskip:2"] are the entries they stand for; a
+    folder `draftfinder train` wrote (train_report.json) is labelled "trained: <folder>" instead of its path,
+    also as an object without a label; a bad spec names its key. Failed before: drafts had to be objects."""
+    folder = tmp_path / "out" / "smol-draft"
+    folder.mkdir(parents=True)
+    (folder / "train_report.json").write_text('{"target": "zoo:smollm2-135m"}')
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    drafts = [str(folder), "ngram", "ngram:onelevel:4", "layerskip:2", str(plain), {"path": str(folder) + "/"},
+              {"label": "mine", "path": str(folder)}]
+    cfg = sweep_config_from_dict({"name": "x", "targets": [{"label": "t", "path": "zoo:smollm2-135m"}],
+                                  "drafts": drafts[:5] + drafts[6:]})
+    assert [(d.label, d.type, d.spec) for d in cfg.drafts] == [
+        ("trained: smol-draft", "model", str(folder)), ("ngram", "ngram", "ngram:basic:3"),
+        ("ngram:onelevel:4", "ngram", "ngram:onelevel:4"), ("layerskip:2", "layerskip", "layerskip:2"),
+        (str(plain), "model", str(plain)), ("mine", "model", str(folder))]
+    alone = sweep_config_from_dict({"name": "x", "targets": [{"label": "t", "path": "p"}], "drafts": [drafts[5]]})
+    assert alone.drafts[0].label == "trained: smol-draft"
+    with pytest.raises(ConfigError, match=r"'drafts\[0\]' must be a drafter spec"):
+        sweep_config_from_dict({"name": "x", "targets": [{"label": "t", "path": "p"}], "drafts": ["layerskip:x"]})
+    with pytest.raises(ConfigError, match="unique"):
+        sweep_config_from_dict({"name": "x", "targets": [{"label": "t", "path": "p"}], "drafts": ["ngram", "ngram"]})
