@@ -27,7 +27,9 @@ def save_truncated(loaded, folder: Path, n_layers: int) -> Path:
     d = loaded.model.config.to_dict()
     for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):
         d.pop(key, None)
-    d.update(num_hidden_layers=n_layers, architectures=["LlamaForCausalLM"])
+    d.update(num_hidden_layers=n_layers, architectures=[type(loaded.model).__name__])
+    if isinstance(d.get("layer_types"), list):                         # Gemma 3: one entry per layer
+        d["layer_types"] = d["layer_types"][:n_layers]
     config = AutoConfig.for_model(**d)
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(loaded.model.state_dict(), strict=False)    # keys of layers ≥ n_layers are ignored
@@ -232,3 +234,43 @@ def test_other_bad_inputs(folders, smollm2_gguf, tmp_path):
             export_gguf(*args, **kw)
         assert says in _one_line(info.value), (says, str(info.value))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config-only", "t.gguf"]
+
+
+# --- Gemma 3: norms + 1, no q/k permutation, sliding window --------------------------------------------
+
+def test_gemma3_export_matches_engine_and_drafts(gemma_gguf, llama_server, tmp_path_factory):
+    """The zoo Gemma-3 target cut to 3 layers, exported as f32: llama-server's 5 likeliest next tokens after 2
+    prompts are our engine's (same ids, log-probabilities within 0.02) on the same folder — without the
+    ``norm + 1`` rule they differ from the first id on (checked by hand: rank-1 7269 vs 168348) — and llama-server
+    drafts with it beside the zoo target, losslessly."""
+    import torch
+
+    from draftfinder.engine.loading import load_model
+    from draftfinder.measure.prompts import Prompt
+    from draftfinder.sweep.backends.llamacpp import LlamaCppBackend
+    from draftfinder.sweep.config import Entry, Settings, SweepConfig
+    from draftfinder.train.gguf_export import export_gguf, measure_llama_server_pair
+
+    root = tmp_path_factory.mktemp("gemma")
+    folder = save_truncated(load_model(str(gemma_gguf)), root / "layers3", 3)
+    res = export_gguf(folder, gemma_gguf, root / "draft.gguf", dtype="f32")
+    assert (res.arch, res.block_count, res.tensors, res.vocab_checks_passed) == ("gemma3", 3, 2 + 3 * 13, True)
+    ours = load_model(str(folder))
+    settings = Settings(max_tokens=8, temperature=0.0, ctx_size=512, port=0, threads=1, timeout_s=300)
+    entry = Entry(label="gemma-export", path=res.path)
+    backend = LlamaCppBackend(SweepConfig(name="gemma", targets=[entry], backend="llamacpp", settings=settings),
+                              {"threads": 1})
+    session = backend.open(entry, None, None, settings)
+    try:
+        for i, text in enumerate(PROMPTS):
+            ids = session.request("/tokenize", {"content": text, "add_special": True})["tokens"]
+            served = session.next_token_candidates(Prompt(id=f"p{i}", task="custom", text=text), [], n=5)["top"]
+            with torch.inference_mode():
+                logp = torch.log_softmax(ours.model(torch.tensor([ids])).logits[0, -1].float(), -1)
+            top = torch.topk(logp, 5)
+            assert [t["id"] for t in served] == top.indices.tolist(), text
+            assert [t["logprob"] for t in served] == pytest.approx(top.values.tolist(), abs=0.02), text
+    finally:
+        session.close()
+    pair = measure_llama_server_pair(gemma_gguf, Path(res.path), PROMPTS[1:], max_tokens=8, n_max=2, threads=1)
+    assert pair["status"] == "ok" and pair["draft_n"] > 0 and pair["outputs_identical"] is True, pair
