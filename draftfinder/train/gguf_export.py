@@ -1,4 +1,4 @@
-"""An independent draft (a Hugging Face folder of the target's architecture) → a GGUF that llama-server takes as ``-md``.
+"""An independent draft (an HF folder of the target's architecture) → a GGUF that llama-server takes as ``-md``.
 
 :func:`export_gguf` writes the draft's weights with the ``gguf`` library the way llama.cpp's own converter does,
 and takes the vocabulary from the *target's* GGUF, so llama.cpp's draft-vs-target checks
@@ -466,7 +466,8 @@ def _pair(target_gguf: Path, draft_gguf: Path, n_max: int, max_tokens: int, thre
         same.append(identical)
         rows.append({"run": r["run"], "prompt_id": r["prompt_id"], "tokens": r["tokens"],
                      "target_tokens_per_s": b.get("tps"), "spec_tokens_per_s": r.get("tps"),
-                     "draft_n": r.get("drafted"), "draft_n_accepted": r.get("accepted"), "outputs_identical": identical})
+                     "draft_n": r.get("drafted"), "draft_n_accepted": r.get("accepted"),
+                     "outputs_identical": identical})
     drafted, accepted = spec.get("drafted"), spec.get("accepted")
     return LlamaServerPair(
         target_gguf=str(target_gguf), draft_gguf=str(draft_gguf), n_max=n_max, max_tokens=max_tokens,

@@ -47,7 +47,8 @@ def zoo_target(smollm2_gguf):
 @pytest.fixture(scope="module")
 def folders(zoo_target, tmp_path_factory):
     root = tmp_path_factory.mktemp("hf-drafts")
-    return {"2": save_truncated(zoo_target, root / "layers2", 2), "30": save_truncated(zoo_target, root / "layers30", 30)}
+    return {"2": save_truncated(zoo_target, root / "layers2", 2),
+            "30": save_truncated(zoo_target, root / "layers30", 30)}
 
 
 @pytest.fixture(scope="module")
