@@ -395,3 +395,15 @@ class HeadsDataError(DraftFinderError):
     def __init__(self, where: str, problem: str):
         super().__init__(f"heads data {where}: {problem}", hint="fix the entry (schema in draftfinder/methods/heads.py)")
 
+
+
+class GgufExportError(DraftFinderError):
+    """Raised by :func:`draftfinder.train.gguf_export.export_gguf` when a draft folder cannot become a GGUF draft
+    for the target: another architecture than the target GGUF's, a vocabulary size other than the target's token
+    count, missing weights or config keys, an unsupported rope scaling or dtype, or a written file that would fail
+    llama.cpp's draft-vs-target vocabulary checks (then nothing is left at the output path)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problem: str, *, hint: str):
+        super().__init__(problem, hint=hint)

@@ -1,0 +1,1 @@
+"""``draftfinder train``: distil a draft model from the target (issue 12)."""
