@@ -311,11 +311,9 @@ class _State:
 
 
 def _save(path: Path, payload: Dict[str, Any]) -> None:
-    import torch
+    from draftfinder.train.teacher import save_torch
 
-    from draftfinder.writer import write_produced
-
-    write_produced(path, lambda tmp: torch.save(payload, tmp))
+    save_torch(path, payload)
 
 
 def _load(path: Path) -> Dict[str, Any]:
