@@ -395,3 +395,48 @@ class HeadsDataError(DraftFinderError):
     def __init__(self, where: str, problem: str):
         super().__init__(f"heads data {where}: {problem}", hint="fix the entry (schema in draftfinder/methods/heads.py)")
 
+
+
+# --- train ------------------------------------------------------------------------------------------
+
+class PromptSetError(UsageError):
+    """Raised by ``draftfinder train`` when its prompt set cannot be split into train and held-out prompts: an
+    empty ``--prompts`` file, fewer prompts than ``train.prompts.MIN_PROMPTS``, a duplicate prompt id, or a
+    held-out count that leaves one side empty."""
+
+    def __init__(self, where: str, count: int, minimum: int, *, problem: Optional[str] = None):
+        self.where = where
+        self.count = count
+        super().__init__(
+            f"{where}: {problem}" if problem else
+            f"{where} has {count} prompt{'s' if count != 1 else ''}; training needs at least {minimum} "
+            f"(some to train on, at least one held out to measure acceptance on)",
+            hint=f"give at least {minimum} distinct prompts (or use a built-in task)",
+            hints={"train": f"give at least {minimum} distinct prompts with --prompts, or use --task code "
+                            f"(164 HumanEval problems)"})
+
+
+class CorpusError(UsageError):
+    """Raised by ``draftfinder train`` when the ``--corpus`` path does not exist, cannot be read, or holds no
+    text (no file that decodes as UTF-8 text)."""
+
+    exit_code = EXIT_NOT_FOUND
+
+    def __init__(self, path: Any, problem: str):
+        self.path = str(path)
+        super().__init__(
+            f"corpus {self.path}: {problem}",
+            hint="give a text or source file, or a folder of them (e.g. Python's own standard library folder)",
+            hints={"train": "give --corpus a text or source file, or a folder of them (e.g. Python's standard "
+                            "library folder), or leave --corpus out"})
+
+
+class TrainOutputError(OutputError):
+    """Raised by ``draftfinder train`` when ``--out DIR`` cannot receive the trained draft: it holds files a
+    ``train`` run of this target and method did not make, it is a file, or its parent folder does not exist.
+    Nothing is written when this is raised."""
+
+    def __init__(self, path: Any, problem: str, *, hint: Optional[str] = None):
+        super().__init__(path, problem, flag="--out",
+                         hint=hint or "name a new folder (it is created), an empty one, or the folder an earlier "
+                                      "train run of the same target and method wrote")
