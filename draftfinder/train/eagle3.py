@@ -28,34 +28,12 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 
 from draftfinder.errors import UsageError
+from draftfinder.train.losses import EPS, LOSSES as LOSS_KINDS
+from draftfinder.train.student import EvalResult, register_student
 
 DEFAULT_DRAFT_VOCAB = 8192       # SmolLM2: 96.8 % of the target's argmax tokens (issue 12's experiment)
 DEFAULT_TTT_STEPS = 3
 STEP_DECAY = 0.8                 # EAGLE-3's per-step loss weight 0.8^j
-LOSS_KINDS = ("fkl", "rkl", "tvd")
-
-
-def eagle3_layers(n_layers: int) -> Tuple[int, int, int]:
-    """(2, L // 2, L − 3): vLLM's / speculators' default auxiliary layers (``llama.py``
-    ``get_eagle3_aux_hidden_state_layers``). The teacher data module has the same function; this is a fallback."""
-    return (2, n_layers // 2, n_layers - 3)
-
-
-@dataclass
-class _EvalResult:
-    """Stand-in for ``train.student.EvalResult`` while that module is absent (same fields)."""
-
-    acceptance: float
-    per_position: List[float]
-    tokens: int
-
-
-def _eval_result(acceptance: float, per_position: List[float], tokens: int) -> Any:
-    try:
-        from draftfinder.train.student import EvalResult
-    except ImportError:
-        EvalResult = _EvalResult
-    return EvalResult(acceptance=acceptance, per_position=per_position, tokens=tokens)
 
 
 def select_draft_vocab(data: Any, size: int, target_vocab: int, split: str = "train") -> torch.Tensor:
@@ -83,25 +61,28 @@ def topk_loss(logits: torch.Tensor, ids: torch.Tensor, probs: torch.Tensor, kind
                                                                                                  torch.Tensor]:
     """Per-row distillation loss of draft logits [R, V_d] against the teacher's top-k restricted to V_d.
 
-    ``ids`` [R, k]: draft ids of the teacher's top-k (−1 where the target id is outside V_d); ``probs`` [R, k].
-    p = the kept probabilities renormalised; log q = log_softmax(logits) at those ids.
-    fkl: Σ p (log p − log q) (forward KL on the kept support); rkl: KL(q̃ ‖ p) with q̃ = q renormalised on the
-    support; tvd: ½ (Σ |p − q| + (1 − Σ q)) (p is 0 off the support). Returns (loss [R], usable rows [R])."""
+    ``train/losses.py``'s three divergences (DistillSpec, Zhou et al. 2023; same formulas, same top-k
+    treatment) on the support S = the teacher's top-k ids inside V_d: ``ids`` [R, k] are draft ids (−1 for a
+    target id outside V_d, whose mass is dropped); p̃ = probs renormalised over S; log q = log_softmax(logits).
+    fkl: Σ_S p̃ (log p̃ − log q); rkl: D_KL(q̂ ‖ p̃) − log Σ_S q with q̂ = q renormalised over S;
+    tvd: ½ (Σ_S |p̃ − q| + (1 − Σ_S q)). Returns (loss [R], usable rows [R]: some teacher mass inside V_d)."""
     if kind not in LOSS_KINDS:
         raise UsageError(f"unknown loss '{kind}'", hint=f"use one of: {', '.join(LOSS_KINDS)}")
     inside = ids >= 0
     p = probs.float() * inside
     total = p.sum(-1, keepdim=True)
     usable = total.squeeze(-1) > 0
-    p = p / total.clamp_min(1e-12)
+    p = p / total.clamp_min(EPS)
     logq = torch.log_softmax(logits.float(), dim=-1).gather(-1, ids.clamp_min(0))       # [R, k]
     support = inside & (p > 0)
-    logp = torch.log(p.clamp_min(1e-30))
+    logp = torch.log(p.clamp_min(EPS))
     if kind == "fkl":
         loss = (p * (logp - logq)).masked_fill(~support, 0.0).sum(-1)
     elif kind == "rkl":
-        logq_t = torch.log_softmax(logq.masked_fill(~support, float("-inf")), dim=-1)
-        loss = (logq_t.exp() * (logq_t - logp)).masked_fill(~support, 0.0).sum(-1)
+        masked = logq.masked_fill(~support, float("-inf"))
+        log_mass = torch.logsumexp(masked, dim=-1, keepdim=True)                          # log Σ_S q
+        logq_hat = masked - log_mass
+        loss = (logq_hat.exp() * (logq_hat - logp)).masked_fill(~support, 0.0).sum(-1) - log_mass.squeeze(-1)
     else:
         q = logq.exp().masked_fill(~support, 0.0)
         loss = 0.5 * ((p - q).abs().masked_fill(~support, 0.0).sum(-1) + (1 - q.sum(-1)).clamp_min(0))
@@ -220,7 +201,7 @@ class Eagle3Student:
                 # go on only where the teacher's sequence continued with the accepted token
                 alive = hit & (b.next_ids[:, rows] == b.argmax[:, rows])
         per_position = [a / r if r else 0.0 for a, r in zip(accepted, reached)]
-        return _eval_result(acceptance=per_position[0], per_position=per_position, tokens=reached[0])
+        return EvalResult(acceptance=per_position[0], per_position=per_position, tokens=reached[0])
 
     # --- batches -----------------------------------------------------------------------------------------
     def _batch(self, data: Any, batch: Sequence[int], steps: int) -> _Batch:
@@ -260,3 +241,6 @@ def make_eagle3_student(target: Any, *, layers: Optional[int] = None, draft_voca
         raise UsageError(f"--layers {layers}: an EAGLE-3 head has exactly one decoder layer",
                          hint="leave --layers out with --method eagle3")
     return Eagle3Student(target, data=data, draft_vocab=draft_vocab, seed=seed)
+
+
+register_student("eagle3", make_eagle3_student)
