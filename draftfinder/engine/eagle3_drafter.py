@@ -8,7 +8,8 @@ accepted tokens, in ``accept`` (and in the first ``draft`` after ``begin``), so 
 
 State, for the accepted sequence ``ctx`` (length n; the target has seen ctx[:n−1]):
 
-- ``_feat``: the target's features [F, 3, H] of positions 0..F−1 (F = n − 1 once synced);
+- ``_feat``: the target's features [F, 3, H] of positions 0..F−1 of the text ``_fctx`` (ctx or a longer text
+  ctx is a prefix of: a replay of the same continuation reuses them; F ≥ n − 1 once synced);
 - the head's KV cache holds positions 0..c−1 (c ≤ F) computed from those features (step 1 of EAGLE-3), each
   position i reading ctx[i + 1]; ``_last`` is the head's output at c − 1;
 - ``draft``: runs the head over positions c..F−1 (one forward; the last row's output gives draft 1), then rolls
@@ -55,8 +56,9 @@ class Eagle3Drafter:
     def _reset(self) -> None:
         from draftfinder.engine.eagle3_head import HeadCache
 
-        self._ctx: List[int] = []
-        self._feat: Optional[torch.Tensor] = None    # target features [F, 3, H] of positions 0..F−1
+        self._ctx: List[int] = []                    # the context the head's cache follows
+        self._fctx: List[int] = []                   # the text the features (and the own target cache) follow
+        self._feat: Optional[torch.Tensor] = None    # target features [F, 3, H] of positions 0..F−1 of _fctx
         self._cache = HeadCache()                    # head K/V of positions 0..c−1 (c ≤ F), target-fed
         self._last: Any = None                       # the head's StepOutput at position c − 1 (gives draft 1)
         self._tcache: Any = None                     # alone: the drafter's own target cache …
@@ -72,24 +74,37 @@ class Eagle3Drafter:
         (positions len − 1 − r .. len − 2), from its prefill or a verify pass."""
         ctx = [int(t) for t in context_ids]
         start = len(ctx) - 1 - int(hidden.shape[0])
-        self._truncate(self._common(ctx))
+        self._truncate(ctx)
         if start > self._features:
             raise ValueError(f"target features start at position {start}, the drafter has {self._features}")
         rows = hidden.detach().to(torch.float32)
         self._feat = rows if self._feat is None or start == 0 else torch.cat([self._feat[:start], rows], dim=0)
+        if self._tcache is not None and self._tlen > start:
+            kv.rollback(self._tcache, start)
+            self._tlen = start
+        self._fctx = ctx
         self._ctx = ctx
 
     # --- protocol ----------------------------------------------------------------------------------------
     def begin(self, prompt_ids: List[int]) -> None:
-        self._reset()
-        self._ctx = [int(t) for t in prompt_ids]
+        """A new generation: the head's cache starts empty. The target features of the previous context are kept
+        where the new one shares its prefix (``_sync`` truncates the rest): ``measure`` replays the same
+        continuation at every K, and alone the drafter then runs the target over it once, not once per K."""
+        from draftfinder.engine.eagle3_head import HeadCache
+
+        self._cache = HeadCache()
+        self._last = None
 
     def accept(self, n_accepted: int, context_ids: List[int]) -> None:
         with torch.inference_mode():
             self._sync([int(t) for t in context_ids])
 
     def end(self) -> None:
-        self._reset()
+        """The generation is over: the head's cache goes; the target features stay for a replay (``begin``)."""
+        from draftfinder.engine.eagle3_head import HeadCache
+
+        self._cache = HeadCache()
+        self._last = None
 
     def draft(self, context_ids: List[int], k: int, sampling: SamplingConfig, generator: Any) -> Draft:
         if k <= 0 or len(context_ids) < 2:          # one token: the target has no features yet
@@ -125,33 +140,41 @@ class Eagle3Drafter:
         full[self._draft_ids] = logits
         return full
 
-    def _common(self, ctx: List[int]) -> int:
-        limit = min(len(self._ctx), len(ctx))
-        if self._ctx[:limit] == ctx[:limit]:
+    @staticmethod
+    def _common(a: List[int], b: List[int]) -> int:
+        limit = min(len(a), len(b))
+        if a[:limit] == b[:limit]:
             return limit
         common = 0
-        while self._ctx[common] == ctx[common]:
+        while a[common] == b[common]:
             common += 1
         return common
 
-    def _truncate(self, common: int) -> None:
-        """Drop what depends on tokens past ``ctx[:common]``: features of positions ≥ common, head positions
-        ≥ common − 1 (position i reads ctx[i + 1]); when head positions go, the last kept one is recomputed
-        too (its output gives draft 1)."""
-        if self._features > common:
-            self._feat = self._feat[:common]
+    def _truncate(self, ctx: List[int]) -> None:
+        """Drop what ``ctx`` contradicts. Head positions ≥ c − 1 for c the prefix ``ctx`` shares with the head's
+        context (position i reads ctx[i + 1]); when some go, the last kept one is recomputed too (its output gives
+        draft 1). Features only where ``ctx`` and their text diverge (position i depends on tokens ≤ i): a
+        shorter ``ctx`` on the same text keeps them for later."""
+        common = self._common(self._ctx, ctx)
         keep = max(0, min(self._cache.length, common - 1))
         if keep < self._cache.length:
             self._cache.crop(max(0, keep - 1))
             self._last = None
-        if self._tcache is not None and self._tlen > common:
-            kv.rollback(self._tcache, common)
-            self._tlen = common
+        shared = self._common(self._fctx, ctx)
+        if shared < min(len(self._fctx), len(ctx)):                         # the texts diverge at ``shared``
+            if self._features > shared:
+                self._feat = self._feat[:shared]
+            if self._tcache is not None and self._tlen > shared:
+                kv.rollback(self._tcache, shared)
+                self._tlen = shared
+            self._fctx = ctx
+        elif len(ctx) > len(self._fctx):
+            self._fctx = ctx
 
     def _sync(self, ctx: List[int]) -> None:
         """Make the state describe ``ctx``: drop what a divergent prefix invalidated, then (alone) run the
         target on the positions whose features nobody gave (up to len(ctx) − 2)."""
-        self._truncate(self._common(ctx))
+        self._truncate(ctx)
         self._ctx = ctx
         need = len(ctx) - 1
         if self._features < need:

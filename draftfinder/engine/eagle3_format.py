@@ -135,8 +135,8 @@ def load_head(folder: Any, target: Any) -> Tuple[Any, Dict[str, Any]]:
     want = {"hidden_size": int(text.hidden_size), "vocab_size": int(model.get_output_embeddings().weight.shape[0])}
     got = {"hidden_size": int(config.get("target_hidden_size") or layer.get("hidden_size") or 0),
            "vocab_size": int(layer.get("vocab_size") or 0)}
-    aux = _aux_layers(config)
     total = len(model.model.layers)
+    aux = _aux_layers(config) or (1, total // 2 - 1, total - 4)   # vLLM's default ids (2, L//2, L−3) are inputs
     if got != want or not aux or max(aux) >= total:
         verifier = ((config.get("speculators_config") or {}).get("verifier") or {}).get("name_or_path")
         raise UsageError(f"the EAGLE-3 head in {folder} was made for '{verifier}' (hidden {got['hidden_size']}, "

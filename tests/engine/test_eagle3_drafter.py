@@ -240,3 +240,24 @@ def test_a_speculators_folder_is_an_eagle3_drafter_spec(tmp_path):
         check_eagle3_head(str(tmp_path), {}, "zoo:smollm2-135m")
     with pytest.raises(UsageError, match="made for 'tiny-llama'"):
         make_drafter(str(tmp_path / "head"), tiny_llama(0, layers=6, hidden=32))
+
+
+def test_a_replay_of_the_same_text_reuses_the_target_features(pair):
+    """``measure`` replays one continuation at every K through begin → draft → accept → end: alone, the drafter
+    runs the target over the text once, and the second replay drafts the same tokens without a target pass."""
+    from draftfinder.measure.scoring import Continuation, replay_drafter
+
+    target, head = pair
+    seq = [random.Random(6).randrange(target.vocab_size) for _ in range(26)]
+    calls = []
+    handle = target.model.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        d = Eagle3Drafter(head, target)
+        cont = Continuation(prompt_id="p", prompt_ids=seq[:6], tokens=seq[6:], decode_s=0.0, max_new_tokens=20)
+        first = replay_drafter(d, cont, 3, sampling=GREEDY)
+        n_first = len(calls)
+        second = replay_drafter(d, cont, 3, sampling=GREEDY)
+    finally:
+        handle.remove()
+    assert n_first > 0 and len(calls) == n_first
+    assert second.step_accepted == first.step_accepted and second.step_drafted == first.step_drafted
