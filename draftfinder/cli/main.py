@@ -35,6 +35,7 @@ COMMANDS = {
     "calibrate": "draftfinder.cli.calibrate_cmd",
     "published": "draftfinder.cli.published_cmd",
     "lint": "draftfinder.cli.lint_cmd",
+    "train": "draftfinder.cli.train_cmd",
 }
 DATA_FORMATS = ("json", "yaml")
 _FLAG_RE = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")

@@ -125,15 +125,11 @@ class TeacherData:
 
     def save(self, path: Path) -> Path:
         """One ``.pt`` file (atomic: written beside ``path`` then renamed over it)."""
-        import torch
-
-        from draftfinder.writer import write_produced
-
         payload = {"format": FORMAT_VERSION, "sequences": [asdict(s) for s in self.sequences],
                    "topk_ids": self.topk_ids, "topk_probs": self.topk_probs, "hidden": self.hidden,
                    "hidden_layers": list(self.hidden_layers), "k": self.k, "target": self.target,
                    "stats": asdict(self.stats), "settings": self.settings}
-        return write_produced(path, lambda tmp: torch.save(payload, tmp))
+        return save_torch(path, payload)
 
     @classmethod
     def load(cls, path: Path) -> "TeacherData":
@@ -150,6 +146,41 @@ class TeacherData:
         except (OSError, RuntimeError, ValueError, KeyError, TypeError, EOFError) as err:
             raise ModelFileError(path, f"unreadable teacher data ({' '.join(str(err).split())[:200]})",
                                  hint="delete it: the next run regenerates it") from err
+
+
+def save_torch(path: Path, payload: Any) -> Path:
+    """``torch.save`` of ``payload`` to ``path`` through ``writer.write_produced`` (atomic; a failed write leaves
+    the old file). torch writes through a Python file object here, so a full disk raises the file's ``OSError``
+    (→ ``OutputError``), not the ``RuntimeError`` torch turns it into."""
+    import torch
+
+    from draftfinder.writer import write_produced
+
+    class _Recording:                    # torch swallows the file's OSError into a RuntimeError: keep it
+        def __init__(self, fh: Any):
+            self.fh, self.error = fh, None
+
+        def write(self, data: Any) -> int:
+            try:
+                return self.fh.write(data)
+            except OSError as err:
+                self.error = err
+                raise
+
+        def flush(self) -> None:
+            self.fh.flush()
+
+    def produce(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            out = _Recording(fh)
+            try:
+                torch.save(payload, out)
+            except RuntimeError:
+                if out.error is not None:
+                    raise out.error from None
+                raise
+
+    return write_produced(path, produce)
 
 
 def eagle3_layers(n_layers: int) -> Tuple[int, int, int]:
