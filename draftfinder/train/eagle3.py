@@ -154,8 +154,9 @@ class Eagle3Student:
 
         record = getattr(self.target, "record", None)
         verifier = getattr(record, "model_id", None) or self.target.name
-        save_head(self.head, Path(folder), verifier=verifier,
-                  verifier_architectures=getattr(self.target.model.config, "architectures", None))
+        model = self.target.model
+        architectures = getattr(model.config, "architectures", None) or [type(model).__name__]   # GGUF: None
+        save_head(self.head, Path(folder), verifier=verifier, verifier_architectures=architectures)
 
     def loss(self, data: Any, batch: List[int], loss_kind: str) -> torch.Tensor:
         self.head.train()

@@ -175,7 +175,7 @@ def test_speculators_format_is_what_vllm_reads(tiny, tmp_path):
     assert config["speculators_model_type"] == "eagle3" and config["architectures"] == ["Eagle3Speculator"]
     assert spec["proposal_methods"][0]["speculative_tokens"] >= 1 and spec["proposal_methods"][0]["proposal_type"] == "greedy"
     assert spec["default_proposal_method"] == "greedy" and spec["algorithm"] == "eagle3"
-    assert spec["verifier"]["name_or_path"] == target.name
+    assert spec["verifier"]["name_or_path"] == target.name and spec["verifier"]["architectures"] == ["LlamaForCausalLM"]
     layer = config["transformer_layer_config"]
     assert isinstance(layer, dict) and layer["model_type"] == "llama" and layer["num_hidden_layers"] == 1
     assert layer["vocab_size"] == 300 and layer["hidden_size"] == 64 and layer["tie_word_embeddings"] is False
