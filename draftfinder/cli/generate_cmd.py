@@ -126,7 +126,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("target_model", metavar="TARGET", help="target model: zoo:NAME, a .gguf file, a folder or a Hub id")
     g = p.add_argument_group("drafting")
     g.add_argument("--draft", required=True, metavar="D",
-                   help="ngram | ngram:basic:N | ngram:onelevel:N | layerskip:N | a draft model name/path/zoo:NAME")
+                   help="ngram | ngram:basic:N | ngram:onelevel:N | layerskip:N | eagle3:DIR (an EAGLE-3 head folder, "
+                        "the prefix optional) | a draft model name/path/zoo:NAME")
     g.add_argument("--k", type=int, default=DEFAULT_K, metavar="N", help=f"tokens drafted per step (default {DEFAULT_K})")
     g.add_argument("--adaptive", action="store_true",
                    help="adapt K after each step: +2 when all drafts were accepted, −1 otherwise (transformers' "

@@ -73,6 +73,9 @@ class Drafter(Protocol):
                      the verify pass reusing what the draft already computed. ``end`` unbinds.
     extend(ctx, n)  → up to n more draft tokens for free (n-gram drafters; pass-size padding)
     observe_target_topk(ctx, start, rows) → the target's top ids at the verified positions (n-gram filler)
+    target_hidden_layers (attribute) + observe_target_hidden(ctx, hidden) → the target's prefill and verify
+                     passes also return the outputs of those decoder layers; ``hidden`` [r, n_layers, H] holds
+                     the r positions the target kept, ending at len(ctx) − 2 (EAGLE-3; called before ``accept``)
     """
 
     name: str

@@ -14,6 +14,8 @@ spec                meaning
 ``ngram:KIND:N``    KIND basic | onelevel, order N ≥ 2
 ``layerskip:N``     the target's first N layers (1 ≤ N < the target's layer count)
 ``model:NAME``      a draft model; ``model:`` may be left out: ``zoo:NAME``, a folder, a .gguf file, a Hub id
+``eagle3:DIR``      an EAGLE-3 head in the speculators format (``draftfinder train --method eagle3``); a folder
+                    whose config.json says ``speculators_model_type: "eagle3"`` is recognised without the prefix
 ==================  ==========================================================================================
 """
 
@@ -27,10 +29,10 @@ from typing import Any, Dict, Optional, Tuple
 from draftfinder.errors import UsageError
 
 DEFAULT_NGRAM_N = 3          # n-gram order for the bare ``ngram`` spec
-KINDS = ("ngram", "layerskip", "model")
+KINDS = ("ngram", "layerskip", "model", "eagle3")
 PAIR_HINT = "pick a draft of the same family (draftfinder find TARGET lists compatible ones)"
-SPEC_HINT = ("use ngram, ngram:basic:N, ngram:onelevel:N, layerskip:N, or a draft model (zoo:NAME, a folder, "
-             "a .gguf file, a Hub id)")
+SPEC_HINT = ("use ngram, ngram:basic:N, ngram:onelevel:N, layerskip:N, eagle3:DIR, or a draft model (zoo:NAME, "
+             "a folder, a .gguf file, a Hub id)")
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,11 @@ class DrafterSpec:
     """A parsed ``--draft`` value."""
 
     text: str                        # as given (stripped)
-    kind: str                        # ngram | layerskip | model
+    kind: str                        # ngram | layerskip | model | eagle3
     storage: str = "basic"           # ngram
     n: int = DEFAULT_NGRAM_N         # ngram order
     layers: Optional[int] = None     # layerskip N
-    model: Optional[str] = None      # model name or path
+    model: Optional[str] = None      # model name or path (eagle3: the head's folder)
 
 
 def parse_drafter_spec(spec: str) -> DrafterSpec:
@@ -63,12 +65,21 @@ def parse_drafter_spec(spec: str) -> DrafterSpec:
         if not arg.isdigit() or int(arg) < 1:
             raise UsageError(f"bad layer-skip spec '{text}'", hint="use layerskip:N with N ≥ 1 the target's layers to keep")
         return DrafterSpec(text, "layerskip", layers=int(arg))
+    if prefix == "eagle3":
+        if not arg.strip():
+            raise UsageError(f"bad drafter spec '{text}': no folder after 'eagle3:'",
+                             hint="use eagle3:DIR with DIR a folder written by draftfinder train --method eagle3")
+        return DrafterSpec(text, "eagle3", model=arg.strip())
     if prefix == "model":
         if not arg.strip():
             raise UsageError(f"bad drafter spec '{text}': no model after 'model:'", hint=SPEC_HINT)
         return DrafterSpec(text, "model", model=arg.strip())
     if colon and prefix != "zoo" and not Path(text).expanduser().exists() and "/" not in prefix and "\\" not in text:
         raise UsageError(f"unknown drafter '{text}': '{prefix}' is not a drafter kind", hint=SPEC_HINT)
+    from draftfinder.engine.eagle3_format import is_eagle3_folder
+
+    if is_eagle3_folder(text):
+        return DrafterSpec(text, "eagle3", model=text)
     return DrafterSpec(text, "model", model=text)
 
 
@@ -84,6 +95,8 @@ def check_drafter_spec(spec: str, target: str, resolver: Any) -> DrafterSpec:
         if total is not None and not parsed.layers < total:
             raise UsageError(f"layerskip:{parsed.layers}: N must be between 1 and {total - 1} "
                              f"(the target has {total} layers)", hint=f"e.g. layerskip:{max(1, total // 2)}")
+    elif parsed.kind == "eagle3":
+        check_eagle3_head(parsed.model, record.config, target.strip())
     elif parsed.kind == "model":
         from draftfinder.compat.tokenizer import load_tokenizer
 
@@ -152,3 +165,24 @@ def check_tokenizer_pair(target_tokenizer: Any, draft_tokenizer: Any, target_nam
                             for r in result.incompatibility_reasons[:2]) or "tokenizers differ"
         raise UsageError(f"draft '{draft_name}' cannot draft for '{target_name}': {reasons}", hint=PAIR_HINT)
     _PASSED[key] = (target_tokenizer, draft_tokenizer)
+
+
+def check_eagle3_head(folder: str, target_config: Optional[Dict[str, Any]], target: str) -> None:
+    """Refuse, before weights load, an EAGLE-3 folder that is not one, or whose head was made for a target of
+    another shape (hidden size, vocabulary, layer count from the target's config.json facts, where known)."""
+    from draftfinder.engine.eagle3_format import is_eagle3_folder, read_config
+
+    if not is_eagle3_folder(folder):
+        raise UsageError(f"'{folder}' is not an EAGLE-3 head folder (no config.json with speculators_model_type "
+                         f"'eagle3')", hint="pass a folder written by draftfinder train TARGET --method eagle3")
+    config = read_config(Path(folder).expanduser())
+    layer = config.get("transformer_layer_config") or {}
+    text = (target_config.get("text_config") or target_config) if isinstance(target_config, dict) else {}
+    pairs = [("hidden size", config.get("target_hidden_size") or layer.get("hidden_size"), text.get("hidden_size")),
+             ("vocabulary", layer.get("vocab_size"), text.get("vocab_size"))]
+    for what, head_value, target_value in pairs:
+        if head_value and target_value and int(head_value) != int(target_value):
+            made_for = ((config.get("speculators_config") or {}).get("verifier") or {}).get("name_or_path")
+            raise UsageError(f"the EAGLE-3 head in {folder} was made for '{made_for}' ({what} {head_value}), "
+                             f"not for '{target}' ({what} {target_value})",
+                             hint="draft with a head trained for this target (draftfinder train TARGET --method eagle3)")

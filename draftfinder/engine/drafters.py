@@ -12,6 +12,8 @@ NAME or PATH        ``ModelDrafter``: a small draft model (``zoo:…``, .gguf, f
 ``ngram``           ``engine.ngram.NGramDrafter`` (n-gram / prompt lookup; NASD of the CLI seed),
 ``ngram:basic:N``   storage "basic" or "onelevel", order N, ``top_k_filler=1``, reset between generations
 ``ngram:onelevel:N``
+``eagle3:DIR``      ``engine.eagle3_drafter.Eagle3Drafter``: an EAGLE-3 head fed by the target's hidden states
+                    (Li et al. 2025); a speculators-format folder is recognised without the prefix
 ==================  ============================================================================================
 
 The draft model's cache follows the accepted sequence: the drafter remembers which token ids its cache holds,
@@ -296,11 +298,18 @@ def _make_model(spec: DrafterSpec, target: LoadedModel, **kw: Any) -> Any:
     return ModelDrafter(draft, target=target, **kw)
 
 
+def _make_eagle3(spec: DrafterSpec, target: LoadedModel, **kw: Any) -> Any:
+    from draftfinder.engine.eagle3_drafter import Eagle3Drafter
+
+    return Eagle3Drafter.from_folder(spec.model, target)
+
+
 # kind (``drafter_specs.parse_drafter_spec``) → factory(spec, target, **kw)
 DRAFTERS: Dict[str, Callable[..., Any]] = {
     "ngram": _make_ngram,
     "layerskip": _make_layerskip,
     "model": _make_model,
+    "eagle3": _make_eagle3,
 }
 
 

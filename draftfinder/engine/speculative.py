@@ -54,21 +54,39 @@ def cache_kwargs(model: Any, cache: Any) -> dict:
     return {name: cache, "use_cache": True}
 
 
-def model_forward(model: Any, cache: Any, token_ids: Sequence[int], *, last_only: bool = False) -> torch.Tensor:
-    """Run ``token_ids`` after what ``cache`` holds; returns logits [S, V] (or [1, V] with ``last_only``)."""
+def model_forward(model: Any, cache: Any, token_ids: Sequence[int], *, last_only: bool = False,
+                  hidden_layers: Sequence[int] = ()) -> Any:
+    """Run ``token_ids`` after what ``cache`` holds; returns logits [S, V] (or [1, V] with ``last_only``).
+
+    With ``hidden_layers`` (0-based decoder layers) returns (logits, hidden [S, len(hidden_layers), H]): the
+    *outputs* of those layers (transformers' ``hidden_states[l + 1]``), for drafters fed by the target
+    (``target_hidden_layers``, EAGLE-3)."""
     input_ids = torch.tensor([list(token_ids)], dtype=torch.long)           # [1, S]
     kwargs = {"logits_to_keep": 1} if last_only and "logits_to_keep" in _forward_params(type(model)) else {}
+    if hidden_layers:
+        kwargs["output_hidden_states"] = True
     out = model(input_ids=input_ids, **cache_kwargs(model, cache), **kwargs)
-    return out.logits[0, -1:] if last_only else out.logits[0]                # [S, V] or [1, V]
+    logits = out.logits[0, -1:] if last_only else out.logits[0]             # [S, V] or [1, V]
+    if not hidden_layers:
+        return logits
+    hidden = torch.stack([out.hidden_states[int(l) + 1][0] for l in hidden_layers], dim=1)   # [S, n, H]
+    return logits, hidden
 
 
-def prefill(model: Any, cache: Any, token_ids: Sequence[int], *, rollback: bool = True) -> None:
+def prefill(model: Any, cache: Any, token_ids: Sequence[int], *, rollback: bool = True,
+            hidden_layers: Sequence[int] = ()) -> Optional[torch.Tensor]:
     """Fill ``cache`` with ``token_ids`` (the prompt minus its last token); then allow rollback, unless
-    ``rollback=False`` (a cache that is never rolled back, e.g. the target-only baseline's)."""
+    ``rollback=False`` (a cache that is never rolled back, e.g. the target-only baseline's). With
+    ``hidden_layers``, returns those layers' outputs at every prompt position [S, n, H] (see ``model_forward``)."""
+    hidden = None
     if token_ids:
-        model_forward(model, cache, token_ids, last_only=True)
+        if hidden_layers:
+            _, hidden = model_forward(model, cache, token_ids, hidden_layers=hidden_layers)
+        else:
+            model_forward(model, cache, token_ids, last_only=True)
     if rollback:
         kv.enable_rollback(cache)
+    return hidden
 
 
 def decode_one_token(model: Any, cache: Any, token_id: int) -> torch.Tensor:
@@ -91,6 +109,8 @@ class StepOutcome:
     draft_s: float = 0.0
     verify_s: float = 0.0
     target_topk: Optional[List[List[int]]] = None   # [n_accepted+1][top_k] target's best ids per emitted position
+    target_hidden: Optional[torch.Tensor] = None    # [n_accepted+1, n, H] the drafter's target layers at the kept
+                                                    # positions (last token + accepted drafts), when it asks
 
     @property
     def accepted(self) -> List[int]:
@@ -163,8 +183,12 @@ def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: Li
     t1 = time.perf_counter()
 
     feed = [ids[-1]] + drafted
+    hidden_layers = getattr(drafter, "target_hidden_layers", ())
+    hidden = None
     if getattr(drafter, "bound_cache", None) is target_cache:
         logits = drafter.verify_forward(feed)                                # [n+1, V], shared layers reused
+    elif hidden_layers:                                                      # EAGLE-3: the verify pass's features
+        logits, hidden = model_forward(target, target_cache, feed, hidden_layers=hidden_layers)
     else:
         logits = model_forward(target, target_cache, feed)                   # [n+1, V]
     if sampling.greedy:
@@ -188,7 +212,8 @@ def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: Li
     if outside is not None:
         drafted = drafted + [outside]                                        # proposed and rejected
     return StepOutcome(drafted=drafted, n_accepted=n_accepted, next_token=next_token, n_padded=n_padded,
-                       draft_s=t1 - t0, verify_s=t2 - t1, target_topk=topk)
+                       draft_s=t1 - t0, verify_s=t2 - t1, target_topk=topk,
+                       target_hidden=hidden[: n_accepted + 1] if hidden is not None else None)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -304,12 +329,17 @@ def speculative_generate(
     filler = int(getattr(drafter, "top_k_filler", 1) or 1)
     filler = min(filler, vocab_size) if filler > 1 and hasattr(drafter, "observe_target_topk") else 0
 
+    # drafters fed by the target's hidden states (EAGLE-3) name the layers; the others pay nothing
+    hidden_layers = tuple(getattr(drafter, "target_hidden_layers", ()) or ())
+
     with torch.inference_mode():
         cache = kv.new_cache(model)
-        prefill(model, cache, prompt[:-1])
+        prompt_hidden = prefill(model, cache, prompt[:-1], hidden_layers=hidden_layers)
         if hasattr(drafter, "bind_target_cache"):                # self-speculation: one KV cache for both
             drafter.bind_target_cache(model, cache)
         drafter.begin(prompt)
+        if prompt_hidden is not None:
+            drafter.observe_target_hidden(prompt, prompt_hidden)
         run.stats.prefill_s = time.perf_counter() - run.start
         try:
             ids = list(prompt)
@@ -332,6 +362,8 @@ def speculative_generate(
                 start = len(ids)
                 ids.extend(step.new_tokens)
                 t0 = time.perf_counter()
+                if step.target_hidden is not None:               # before accept: it then has all it needs
+                    drafter.observe_target_hidden(ids, step.target_hidden)
                 drafter.accept(step.n_accepted, ids)
                 if step.target_topk is not None:
                     drafter.observe_target_topk(ids, start, step.target_topk)

@@ -70,9 +70,15 @@ def generate_continuations(target: Any, prompts: Sequence[Any], *, max_new_token
 # ---------------------------------------------------------------------------------------------------
 
 def draft_kind(spec: str) -> str:
-    """``ngram…`` → ngram, ``layerskip:N`` → layerskip, anything else → model."""
+    """``ngram…`` → ngram, ``layerskip:N`` → layerskip, ``eagle3:DIR`` or an EAGLE-3 folder → eagle3, anything
+    else → model. An EAGLE-3 head is scored like an n-gram drafter, through its real lifecycle (its drafts 2..K
+    read its own outputs, so a teacher-forced match vector would not describe them)."""
     head = spec.strip().split(":", 1)[0]
-    return head if head in ("ngram", "layerskip") else "model"
+    if head in ("ngram", "layerskip"):
+        return head
+    from draftfinder.engine.drafter_specs import parse_drafter_spec
+
+    return "eagle3" if head == "eagle3" or parse_drafter_spec(spec).kind == "eagle3" else "model"
 
 
 @dataclass
@@ -171,7 +177,7 @@ def score_continuation(target: Any, scorers: Sequence[_Scorer], cont: Continuati
         shared_s = (time.perf_counter() - t_start) / max(1, len(scorers))
         for s in scorers:
             t0 = time.perf_counter()
-            if s.kind == "ngram":
+            if s.kind in ("ngram", "eagle3"):                         # replayed through the drafter's lifecycle
                 trace = _score_ngram(target, s, cont, p, sampling, max_k)
             else:
                 if s.kind == "layerskip":
