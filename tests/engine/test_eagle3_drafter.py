@@ -14,7 +14,7 @@ from draftfinder.engine.drafter_specs import check_eagle3_head, parse_drafter_sp
 from draftfinder.engine.drafters import make_drafter
 from draftfinder.engine.eagle3_drafter import Eagle3Drafter
 from draftfinder.engine.eagle3_head import Eagle3Head, HeadCache
-from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
+from draftfinder.engine.speculative import speculative_generate
 from draftfinder.errors import UsageError
 from tests.enginekit import P_MIN, chi_square_p, hf_greedy, one_thread, pooled, tiny_gemma3, tiny_llama
 

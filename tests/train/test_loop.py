@@ -4,8 +4,6 @@ the token budget."""
 
 import random
 
-import torch
-
 from draftfinder.train.loop import LoopConfig, epoch_batches, lr_factor, train_loop
 from draftfinder.train.student import make_student
 from draftfinder.train.teacher import TeacherData, TeacherSequence, score_sequences
