@@ -6,11 +6,10 @@ every output (table, JSON export, YAML) is rendered from.
 
 from __future__ import annotations
 
-import datetime as _dt
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from draftfinder import constants
@@ -21,94 +20,15 @@ from draftfinder.find.dedupe import SameFiles, add_sources, merge_same_models
 from draftfinder.find.config import FinderConfig, validate
 from draftfinder.errors import DraftFinderError, NoCompatibleDraftsError
 from draftfinder.models.resolver import Resolver
-from draftfinder.find.results import (
+from draftfinder.find.results import (  # noqa: F401  (FindResult, Rejection: importable from here as before)
     CompatibilityResult,
     DraftModelCandidate,
+    FindResult,
     ModelInfo,
+    Rejection,
     Task,
-    to_plain,
 )
 from draftfinder.models.sources.base import CandidateRef, ModelRecord
-from draftfinder.version import __version__
-
-
-@dataclass
-class Rejection:
-    """A candidate that was evaluated and left out, with why."""
-
-    model_id: str
-    stage: str                     # resolve | size | compatibility
-    reasons: List[str]
-    engines: Dict[str, bool] = field(default_factory=dict)
-    sources: List[Dict[str, Any]] = field(default_factory=list)   # every place this model was found
-
-
-@dataclass
-class FindResult:
-    """Everything one find run produced."""
-
-    target: ModelInfo
-    candidates: List[DraftModelCandidate]          # compatible, ranked best first
-    rejected: List[Rejection]
-    evaluated: int
-    hardware: str
-    task: str
-    notes: List[str]
-    elapsed_s: float
-    settings: Dict[str, Any]
-    device: Any = None                             # predict.devices.Device the estimates are for
-    engine: Optional[str] = None                   # the engine the latency model predicts for
-    engine_source: str = ""                        # "--engine" / "default: <rule>"
-    engine_note: str = ""                          # what the latency model does with the engine (device_latency)
-    ctx_tokens: int = 4096
-    concurrency: int = 1
-    target_fit: Any = None                         # predict.memory.MemoryFit of the target alone
-    draft_methods: List[Dict[str, Any]] = field(default_factory=list)   # heads, MTP, model-free (methods/offers.py)
-    unverified: List[DraftModelCandidate] = field(default_factory=list)   # tokenizer could not be judged: listed
-                                                   # below the verified ones with the reason (compat/by_hash.py)
-
-    def top(self, n: int) -> List[DraftModelCandidate]:
-        return self.candidates[:n]
-
-    def summary(self, top_n: int) -> Dict[str, Any]:
-        top = self.top(top_n)
-        n = len(top)
-        fitting = [c.estimated_speedup for c in top if c.estimated_speedup is not None]
-        return {
-            "average_speedup": round(sum(fitting) / len(fitting), 4) if fitting else None,
-            "average_acceptance_rate": round(sum(c.acceptance_rate_estimate for c in top) / n, 4) if n else None,
-            "pairs_that_do_not_fit": sum(1 for c in top if c.estimated_speedup is None),
-            "total_candidates_evaluated": self.evaluated,
-            "compatible_candidates": len(self.candidates),
-            "rejected_candidates": len(self.rejected),
-            "unverified_candidates": len(self.unverified),
-            "elapsed_s": round(self.elapsed_s, 3),
-        }
-
-    def to_dict(self, top_n: Optional[int] = None) -> Dict[str, Any]:
-        from draftfinder.find.ranking import RANK_ORDER, RANKING_RULE
-
-        shown = self.candidates if top_n is None else self.top(top_n)
-        return {
-            "draftfinder_version": __version__,
-            "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "target_model": self.target.to_dict(),
-            "hardware": self.hardware,
-            "device": self.device.to_dict() if self.device is not None else None,
-            "engine": {"name": self.engine, "chosen_by": self.engine_source, "latency_model": self.engine_note},
-            "ctx_tokens": self.ctx_tokens,
-            "concurrency": self.concurrency,
-            "target_fit": self.target_fit.to_dict() if self.target_fit is not None else None,
-            "task": self.task,
-            "ranking": {"order": list(RANK_ORDER), "rule": RANKING_RULE},
-            "draft_models": [c.to_dict() for c in shown],
-            "unverified_models": [c.to_dict() for c in self.unverified],
-            "rejected_models": to_plain(self.rejected),
-            "draft_methods": list(self.draft_methods),
-            "summary": self.summary(top_n or len(self.candidates)),
-            "notes": list(self.notes),
-            "settings": self.settings,
-        }
 
 
 class DraftModelFinder:
