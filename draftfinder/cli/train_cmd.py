@@ -28,6 +28,7 @@ from draftfinder.errors import EXIT_INTERRUPTED, UsageError
 from draftfinder.report.progress import PhaseProgress, StopOnInterrupt
 
 GGUF_NAME = "draft.gguf"           # --gguf's file inside the output folder
+HELD_OUT_NAME = "held_out_prompts.json"   # the held-out prompts (measure --prompts, sweep prompts_file)
 
 HELP = "train a draft model for a target on this machine (distilled from the target's own outputs)"
 DEFAULT_MAX_MINUTES = 30.0
@@ -276,6 +277,8 @@ def build(args: argparse.Namespace, *, progress: Any, bar: TrainBar, should_stop
             progress.close()
         if args.gguf:
             _gguf(tmp, target, report, split.held_out, args)
+        # the prompts never trained on, so `measure --prompts` and a sweep's `prompts_file` stay out of sample
+        write_json(tmp / HELD_OUT_NAME, {"prompts": [p.to_dict() for p in split.held_out]})
         write_json(tmp / output.REPORT, report.to_dict())
 
     tmp = output.save_into_temp(out, fill)

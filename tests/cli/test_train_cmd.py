@@ -151,6 +151,11 @@ def test_tiny_run_writes_a_loadable_folder_and_a_rerun_resumes(smollm2_installed
     assert report["data"]["held_out_prompts"] == 1 and report["data"]["train_prompts"] == 5
     saved = json.loads((out / "train_report.json").read_text())
     assert saved["training"] == report["training"]
+    # the held-out prompts travel with the draft, so measure / sweep can stay out of sample
+    from draftfinder.measure.prompts import read_prompts_file
+
+    held = read_prompts_file(out / "held_out_prompts.json")
+    assert [p.id for p in held] == saved["data"]["held_out_ids"] and len(held) == 1
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(str(out))
