@@ -190,6 +190,32 @@ def read_gguf_vocab_meta(path: Path) -> Dict[str, Any]:
     }
 
 
+# files transformers' from_pretrained(folder, gguf_file=…) also reads from the GGUF's folder and lets override the
+# GGUF's own tokenizer metadata (special tokens, BOS/EOS, add_bos); llama.cpp reads only the GGUF
+SIDE_FILES = ("tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "added_tokens.json",
+              "tokenizer.model", "config.json", "generation_config.json", "chat_template.jinja")
+
+
+@contextlib.contextmanager
+def _gguf_alone(path: Path) -> Iterator[Path]:
+    """The folder to load ``path`` from, holding nothing but it: its own folder when that has no side file
+    (:data:`SIDE_FILES`), else a temporary folder with a symlink to it (removed on exit). Guards a GGUF beside a
+    Hugging Face folder's tokenizer files (``draftfinder train --gguf`` writes ``DIR/draft.gguf`` next to them):
+    transformers mixed them in — a Gemma draft's facts came out with BOS ``None`` against the file's 2."""
+    if not any((path.parent / name).exists() for name in SIDE_FILES):
+        yield path.parent
+        return
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="draftfinder-gguf-"))
+    try:
+        (folder / path.name).symlink_to(path.resolve())
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _load_gguf(model_id: str, path: Path) -> Any:
     """Load the tokenizer stored in a GGUF file.
 
@@ -215,10 +241,10 @@ def _load_gguf(model_id: str, path: Path) -> Any:
     backend_cls = getattr(transformers, "TokenizersBackend", None) or transformers.PreTrainedTokenizerFast
     tok = None
     first_error: Optional[BaseException] = None
-    with quiet_transformers():
+    with quiet_transformers(), _gguf_alone(path) as folder:
         for load in (
-            lambda: backend_cls.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True),
-            lambda: transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name,
+            lambda: backend_cls.from_pretrained(str(folder), gguf_file=path.name, local_files_only=True),
+            lambda: transformers.AutoTokenizer.from_pretrained(str(folder), gguf_file=path.name,
                                                                local_files_only=True),
         ):
             try:

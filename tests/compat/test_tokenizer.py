@@ -7,6 +7,7 @@ and fingerprints are tests/compat/test_facts.py.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -115,3 +116,23 @@ def test_a_sentencepiece_only_folder_tokenizes_as_sentencepiece_does(fixtures):
     differ = [text[:30] for text in default_texts()
               if mistral(text, add_special_tokens=False)["input_ids"] != sp.encode(text)]
     assert differ == [], f"{len(differ)} of 23 test strings tokenize unlike SentencePiece, e.g. {differ[:3]}"
+
+
+def test_a_gguf_beside_hf_tokenizer_files_is_read_alone(smollm2_gguf, tmp_path):
+    """Guards the `train --gguf` bug: a GGUF in a folder holding a Hugging Face tokenizer_config.json was read
+    with that file's special tokens mixed in (transformers' from_pretrained(folder, gguf_file=…) reads both), so
+    a Gemma draft's BOS came out None against the GGUF's 2. llama.cpp reads only the GGUF; so must we."""
+    from draftfinder.compat import facts as vocab
+    from draftfinder.compat.tokenizer import load_tokenizer
+
+    alone_tok = load_tokenizer(ModelRecord(model_id="a", source="gguf", gguf_path=smollm2_gguf))
+    alone = vocab.facts_from_tokenizer(alone_tok)
+    folder = tmp_path / "draft"
+    alone_tok.save_pretrained(str(folder))          # the folder train writes: tokenizer.json + tokenizer_config.json
+    shutil.copyfile(smollm2_gguf, folder / "draft.gguf")            # a file of its own (the cache keys on it)
+    before = sorted(p.name for p in folder.iterdir())
+    beside = vocab.facts_from_tokenizer(load_tokenizer(ModelRecord(model_id="b", source="gguf",
+                                                                   gguf_path=folder / "draft.gguf")))
+    assert (beside.n_tokens, beside.bos_token_id, beside.eos_token_id, beside.add_bos_token) == \
+        (alone.n_tokens, alone.bos_token_id, alone.eos_token_id, alone.add_bos_token)       # old: BOS/EOS None
+    assert sorted(p.name for p in folder.iterdir()) == before          # nothing written into the user's folder
