@@ -192,6 +192,7 @@ def build(args: argparse.Namespace, *, progress: Any, bar: TrainBar, should_stop
     from draftfinder.engine.threads import apply_threads
     from draftfinder.models.resolver import Resolver
     from draftfinder.report.output import info
+    from draftfinder.find.trained import register_trained
     from draftfinder.train import output
     from draftfinder.train.independent import check_layers
     from draftfinder.train.loop import LoopConfig, train_loop
@@ -282,8 +283,6 @@ def build(args: argparse.Namespace, *, progress: Any, bar: TrainBar, should_stop
         write_json(tmp / output.REPORT, report.to_dict())
 
     tmp = output.save_into_temp(out, fill)
-    from draftfinder.find.trained import register_trained
-
     output.publish(tmp, out)
     try:
         register_trained(args.target, args.method, out, report.created)   # find/trained.py: the one registry
@@ -308,8 +307,7 @@ def _gguf(tmp: Path, target: Any, report: Any, held_out: Any, args: argparse.Nam
     exported = gguf_export.export_gguf(tmp, Path(gguf_path), tmp / GGUF_NAME).to_dict()
     exported["path"] = GGUF_NAME                           # relative to the output folder (tmp is renamed)
     exported["source_folder"] = "."
-    measured = (report.measured or {}) if isinstance(getattr(report, "measured", None), dict) else {}
-    k = max(1, int(measured.get("K") or 1))
+    k = max(1, int((report.measured or {}).get("K") or 1))
     try:
         exported["llama_server"] = gguf_export.measure_llama_server_pair(
             Path(gguf_path), tmp / GGUF_NAME, list(held_out)[:5], max_tokens=min(args.measure_tokens, 128),

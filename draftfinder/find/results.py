@@ -14,6 +14,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from draftfinder.version import __version__
+
 
 class Task(enum.Enum):
     GENERAL = "general"
@@ -300,7 +302,7 @@ class FindResult:
 
         shown = self.candidates if top_n is None else self.top(top_n)
         return {
-            "draftfinder_version": _version(),
+            "draftfinder_version": __version__,
             "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "target_model": self.target.to_dict(),
             "hardware": self.hardware,
@@ -319,9 +321,3 @@ class FindResult:
             "notes": list(self.notes),
             "settings": self.settings,
         }
-
-
-def _version() -> str:
-    from draftfinder.version import __version__
-
-    return __version__
