@@ -247,6 +247,14 @@ class EndpointError(DraftFinderError):
     exit_code = EXIT_NETWORK
 
 
+class ServerStartError(EndpointError):
+    """Raised when a server the sweep starts itself (vLLM, SGLang) exits before it is ready — its command line
+    or speculative config refused, its port taken, its model missing — or is not ready in time. The message
+    quotes the server's last output line; the hint names the fix and the full log."""
+
+    exit_code = EXIT_NETWORK
+
+
 class EndpointAuthError(EndpointError):
     """Raised when such a server refuses the request's credentials (HTTP 401/403)."""
 

@@ -12,12 +12,19 @@ A config names the models and how to run them::
   draftbench's ``rtx4090-24gb``) used for the predictions beside each cell, or ``local`` (the default: this
   machine, no profile); any other name is a config error.
 - ``backend``: ``engine`` (our in-process engine), ``hf`` (transformers assisted generation), ``llamacpp``
-  (``llama-server`` started per cell), ``openai`` (any OpenAI-compatible URL: vLLM, SGLang, a llama-server).
+  (``llama-server`` started per cell), ``openai`` (any OpenAI-compatible URL: vLLM, SGLang, a llama-server),
+  ``vllm`` / ``sglang`` (the server started per cell with the cell's speculative config:
+  ``sweep/backends/vllm.py``, ``sglang.py``), ``lmstudio`` (a running LM Studio, the draft passed per request).
 - a draft may be a ``--draft`` spec string instead of an object: ``"ngram"``, ``"layerskip:8"``, a model path;
   its label is the spec, or ``trained: <folder name>`` for a folder ``draftfinder train`` wrote (a draft object
   with a ``path`` and no ``label`` is labelled the same way).
 - draft ``type``: ``model`` (default; needs ``path``), ``ngram`` (no path; ``storage`` basic|onelevel, ``n``),
-  ``layerskip`` (no path; ``layers``: the first N layers of the target + its head).
+  ``layerskip`` (no path; ``layers``: the first N layers of the target + its head); ``vllm``/``sglang`` only:
+  ``eagle`` / ``eagle3`` (``path``: the head) and ``mtp`` (no path: the target's own multi-token-prediction layers).
+- ``vllm`` / ``sglang`` settings: ``server_bin`` (the ``vllm`` executable / the Python that has sglang; default:
+  PATH / this Python), ``tensor_parallel_size`` (default 1), ``gpu_memory_fraction`` (vLLM
+  ``--gpu-memory-utilization``, SGLang ``--mem-fraction-static``; default: the server's), ``port`` (0: a free
+  one); ``lmstudio``: ``server_url`` (default http://127.0.0.1:1234) and ``server_bin`` (the ``lms`` CLI).
 - ``openai``: every target and draft entry needs ``url`` (the server is the user's; a draft entry is an
   endpoint that serves the target *with* that draft) and may give ``model`` (the served name); a draft entry
   names its ``target`` label when the config has several targets.
@@ -42,8 +49,10 @@ from typing import Any, Dict, List, Optional
 from draftfinder.errors import ConfigError, UsageError
 from draftfinder.ranges import check_number
 
-BACKENDS = ("engine", "hf", "llamacpp", "openai")
-DRAFT_TYPES = ("model", "ngram", "layerskip")
+BACKENDS = ("engine", "hf", "llamacpp", "openai", "vllm", "sglang", "lmstudio")
+MANAGED_SERVERS = ("vllm", "sglang")    # started per cell by draftfinder (sweep/backends/managed_server.py)
+DRAFT_TYPES = ("model", "ngram", "layerskip", "eagle", "eagle3", "mtp")
+HEAD_TYPES = ("eagle", "eagle3")        # a draft head trained on the target: needs path (vllm, sglang)
 NGRAM_STORAGES = ("basic", "onelevel")
 MAX_SWEEP_K = 16
 LOCAL_HARDWARE = "local"            # the default: this machine, named by no latency profile
@@ -74,6 +83,10 @@ class Entry:
             return f"ngram:{self.storage}:{self.n}"
         if self.type == "layerskip":
             return f"layerskip:{self.layers}"
+        if self.type == "mtp":
+            return "mtp"
+        if self.type in HEAD_TYPES:
+            return f"{self.type}:{self.path}"
         return str(self.path)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -100,6 +113,10 @@ class Settings:
     threads: Optional[int] = None       # torch / llama threads (None: engine.threads.default_threads / llama's)
     timeout_s: float = 600.0            # per request; llama-server readiness
     api_key_env: Optional[str] = None   # openai: the NAME of the env var that holds the key (never the key)
+    server_bin: Optional[str] = None    # vllm: `vllm`; sglang: a python with sglang; lmstudio: `lms` (default: PATH)
+    tensor_parallel_size: int = 1       # vllm / sglang: GPUs per server
+    gpu_memory_fraction: Optional[float] = None   # vllm --gpu-memory-utilization / sglang --mem-fraction-static
+    server_url: Optional[str] = None    # lmstudio: the server (default http://127.0.0.1:1234)
 
 
 @dataclass
@@ -232,17 +249,20 @@ def _settings(raw: Any, source: str) -> Settings:
                 raise ConfigError(k, f"a whole number or a list of whole numbers from 1 to {MAX_SWEEP_K}", value,
                                   source=source)
             s.k = sorted({_int(v, k, source, 1, MAX_SWEEP_K) for v in values})
-        elif key in ("runs", "max_tokens", "prompts"):
+        elif key in ("runs", "max_tokens", "prompts", "tensor_parallel_size"):
             setattr(s, key, _int(value, k, source, 1))
         elif key in ("gpu_layers", "ctx_size", "seed", "warmup"):
             setattr(s, key, _int(value, k, source, 0))
-        elif key == "port":
-            setattr(s, key, _int(value, k, source, 1, 65535))
+        elif key == "port":                    # 0: a free port (llamacpp, vllm, sglang)
+            setattr(s, key, _int(value, k, source, 0, 65535))
+        elif key == "gpu_memory_fraction":
+            setattr(s, key, None if value is None else check_number(value, k, low=0, low_open=True, high=1,
+                                                                    source=source))
         elif key == "threads":
             setattr(s, key, None if value is None else _int(value, k, source, 1))
         elif key in ("temperature", "timeout_s"):
             setattr(s, key, check_number(value, k, low=0, low_open=key == "timeout_s", source=source))
-        else:  # strings: llama_bin, task, prompts_file, api_key_env
+        else:  # strings: llama_bin, task, prompts_file, api_key_env, server_bin, server_url
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ConfigError(k, "a non-empty string", value, source=source)
             setattr(s, key, value.strip() if isinstance(value, str) else value)
@@ -287,6 +307,9 @@ def _entries(raw: Any, key: str, source: str, backend: str, *, required: bool) -
         if kind not in DRAFT_TYPES or (key == "targets" and kind != "model"):
             allowed = "model" if key == "targets" else ", ".join(DRAFT_TYPES)
             raise ConfigError(prefix + "type", f"one of {allowed}", kind, source=source)
+        if kind in HEAD_TYPES + ("mtp",) and backend not in MANAGED_SERVERS:
+            raise ConfigError(prefix + "type", f"model, ngram or layerskip with backend {backend}", kind,
+                              source=source, hint=f"{kind} drafts run with backend vllm or sglang")
         e = Entry(label=label, type=kind, path=_str(item, "path", source, prefix=prefix),
                   url=_str(item, "url", source, prefix=prefix), model=_str(item, "model", source, prefix=prefix),
                   target=_str(item, "target", source, prefix=prefix))
@@ -313,9 +336,12 @@ def _entries(raw: Any, key: str, source: str, backend: str, *, required: bool) -
                                   hint="the openai backend talks to servers you started; give each entry its url")
             if not re.match(r"https?://", e.url):
                 raise ConfigError(prefix + "url", "an http:// or https:// URL", e.url, source=source)
-        elif kind == "model" and not e.path:
+        elif kind == "model" and not e.path and not (backend == "lmstudio" and e.model):
             raise ConfigError(prefix + "path", "a model path (zoo:NAME, folder, .gguf file or Hub id)", source=source,
                               hint="ngram and layerskip drafts need no path: set \"type\": \"ngram\"")
+        if kind in HEAD_TYPES and not e.path:
+            raise ConfigError(prefix + "path", f"the {kind} head (a folder or Hub id)", source=source,
+                              hint="an EAGLE head is a separate checkpoint trained on the target")
         if kind == "layerskip" and e.layers is None:
             raise ConfigError(prefix + "layers", "an integer ≥ 1 (the target layers the self-draft keeps)",
                               source=source)

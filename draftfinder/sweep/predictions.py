@@ -76,6 +76,8 @@ def predict_cell(cfg: SweepConfig, target: Entry, draft: Entry, k: Optional[int]
     """The prediction beside one cell (module doc); ``measured``: the cell's record (its runs' draft counters)."""
     if cfg.backend == "openai" or not target.path:
         return {"speedup": None, "reason": "the server decides K and the draft; no local model to predict from"}
+    if cfg.backend not in CELL_ENGINE:                  # vllm, sglang, lmstudio: no latency model of theirs here
+        return {"speedup": None, "reason": f"no latency model of {cfg.backend} to predict from (measured only)"}
     k = int(k or 4)
     cell_engine = CELL_ENGINE[cfg.backend]
     try:

@@ -57,6 +57,8 @@ def plan_cells(cfg: SweepConfig) -> List[Cell]:
             if cfg.backend == "openai":
                 if d.target in (None, t.label):
                     cells.append(Cell(t, d, d.k))
+            elif cfg.backend == "lmstudio":              # its REST API takes the draft, not K: one cell each
+                cells.append(Cell(t, d, None))
             else:
                 cells.extend(Cell(t, d, k) for k in cfg.settings.k)
     return cells
@@ -87,13 +89,15 @@ def _digest(ids: Optional[List[int]]) -> Optional[str]:
 MEASURED_SETTINGS = ("runs", "warmup", "max_tokens", "temperature", "task", "prompts", "prompts_file", "seed",
                      "threads")
 LLAMACPP_SETTINGS = ("gpu_layers", "ctx_size", "llama_bin")
+SERVER_SETTINGS = ("ctx_size", "server_bin", "tensor_parallel_size", "gpu_memory_fraction")   # vllm, sglang
 
 
 def measured_settings(cfg: SweepConfig, prompts: List[Prompt]) -> Dict[str, Any]:
     """The settings a cell of this run is measured with (stored in the cell), with a digest of the prompt texts
     (``prompts_sha1``: an edited prompts file is another measurement)."""
     s = dataclasses.asdict(cfg.settings)
-    keys = MEASURED_SETTINGS + (LLAMACPP_SETTINGS if cfg.backend == "llamacpp" else ())
+    keys = MEASURED_SETTINGS + (LLAMACPP_SETTINGS if cfg.backend == "llamacpp" else ()) + \
+        (SERVER_SETTINGS if cfg.backend in ("vllm", "sglang") else ())
     out = {k: s[k] for k in keys}
     out["prompts_sha1"] = hashlib.sha1("\0".join(f"{p.id}\0{p.text}" for p in prompts).encode()).hexdigest()[:16]
     return out
@@ -176,6 +180,7 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
         raise UsageError("the sweep has no prompts", hint="check settings.task / settings.prompts_file")
     settings = measured_settings(cfg, prompts)
     res = open_results(cfg, path, fresh=fresh, settings=settings)
+    own_backend = backend is None
     backend = backend or make_backend(cfg, options)
     res.meta.update({"name": cfg.name, "hardware": cfg.hardware, "backend": cfg.backend,
                      "model_family": cfg.model_family, "settings": cfg.to_dict()["settings"],
@@ -205,6 +210,12 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
         res.meta["status"] = "interrupted"
         res.save()
         raise
+    finally:
+        if own_backend and hasattr(backend, "close"):  # what a backend set up for the sweep (lmstudio: lms)
+            try:
+                backend.close()
+            except Exception:
+                pass
     complete = all(_done(res, c, False) for c in cells)
     res.meta["status"] = "complete" if complete else "partial"
     refresh_speedups(res)
@@ -312,6 +323,10 @@ def _acceptance_definition(backend: str) -> str:
         "hf": "not exposed by transformers assisted generation",
         "llamacpp": "timings.draft_n_accepted / timings.draft_n (llama-server)",
         "openai": "server-reported (llama-server timings or vLLM spec_decode counters) when available",
+        "vllm": "vllm:spec_decode_num_accepted_tokens / num_draft_tokens (Prometheus /metrics, delta per request)",
+        "sglang": "accepted / drafted tokens per request, derived from SGLang's cumulative avg_spec_accept_length "
+                  "(/get_server_info) and this session's token counts",
+        "lmstudio": "stats.accepted_draft_tokens_count / total_draft_tokens_count (LM Studio REST API v0)",
     }.get(backend, "")
 
 

@@ -1,4 +1,5 @@
-"""Sweep backends behind one interface (:mod:`.base`): ``engine``, ``hf``, ``llamacpp``, ``openai``.
+"""Sweep backends behind one interface (:mod:`.base`): ``engine``, ``hf``, ``llamacpp``, ``openai``, ``vllm``,
+``sglang`` (servers started per cell: :mod:`.managed_server`), ``lmstudio`` (a running LM Studio).
 
 Each backend class is built as ``Cls(cfg, options)`` (``cfg``: the :class:`~..config.SweepConfig`;
 ``options``: command-line extras such as ``llama_server``), and imported only when used.
@@ -16,6 +17,9 @@ BACKEND_CLASSES = {
     "hf": "draftfinder.sweep.backends.hf:HFBackend",
     "llamacpp": "draftfinder.sweep.backends.llamacpp:LlamaCppBackend",
     "openai": "draftfinder.sweep.backends.openai:OpenAIBackend",
+    "vllm": "draftfinder.sweep.backends.vllm:VLLMBackend",
+    "sglang": "draftfinder.sweep.backends.sglang:SGLangBackend",
+    "lmstudio": "draftfinder.sweep.backends.lmstudio:LMStudioBackend",
 }
 
 

@@ -1,0 +1,77 @@
+"""The session of a cell whose server the sweep started (``vllm``, ``sglang``): requests through the ``openai``
+backend's streamed request path (:class:`~.openai.OpenAISession`: timings, token counts, and vLLM's
+``/metrics`` deltas), the server's own acceptance counters, and the server stopped on :meth:`close`.
+
+``command`` is the exact server command line of the cell (recorded in the results); the request path is in
+each generation's ``extra["request"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional
+
+from draftfinder.measure.prompts import Prompt
+from draftfinder.sweep.backends.base import Generation
+from draftfinder.sweep.backends.exit_status import exit_description, signal_meaning
+from draftfinder.sweep.backends.managed_server import ServerProcess, last_line
+from draftfinder.sweep.backends.openai import OpenAISession
+from draftfinder.sweep.config import Entry, Settings
+
+# (session, generation) → None: fills drafted / accepted / speculative from the server's own counters
+Acceptance = Callable[["ServerSession", Generation], None]
+
+
+class ServerSession:
+    """One started server serving one cell."""
+
+    def __init__(self, server: ServerProcess, target: Entry, draft: Optional[Entry], settings: Settings, *,
+                 acceptance: Optional[Acceptance] = None, served_model: Optional[str] = None):
+        self.server = server
+        self.draft = draft
+        self.command: List[str] = list(server.argv)
+        self.acceptance = acceptance
+        endpoint = Entry(label=target.label, url=server.base_url + "/v1", model=served_model)
+        self.client = OpenAISession(endpoint, draft_cell=draft is not None, api_key=None, key_env=None,
+                                    timeout_s=settings.timeout_s, task=settings.task)
+        self.state: dict = {}                    # per-session memory of an acceptance reader (e.g. SGLang tallies)
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.server.pid
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def generate(self, prompt: Prompt, settings: Settings) -> Generation:
+        from draftfinder.errors import EndpointError
+
+        if not self.server.alive():
+            raise EndpointError(f"the {self.server.name} of this cell is not running",
+                                hint=f"see its log: {self.server.log_path}")
+        try:
+            g = self.client.generate(prompt, settings)
+        except EndpointError as err:
+            code = self.server.proc.poll() if self.server.proc is not None else None
+            if code is None:
+                raise
+            self.server.failed = True            # it died mid-request: say how, keep its log
+            raise EndpointError(f"{self.server.name} {exit_description(code)} during a request: "
+                                f"{last_line(self.server.log_path)}",
+                                hint=f"{(signal_meaning(code) if code == -9 else None) or 'check the server log'}; log: {self.server.log_path}"
+                                ) from err
+        g.extra["request"] = list(self.client.command)
+        g.extra["port"] = self.server.port
+        if self.acceptance is not None:
+            self.acceptance(self, g)
+        return g
+
+    def close(self) -> None:
+        """Stop the server (its whole process group); idempotent."""
+        self.server.stop()
+
+    def __enter__(self) -> "ServerSession":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
