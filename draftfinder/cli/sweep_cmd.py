@@ -16,7 +16,8 @@ from typing import Any, List, Optional
 
 from draftfinder.errors import DraftFinderError, UsageError
 
-HELP = "run measured target × draft × K sweeps (engine, hf, llamacpp, openai) with offline HTML charts"
+HELP = ("run measured target × draft × K sweeps (engine, hf, llamacpp, openai, vllm, sglang, lmstudio) with "
+        "offline HTML charts")
 DEFAULT_INIT = "sweep.json"
 
 

@@ -29,8 +29,10 @@ from typing import Dict, List, Optional, Tuple
 from draftfinder.errors import MissingDependencyError, UsageError
 
 PROBE_TIMEOUT_S = 120.0        # `vllm serve --help` imports torch: slow on a cold, busy machine
-_OPTION_ROW = re.compile(r"^\s{0,8}(-{1,2}[A-Za-z][\w.-]*(?:[ =][^\s,]+)?(?:,\s*-{1,2}[A-Za-z][\w.-]*(?:[ =][^\s,]+)?)*)")
-_OPTION = re.compile(r"(-{1,2}[A-Za-z][\w.-]*)(?:[ =](\{[^}]*\}|[^\s,]+))?")
+_VALUE = r"(?:\{[^}]*\}|[^\s,]+)"
+_OPTION_ROW = re.compile(r"^\s{0,8}(-{1,2}[A-Za-z][\w.-]*(?:[ =]" + _VALUE + r")?(?:,\s*-{1,2}[A-Za-z][\w.-]*(?:[ =]"
+                         + _VALUE + r")?)*)")
+_OPTION = re.compile(r"(-{1,2}[A-Za-z][\w.-]*)(?:[ =](" + _VALUE + r"))?")
 
 
 @dataclass
