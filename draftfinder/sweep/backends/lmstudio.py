@@ -125,11 +125,13 @@ class LMStudioClient:
 class LMStudioSession:
     """One cell: a target (loaded) and a draft model named per request."""
 
-    def __init__(self, backend: "LMStudioBackend", target: str, draft: Optional[str]):
+    def __init__(self, backend: "LMStudioBackend", target: str, draft: Optional[str], setup: List[List[str]]):
         self.backend = backend
         self.target, self.draft = target, draft
-        self.command = ["POST", backend.client.base + "/api/v0/…/completions", f"model={target}", "stream=false"] + \
-            ([f"draft_model={draft}"] if draft else [])
+        # the call each request makes, after the lms commands that prepared this target (if any)
+        self.command = [" ".join(argv) for argv in setup] + \
+            ["POST", backend.client.base + "/api/v0/{chat/completions|completions}", f"model={target}",
+             "stream=false"] + ([f"draft_model={draft}"] if draft else [])
 
     def generate(self, prompt: Prompt, settings: Settings) -> Generation:
         route = CHAT if prompt.is_chat else COMPLETIONS
@@ -254,7 +256,8 @@ class LMStudioBackend:
             if self not in _STARTED:
                 _STARTED.append(self)
             self.lms(["load", key, "--context-length", str(settings.ctx_size), "-y"])
-        return LMStudioSession(self, key, draft_key)
+        setup = [argv for argv in self.cli_calls if argv[1:2] == ["server"] or argv[2:3] == [key]]
+        return LMStudioSession(self, key, draft_key, [a for a in setup if "stop" not in a and "unload" not in a])
 
     def close(self) -> None:
         """Unload the models this backend loaded, stop the server if it started it; idempotent."""

@@ -66,6 +66,8 @@ def test_sweep_cli_end_to_end(tmp_path, monkeypatch):
     assert cells[None]["status"] == "ok" and cells["0.5B"]["status"] == "ok"
     assert cells["0.5B"]["k"] is None and cells["0.5B"]["acceptance_rate"] == pytest.approx(12 / 28)
     assert cells["0.5B"]["runs"][0]["tps_source"] == "server"
+    assert any(part.endswith("lms load qwen2.5-7b-instruct --context-length 4096 -y") for part in cells[None]["command"])
+    assert "draft_model=qwen2.5-0.5b-instruct" in cells["0.5B"]["command"]
     assert cells["ghost"]["status"] == "failed" and 'Could not find draft model "no-such-draft"' in cells["ghost"]["error"]
     assert not processes_mentioning("tests.standins.lmstudio_standin")       # lms server stop ran
     log = (tmp_path / "lms-home" / "server.log").read_text()
