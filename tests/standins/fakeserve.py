@@ -1,6 +1,8 @@
 """The shared core of the server stand-ins: a deterministic "model", its speculative steps, and an HTTP server
 speaking the OpenAI streaming API on 127.0.0.1.
 
+``STANDIN_CRASH_ON_REQUEST`` makes the server die on its first completion request, as an engine out of memory.
+
 The model answers with the prompt's words cycled (token = word), exactly ``max_tokens`` of them. With
 speculation on, the first token comes from the prefill and every later step verifies K drafts of which
 ``min(K, STANDIN_ACCEPT)`` (env, default 2) are accepted, plus the bonus token — the counters of a real
@@ -109,6 +111,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(400, {"error": {"message": "invalid JSON"}})
         if self.path not in ("/v1/chat/completions", "/v1/completions"):
             return self._json(404, {"detail": "Not Found"})
+        if os.environ.get("STANDIN_CRASH_ON_REQUEST"):      # the engine dying mid-request (out of memory)
+            print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", file=sys.stderr,
+                  flush=True)
+            os._exit(1)
         if body.get("model") != self.model.name:
             return self._json(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
         chat = self.path.endswith("chat/completions")

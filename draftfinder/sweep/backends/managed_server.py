@@ -42,6 +42,7 @@ from draftfinder.sweep.backends.llamacpp import _die_with_parent
 READY_POLL_S = 0.25            # between readiness polls
 STOP_WAIT_S = 15.0             # after SIGTERM to the group, before SIGKILL (vLLM frees GPU memory on SIGTERM)
 PORT_RETRIES = 2
+GROUP_WAIT_S = 5.0             # after the final SIGKILL, until the group's workers are gone
 BIND_ERRORS = ("address already in use", "errno 98", "could not bind", "couldn't bind")
 
 _LIVE: "set[ServerProcess]" = set()
@@ -165,6 +166,7 @@ class ServerProcess:
                 _signal_group(pgid, signal.SIGKILL)
                 proc.wait(timeout=STOP_WAIT_S)
             _signal_group(pgid, signal.SIGKILL)  # workers the leader left behind
+            _wait_group_gone(pgid, GROUP_WAIT_S)
         _LIVE.discard(self)
         if not self.failed and self._dir.exists():
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -175,6 +177,34 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _group_running(pgid: int) -> bool:
+    """Does any process of group ``pgid`` still run? (Linux: zombies awaiting their reaper do not count.)"""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+    for d in proc.iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
+def _wait_group_gone(pgid: int, wait_s: float) -> None:
+    """Return once the group's processes have died (a SIGKILL is delivered asynchronously), or after ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while _group_running(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _read(path: Path) -> str:

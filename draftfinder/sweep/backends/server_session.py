@@ -52,7 +52,7 @@ class ServerSession:
         try:
             g = self.client.generate(prompt, settings)
         except EndpointError as err:
-            code = self.server.proc.poll() if self.server.proc is not None else None
+            code = self._death()
             if code is None:
                 raise
             self.server.failed = True            # it died mid-request: say how, keep its log
@@ -65,6 +65,20 @@ class ServerSession:
         if self.acceptance is not None:
             self.acceptance(self, g)
         return g
+
+    def _death(self) -> Optional[int]:
+        """The server's exit code if it died, else None. A dropped connection arrives a moment before the kernel
+        reports the exit, hence a short wait (``DEATH_WAIT_S``, as in the llamacpp backend)."""
+        import subprocess
+
+        from draftfinder.sweep.backends.llamacpp import DEATH_WAIT_S
+
+        if self.server.proc is None:
+            return None
+        try:
+            return self.server.proc.wait(timeout=DEATH_WAIT_S)
+        except subprocess.TimeoutExpired:
+            return None
 
     def close(self) -> None:
         """Stop the server (its whole process group); idempotent."""

@@ -106,3 +106,26 @@ def test_ctrl_c_of_the_sweep_cli_stops_the_loading_server(tmp_path, monkeypatch)
     assert proc.returncode == 130, err
     assert json.loads((tmp_path / "r.json").read_text())["status"] == "interrupted"
     assert not processes_mentioning(str(bin_dir))
+
+
+@pytest.mark.slow
+def test_server_dying_mid_request_is_named_and_its_worker_stopped(tmp_path, monkeypatch):
+    """The engine dies during a request: the error names the exit and its last log line (not just a dropped
+    connection), and close() still stops the worker it left behind (the process group)."""
+    from draftfinder.errors import EndpointError
+    from tests.standins import pid_alive
+    from tests.sweep.backends.standin_env import worker_pid
+
+    standin_env(tmp_path, monkeypatch)
+    monkeypatch.setenv("STANDIN_CRASH_ON_REQUEST", "1")
+    c = cfg()
+    session = make_backend(c).open(c.targets[0], None, None, c.settings)
+    worker = worker_pid(session.server.log_path)
+    try:
+        with pytest.raises(EndpointError) as err:
+            session.generate(PROMPT, c.settings)
+        assert "exited with code 1 during a request: torch.OutOfMemoryError" in err.value.line()
+        assert pid_alive(worker)                          # orphaned by the crash, still in the group
+    finally:
+        session.close()
+    assert not pid_alive(worker)
