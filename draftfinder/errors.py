@@ -26,6 +26,18 @@ EXIT_NETWORK = 5        # network down, timeout, rate limited
 EXIT_NO_RESULT = 6      # search ran but nothing compatible was found
 EXIT_DEPENDENCY = 7     # a needed package is not installed
 EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_TERMINATED = 143  # SIGTERM (128 + 15), after the same cleanup as an interrupt (cli/main.py)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler, a container stop), raised as an interrupt in the main thread by
+    ``cli/main.py`` so that every cleanup path Ctrl-C takes runs too: servers stopped by pid, finished cells and
+    checkpoints kept. Commands exit :data:`EXIT_TERMINATED` for it."""
+
+
+def interrupt_exit_code(exc: BaseException) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM (:class:`Terminated`)."""
+    return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 class DraftFinderError(Exception):

@@ -17,12 +17,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import signal
 import sys
+import threading
 import traceback
 from typing import Any, Dict, List, Optional
 
 from draftfinder import constants
-from draftfinder.errors import EXIT_INTERRUPTED, EXIT_USAGE, DraftFinderError, UsageError, redact
+from draftfinder.errors import (EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, DraftFinderError, Terminated,
+                                UsageError, redact)
 from draftfinder.version import __version__
 
 COMMANDS = {
@@ -135,6 +138,16 @@ def _fail(name: str, fmt: Optional[str], message: str, hint: Optional[str], code
     return code
 
 
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _sigterm_as_interrupt() -> None:
+    """Install :func:`_raise_terminated` for SIGTERM (main thread only: ``signal`` refuses other threads)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     from draftfinder.report import output
 
@@ -152,6 +165,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     rest = argv[1:] if argv and argv[0] in commands else argv
     fmt = _requested_format(rest)
     output.reset_document_state()
+    _sigterm_as_interrupt()
     args: Optional[argparse.Namespace] = None
     try:
         args = build_parser(name, one_line_errors=True).parse_args(rest)
@@ -162,6 +176,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             traceback.print_exc()
         fmt = getattr(args, "format", None) or fmt     # a command may set it from its config (find's output.format)
         return _fail(name, fmt, err.message, error_hint(err, name), err.exit_code, type(err).__name__)
+    except Terminated:
+        fmt = getattr(args, "format", None) or fmt
+        return _fail(name, fmt, "terminated (SIGTERM)", None, EXIT_TERMINATED, "Terminated", prefix="error")
     except KeyboardInterrupt:
         fmt = getattr(args, "format", None) or fmt
         return _fail(name, fmt, "interrupted", None, EXIT_INTERRUPTED, "KeyboardInterrupt", prefix="error")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional
 
-from draftfinder.errors import DraftFinderError, UsageError
+from draftfinder.errors import DraftFinderError, UsageError, interrupt_exit_code
 
 HELP = ("run measured target × draft × K sweeps (engine, hf, llamacpp, openai, vllm, sglang, lmstudio) with "
         "offline HTML charts")
@@ -152,7 +152,7 @@ def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: O
     try:
         res = run_sweep(cfg, rpath, options=options, fresh=args.fresh, retry_failed=args.retry_failed, log=log,
                         progress=progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if progress:
             progress.close()
         sys.stderr.write(f"draftfinder: interrupted — finished cells are saved in {rpath}; "
@@ -161,7 +161,7 @@ def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: O
             _write_chart(rpath, cpath, args)
         except DraftFinderError as err:
             log(f"chart not written: {err.line()}")
-        return 130
+        return interrupt_exit_code(exc)
     if progress:
         progress.close()
     _report(res, args, stream=_data_stream(cpath, args))
@@ -224,10 +224,10 @@ def _config_dir(args: argparse.Namespace) -> int:
         except DraftFinderError as err:
             sys.stderr.write(f"draftfinder: error: {err.line('sweep')} (skipping {p.name})\n")
             summary.append((p.name, f"failed: {err.line('sweep')}"))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             summary.append((p.name, "interrupted"))
             _print_summary(summary)
-            return 130
+            return interrupt_exit_code(exc)
     _print_summary(summary)
     return 0 if all(s == "ok" for _, s in summary) else 1
 

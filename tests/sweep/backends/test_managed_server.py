@@ -82,9 +82,12 @@ def test_executable_that_cannot_start(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_of_the_sweep_cli_stops_the_loading_server(tmp_path, monkeypatch):
-    """SIGINT to `draftfinder sweep` while a cell's server loads: exit 130, the results file says interrupted,
-    and neither the server nor its worker is left running."""
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_of_the_sweep_cli_stops_the_loading_server(sig, code, tmp_path, monkeypatch):
+    """SIGINT (Ctrl-C) or SIGTERM (``kill``, a job scheduler) to `draftfinder sweep` while a cell's server loads:
+    exit 130 / 143, the results file says interrupted, and neither the server nor its worker is left running.
+    SIGTERM guards cli/main.py's handler: without it Python dies at once, no cleanup path runs and the server's
+    workers outlive the sweep."""
     bin_dir = standin_env(tmp_path, monkeypatch)
     config = {"name": "t", "backend": "vllm", "targets": [{"label": "T", "path": "org/m"}],
               "settings": {"max_tokens": 8, "port": 0, "timeout_s": 60}}
@@ -98,12 +101,12 @@ def test_ctrl_c_of_the_sweep_cli_stops_the_loading_server(tmp_path, monkeypatch)
         while not processes_mentioning(f"{bin_dir}/vllm serve org/m"):      # the server, not the --help probe
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert json.loads((tmp_path / "r.json").read_text())["status"] == "interrupted"
     assert not processes_mentioning(str(bin_dir))
 
