@@ -240,7 +240,7 @@ def build(args: argparse.Namespace, *, progress: Any, bar: TrainBar, should_stop
                                   max_new_tokens=args.max_new_tokens, hidden_layers=hidden_layers, progress=progress,
                                   samples_per_prompt=args.samples_per_prompt, corpus_tokens=args.corpus_tokens,
                                   seed=args.seed, should_stop=should_stop, generator=args.generator,
-                                  threads=args.threads)
+                                  threads=args.threads, continuations=work / output.CONTINUATIONS)
         progress.close()
         data.settings = settings
         data.save(teacher_file)

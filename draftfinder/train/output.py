@@ -28,7 +28,8 @@ from draftfinder.errors import OutputError, TrainOutputError
 REPORT = "train_report.json"
 SETTINGS = "settings.json"
 TEACHER = "teacher.pt"
-WORK_FILES = {SETTINGS, TEACHER, "checkpoint.pt", "best.pt"}
+CONTINUATIONS = "continuations.json"      # train/continuations.py: generated so far (resume while generating)
+WORK_FILES = {SETTINGS, TEACHER, CONTINUATIONS, "checkpoint.pt", "best.pt"}
 
 # keys of settings.json that the teacher data depends on, and those the checkpoint depends on
 DATA_KEYS = ("target", "task", "prompts", "held_out", "corpus", "corpus_tokens", "max_new_tokens",

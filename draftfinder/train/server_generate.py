@@ -42,10 +42,14 @@ def server_available(target: Any) -> bool:
 def generate_with_server(target: Any, prompts: Sequence[List[int]], *, max_new_tokens: int,
                          temperature: Optional[float] = None, seed: int = 0, threads: Optional[int] = None,
                          progress: Optional[Progress] = None, phase: str = "generate",
-                         should_stop: Optional[Callable[[], bool]] = None) -> List[List[int]]:
+                         should_stop: Optional[Callable[[], bool]] = None,
+                         on_done: Optional[Callable[[int, List[int]], None]] = None,
+                         seeds_of: Optional[Sequence[int]] = None) -> List[List[int]]:
     """Each prompt's continuation (token ids, in the prompts' order) by llama-server on the target's GGUF:
-    greedy, or sampled at ``temperature`` with a per-prompt seed derived from ``seed``. Raises the sweep
-    backend's errors (``EndpointError``, ``UsageError``) when the server cannot start or answer, and
+    greedy, or sampled at ``temperature`` with a per-prompt seed derived from ``seed`` and the prompt's index
+    (``seeds_of[i]`` when given: its index in the whole prompt list, so a resumed run samples the same text).
+    ``on_done(i, tokens)`` is called as each continuation arrives (``continuations.ContinuationCache``). Raises
+    the sweep backend's errors (``EndpointError``, ``UsageError``) when the server cannot start or answer, and
     ``teacher.TeacherInterrupted`` when ``should_stop()`` turns True between prompts."""
     from draftfinder.sweep.backends.llamacpp import LlamaCppBackend
     from draftfinder.sweep.config import Entry, Settings, SweepConfig
@@ -72,10 +76,12 @@ def generate_with_server(target: Any, prompts: Sequence[List[int]], *, max_new_t
                     "cache_prompt": False, "stream": False, "top_k": 0, "top_p": 1.0, "min_p": 0.0,
                     "temperature": float(temperature) if temperature else 0.0}
             if temperature:
-                body["seed"] = int(seed) * 100_003 + i
+                body["seed"] = int(seed) * 100_003 + (seeds_of[i] if seeds_of is not None else i)
             answer = session.request("/completion", body)
             tokens = [int(t) for t in answer.get("tokens") or []][:max_new_tokens]
             out.append(tokens)
+            if on_done is not None:
+                on_done(i, tokens)
             done_tokens += len(tokens)
         if progress:
             progress(phase, len(prompts), len(prompts), f"{len(prompts)} prompts, {done_tokens} tokens (llama-server)")

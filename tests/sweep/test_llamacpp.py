@@ -376,6 +376,23 @@ def test_baseline_cell(server_bin, zoo_gguf):
     session.close()                                                  # idempotent
 
 
+def test_a_plain_request_that_times_out_is_one_line(server_bin, zoo_gguf):
+    """Guards ``request`` (used by train's teacher data and the divergence probe): a timed-out POST was a raw
+    ``TimeoutError`` ("internal error" in the CLI, 2026-11-30); it is an EndpointError naming the timeout."""
+    from draftfinder.errors import EndpointError
+
+    s = _settings()
+    session = _backend(server_bin).open(TARGET, None, None, s)
+    try:
+        session.timeout_s = 0.001
+        with pytest.raises(EndpointError) as info:
+            session.request("/completion", {"prompt": "def f(x):", "n_predict": 64, "cache_prompt": False})
+        assert "timed out" in info.value.line() and "raise the timeout" in info.value.line()
+    finally:
+        session.close()
+    assert not _alive(session.pid or -1)
+
+
 def test_self_draft_cell_drafts(server_bin, zoo_gguf):
     s = _settings()
     backend = _backend(server_bin)

@@ -219,10 +219,15 @@ class LlamaServerSession:
         return self._templates[prompt.text]
 
     def request(self, route: str, body: Dict[str, Any]) -> Dict[str, Any]:
-        """POST ``body`` to ``route``; the JSON answer (an HTTP error is an ``EndpointError``)."""
-        resp = self._post(route, body)
-        self._check(resp, route)
-        return json.loads(resp.read() or b"{}")
+        """POST ``body`` to ``route``; the JSON answer (an HTTP error, a timeout or a dropped connection is an
+        ``EndpointError`` naming the server's state, as for streamed requests)."""
+        try:
+            resp = self._post(route, body)
+            self._check(resp, route)
+            return json.loads(resp.read() or b"{}")
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._request_failed(exc, f"raise the timeout (now {self.timeout_s:g} s) if it was only slow") \
+                from None
 
     def next_token_candidates(self, prompt: Prompt, prefix_ids: List[int], n: int = 5) -> Dict[str, Any]:
         """The target's ``n`` likeliest next tokens after ``prompt`` + ``prefix_ids``, the prefix evaluated in one
