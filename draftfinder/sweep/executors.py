@@ -23,8 +23,9 @@ file format, resume, ``--retry-failed`` and the settings check; a cell already d
 - each cell records where it ran: ``node`` = ``{node_id, hostname, ip, pid}`` (``ray.get_runtime_context``)
   and ``resources`` = what its task requested.
 - a task that raises or whose worker dies is a ``failed`` cell (no Ray retries: ``--retry-failed`` reruns
-  it); the sweep goes on. Ctrl-C force-cancels the outstanding tasks; finished cells are kept. ``ray.shutdown``
-  runs on every exit path (a local cluster we started stops with it).
+  it); the sweep goes on. Ctrl-C force-cancels the outstanding tasks; finished cells are kept. The runner calls
+  :meth:`RayExecutor.start` before it writes the results file (an unreachable cluster leaves it untouched) and
+  :meth:`RayExecutor.stop` (``ray.shutdown``: a local cluster we started stops with it) on every exit path.
 """
 
 from __future__ import annotations
@@ -98,6 +99,12 @@ class LocalExecutor:
 
     def describe(self) -> Dict[str, Any]:
         return {"name": self.name}
+
+    def start(self, cfg: Any) -> None:
+        """Nothing to start: the cells run in this process."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
 
     def run(self, job: SweepJob) -> None:
         from draftfinder.sweep.runner import run_cell
@@ -261,6 +268,8 @@ class RayExecutor:
         self.num_cpus = num_cpus
         self.connect_timeout_s = connect_timeout_s
         self.cluster: Dict[str, Any] = {}
+        self.need: Dict[str, float] = {}
+        self._ray: Any = None
 
     def describe(self) -> Dict[str, Any]:
         return {"name": self.name, "address": self.address or "local", **self.cluster}
@@ -295,21 +304,31 @@ class RayExecutor:
                 raise UsageError(f"each cell asks for {need[key]:g} {label}(s) but the largest node of {where} has "
                                  f"{have:g}", hint=fix)
 
-    # --- the loop -------------------------------------------------------------------------------------
-    def run(self, job: SweepJob) -> None:
-        ray = import_ray()
+    # --- lifecycle (run_sweep: start before the results file is written, stop on every exit path) -------
+    def start(self, cfg: Any) -> None:
+        """Join the cluster at ``address`` (or start a local one) and check that a cell's request fits on a
+        node; raises :class:`ClusterUnreachableError` / :class:`UsageError` (after shutting Ray down)."""
+        self._ray = import_ray()
         try:
-            self._connect(ray, cell_resources(job.cfg))
-            need = cell_resources(job.cfg, self.cluster.get("gpus", 0.0))
-            self._check_feasible(ray, need)
-            job.results.meta["executor"] = self.describe()
-            job.log(f"ray: {self.cluster['nodes']} node(s), {self.cluster['cpus']:g} CPU(s), "
-                    f"{self.cluster['gpus']:g} GPU(s) at {self.address or 'a local cluster on this machine'}; "
-                    f"each cell asks for {need['num_cpus']:g} CPU(s), {need['num_gpus']:g} GPU(s)")
-            self._loop(ray, job, need)
-        finally:
-            if ray.is_initialized():
-                ray.shutdown()
+            self._connect(self._ray, cell_resources(cfg))
+            self.need = cell_resources(cfg, self.cluster.get("gpus", 0.0))
+            self._check_feasible(self._ray, self.need)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        ray = getattr(self, "_ray", None)
+        if ray is not None and ray.is_initialized():
+            ray.shutdown()
+
+    def run(self, job: SweepJob) -> None:
+        if not job.todo:                          # nothing left: run_sweep did not start the cluster
+            return
+        job.log(f"ray: {self.cluster['nodes']} node(s), {self.cluster['cpus']:g} CPU(s), "
+                f"{self.cluster['gpus']:g} GPU(s) at {self.address or 'a local cluster on this machine'}; "
+                f"each cell asks for {self.need['num_cpus']:g} CPU(s), {self.need['num_gpus']:g} GPU(s)")
+        self._loop(self._ray, job, self.need)
 
     def _loop(self, ray: Any, job: SweepJob, need: Dict[str, float]) -> None:
         task = ray.remote(measure_cell)
@@ -357,7 +376,7 @@ class RayExecutor:
                     record = out["record"]
                     record["node"] = out["node"]
                     record["resources"] = need
-                    if out.get("backend_info") and not job.results.meta.get("backend_info"):
+                    if out.get("backend_info"):
                         job.results.meta["backend_info"] = out["backend_info"]
                     finished += 1
                     where = out["node"] or {}

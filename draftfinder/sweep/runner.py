@@ -183,25 +183,31 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
     executor = executor or LocalExecutor()
     if backend is None and executor.builds_backend_here:
         backend = make_backend(cfg, options)
-    res.meta.update({"name": cfg.name, "hardware": cfg.hardware, "backend": cfg.backend,
-                     "model_family": cfg.model_family, "settings": cfg.to_dict()["settings"],
-                     "config": cfg.to_dict(), "config_path": cfg.source, "draftfinder_version": __version__,
-                     "machine": _machine(), "backend_info": _safe_describe(backend) if backend else None,
-                     "executor": executor.describe(), "prompts": [p.id for p in prompts], "status": "running"})
     cells = plan_cells(cfg)
     todo = [c for c in cells if not _done(res, c, retry_failed)]
-    skipped = len(cells) - len(todo)
-    if skipped:
-        log(f"resuming: {skipped} of {len(cells)} cells already in {path}")
-    res.save()
-    job = SweepJob(cfg=cfg, options=dict(options or {}), backend=backend, cells=cells, todo=todo, prompts=prompts,
-                   settings=settings, results=res, log=log, progress=progress, should_stop=should_stop)
+    if todo:
+        executor.start(cfg)         # ray: joins / starts the cluster, or raises before anything is written
     try:
-        executor.run(job)
-    except KeyboardInterrupt:
-        res.meta["status"] = "interrupted"
+        res.meta.update({"name": cfg.name, "hardware": cfg.hardware, "backend": cfg.backend,
+                         "model_family": cfg.model_family, "settings": cfg.to_dict()["settings"],
+                         "config": cfg.to_dict(), "config_path": cfg.source, "draftfinder_version": __version__,
+                         "machine": _machine(), "backend_info": _safe_describe(backend) if backend else res.meta.get("backend_info"),
+                         "executor": executor.describe(), "prompts": [p.id for p in prompts], "status": "running"})
+        skipped = len(cells) - len(todo)
+        if skipped:
+            log(f"resuming: {skipped} of {len(cells)} cells already in {path}")
         res.save()
-        raise
+        job = SweepJob(cfg=cfg, options=dict(options or {}), backend=backend, cells=cells, todo=todo,
+                       prompts=prompts, settings=settings, results=res, log=log, progress=progress,
+                       should_stop=should_stop)
+        try:
+            executor.run(job)
+        except KeyboardInterrupt:
+            res.meta["status"] = "interrupted"
+            res.save()
+            raise
+    finally:
+        executor.stop()             # ray: shutdown (a local cluster started here stops), on every exit path
     complete = all(_done(res, c, False) for c in cells)
     res.meta["status"] = "complete" if complete else "partial"
     refresh_speedups(res)
