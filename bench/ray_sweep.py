@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from _common import REPO, BenchRun, bench_parser
 
 KILL_WAIT_S = 900           # a bound on a hang, not a speed check
-SURVIVOR_WAIT_S = 60        # how long the killed driver's Ray processes get to exit on their own
+SURVIVOR_WAIT_S = 180       # how long the killed driver's Ray processes get to exit on their own (agents: ~1 min)
 
 
 def config(args) -> Dict[str, Any]:
@@ -139,7 +139,7 @@ def kill_and_resume(cfg: Path, results: Path) -> Dict[str, Any]:
     resumed_line = next((line for line in err.splitlines() if line.startswith("resuming:")), None)
     return {"cells_on_disk_at_kill": len(at_kill), "status_at_kill": "running (driver killed)",
             "session_processes_at_kill": len(members),
-            "exited_on_their_own_s": {alive[x]: t for x, t in gone_after.items()},
+            "exited_on_their_own": [{"pid": x, "cmd": alive[x], "after_s": t} for x, t in sorted(gone_after.items())],
             "survivors_after_kill": survivors, "survivor_wait_s": SURVIVOR_WAIT_S,
             "resume_exit_code": code, "resume_s": round(secs, 1), "resume_line": resumed_line,
             "finished_cells_kept": kept, "cells_after_resume": len(final["results"]),
