@@ -112,11 +112,12 @@ def kill_and_resume(cfg: Path, results: Path) -> Dict[str, Any]:
             break
         time.sleep(0.05)
     members = session_pids(p.pid)
+    names = {x: cmdline(x) for x in members}                       # before the kill: zombies have no cmdline
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     at_kill = json.loads(results.read_text())["results"]          # what the file held when the driver died
     # Ray's head processes share the driver's fate; how long each of the others takes to notice, up to a bound
-    alive = {x: cmdline(x) for x in members if x != p.pid}
+    alive = {x: names[x] for x in members if x != p.pid}
     gone_after: Dict[int, float] = {}
     t_kill = time.time()
     while time.time() - t_kill < SURVIVOR_WAIT_S and len(gone_after) < len(alive):
