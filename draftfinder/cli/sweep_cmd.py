@@ -2,6 +2,7 @@
 
   draftfinder sweep --init [PATH]                      write an example config (zoo model, offline drafters)
   draftfinder sweep --config FILE [--results R.json] [--chart C.html] [--fresh] [--retry-failed]
+  draftfinder sweep --config FILE --executor ray [--address HOST:6379]   cells as Ray tasks (local cluster without --address)
   draftfinder sweep --config-dir DIR                   every *.json/*.yaml except example_*, one after another
   draftfinder sweep --results R.json --chart C.html --chart-only
 """
@@ -45,6 +46,12 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "the differing keys: nothing is rerun or mixed. Pass another --results to keep both")
     p.add_argument("--retry-failed", action="store_true", help="rerun cells that failed in an earlier run")
     p.add_argument("--llama-server", metavar="PATH", help="llamacpp backend: the llama-server binary to start")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: cells one after another in this process (default); ray: each cell a Ray task "
+                        "(pip install 'draftfinder[ray]'), results merged into the same --results file here")
+    p.add_argument("--address", metavar="ADDR",
+                   help="--executor ray: a running Ray cluster (HOST:6379, ray://HOST:10001 or auto; default "
+                        "$RAY_ADDRESS, else a local cluster started on this machine and stopped at the end)")
     g = p.add_argument_group("overrides of the config's settings")
     g.add_argument("--k", metavar="LIST", help="K values, e.g. 2,4,8")
     g.add_argument("--runs", type=int, metavar="N")
@@ -100,6 +107,18 @@ def _overrides(cfg: Any, args: argparse.Namespace) -> None:
         s.task = args.task
 
 
+def _executor(args: argparse.Namespace) -> Any:
+    from draftfinder.constants import ray_address
+    from draftfinder.sweep.executors import import_ray, make_executor
+
+    executor = getattr(args, "executor", None) or "local"
+    address = getattr(args, "address", None)
+    if executor == "ray":
+        import_ray()                          # missing ray: one line before anything runs
+        address = address or ray_address()
+    return make_executor(executor, address=address)
+
+
 def _paths(cfg: Any, args: argparse.Namespace, results: Optional[str], chart: Optional[str]):
     rpath = Path(results) if results else Path(args.results_dir) / f"{cfg.default_stem()}.json"
     cpath = Path(chart) if chart else rpath.with_suffix(".html")
@@ -140,6 +159,7 @@ def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: O
 
     cfg = load_sweep_config(config)
     _overrides(cfg, args)
+    executor = _executor(args)
     rpath, cpath = _paths(cfg, args, results, chart)
     _check_outputs(args, rpath, cpath)
     cells = plan_cells(cfg)
@@ -151,7 +171,7 @@ def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: O
     options = {"llama_server": args.llama_server}
     try:
         res = run_sweep(cfg, rpath, options=options, fresh=args.fresh, retry_failed=args.retry_failed, log=log,
-                        progress=progress)
+                        progress=progress, executor=executor)
     except KeyboardInterrupt as exc:
         if progress:
             progress.close()

@@ -164,14 +164,18 @@ def _show(value: Any) -> str:
 def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str, Any]] = None,
               fresh: bool = False, retry_failed: bool = False, log: Optional[Log] = None,
               progress: Optional[Callable[[int, int, str], None]] = None,
-              should_stop: Optional[Callable[[], bool]] = None, backend: Any = None) -> SweepResults:
+              should_stop: Optional[Callable[[], bool]] = None, backend: Any = None,
+              executor: Any = None) -> SweepResults:
     """Run every cell not yet done in ``results_path``; returns the results (also on disk).
 
+    ``executor`` (:mod:`.executors`) runs the cells: ``LocalExecutor`` (the default) one after another in this
+    process, ``RayExecutor`` as Ray tasks; either way each record is merged here as it arrives.
     Ctrl-C (KeyboardInterrupt) stops at once: the running cell is dropped (it reruns on resume), every finished
     cell is already on disk, and the exception propagates after the file is marked ``interrupted``.
     """
     from draftfinder.version import __version__
     from draftfinder.sweep.backends import make_backend
+    from draftfinder.sweep.executors import LocalExecutor, SweepJob
 
     log = log or (lambda line: None)
     path = Path(results_path).expanduser()
@@ -180,38 +184,37 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
         raise UsageError("the sweep has no prompts", hint="check settings.task / settings.prompts_file")
     settings = measured_settings(cfg, prompts)
     res = open_results(cfg, path, fresh=fresh, settings=settings)
+    executor = executor or LocalExecutor()
     own_backend = backend is None
-    backend = backend or make_backend(cfg, options)
-    res.meta.update({"name": cfg.name, "hardware": cfg.hardware, "backend": cfg.backend,
-                     "model_family": cfg.model_family, "settings": cfg.to_dict()["settings"],
-                     "config": cfg.to_dict(), "config_path": cfg.source, "draftfinder_version": __version__,
-                     "machine": _machine(), "backend_info": _safe_describe(backend),
-                     "prompts": [p.id for p in prompts], "status": "running"})
+    if backend is None and executor.builds_backend_here:
+        backend = make_backend(cfg, options)
     cells = plan_cells(cfg)
     todo = [c for c in cells if not _done(res, c, retry_failed)]
-    skipped = len(cells) - len(todo)
-    if skipped:
-        log(f"resuming: {skipped} of {len(cells)} cells already in {path}")
-    res.save()
+    if todo:
+        executor.start(cfg)         # ray: joins / starts the cluster, or raises before anything is written
     try:
-        for i, cell in enumerate(todo, 1):
-            if should_stop is not None and should_stop():
-                break
-            if progress:
-                progress(i, len(todo), cell.title)
-            log(f"[{i + skipped}/{len(cells)}] {cell.title}")
-            record = run_cell(cfg, backend, cell, prompts, log,
-                              baseline=res.baseline(cell.target.label) if cell.draft is not None else None)
-            record["settings"] = settings
-            res.put(record)
-            refresh_speedups(res)
-            res.save()
-    except KeyboardInterrupt:
-        res.meta["status"] = "interrupted"
+        res.meta.update({"name": cfg.name, "hardware": cfg.hardware, "backend": cfg.backend,
+                         "model_family": cfg.model_family, "settings": cfg.to_dict()["settings"],
+                         "config": cfg.to_dict(), "config_path": cfg.source, "draftfinder_version": __version__,
+                         "machine": _machine(),
+                         "backend_info": _safe_describe(backend) if backend else res.meta.get("backend_info"),
+                         "executor": executor.describe(), "prompts": [p.id for p in prompts], "status": "running"})
+        skipped = len(cells) - len(todo)
+        if skipped:
+            log(f"resuming: {skipped} of {len(cells)} cells already in {path}")
         res.save()
-        raise
+        job = SweepJob(cfg=cfg, options=dict(options or {}), backend=backend, cells=cells, todo=todo,
+                       prompts=prompts, settings=settings, results=res, log=log, progress=progress,
+                       should_stop=should_stop)
+        try:
+            executor.run(job)
+        except KeyboardInterrupt:
+            res.meta["status"] = "interrupted"
+            res.save()
+            raise
     finally:
-        if own_backend and hasattr(backend, "close"):  # what a backend set up for the sweep (lmstudio: lms)
+        executor.stop()             # ray: shutdown (a local cluster started here stops), on every exit path
+        if own_backend and backend is not None and hasattr(backend, "close"):   # what a backend set up (lms)
             try:
                 backend.close()
             except Exception:
