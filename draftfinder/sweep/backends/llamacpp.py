@@ -412,7 +412,7 @@ class LlamaCppBackend:
         def argv_for(port: int) -> List[str]:
             return build_command(self.binary, target_gguf, settings, port, draft=draft, draft_gguf=draft_gguf, k=k,
                                  spec_type=spec_type, draft_p_min=self.options.get("draft_p_min", 0.0),
-                                 threads=threads)
+                                 threads=threads, parallel=max(settings.concurrency or [1]))
 
         return start_server(argv_for, timeout_s=settings.timeout_s, preferred_port=settings.port, draft=draft,
                             spec_type=spec_type)
