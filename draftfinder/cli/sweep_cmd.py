@@ -50,6 +50,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-tokens", type=int, metavar="N")
     g.add_argument("--prompts", type=int, metavar="N", help="prompts per run")
     g.add_argument("--task", choices=("general", "code", "chat", "summarization"))
+    g.add_argument("--concurrency", metavar="LIST", help="simultaneous streams per cell, e.g. 1,4,16 (server backends)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="final output on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -97,6 +98,16 @@ def _overrides(cfg: Any, args: argparse.Namespace) -> None:
             setattr(s, name, check_number(value, f"--{name.replace('_', '-')}", kind=int, low=1))
     if args.task:
         s.task = args.task
+    if args.concurrency:
+        from draftfinder.sweep.config import MAX_CONCURRENCY, check_concurrency
+
+        parts = [x for x in args.concurrency.split(",") if x.strip()]
+        if not parts:
+            raise UsageError(f"--concurrency: '{args.concurrency}' is not a comma-separated list of whole numbers",
+                             hint="e.g. --concurrency 1,4,16")
+        s.concurrency = sorted({1} | {parse_number(x, "--concurrency", kind=int, low=1, high=MAX_CONCURRENCY,
+                                                   hint="e.g. --concurrency 1,4,16") for x in parts})
+        check_concurrency(s.concurrency, cfg.backend, source="--concurrency")
 
 
 def _paths(cfg: Any, args: argparse.Namespace, results: Optional[str], chart: Optional[str]):
@@ -251,6 +262,11 @@ def _report(res: Any, args: argparse.Namespace, stream: Any = None) -> None:
         print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False), file=out)
         return
     print(results_table(res), file=out)
+    from draftfinder.sweep.concurrency import concurrency_table
+
+    table = concurrency_table(res.cells)
+    if table:
+        print("\n" + table, file=out)
     try:
         from draftfinder.sweep.recommend import format_table, recommend
 
