@@ -156,7 +156,8 @@ def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: O
     log = (lambda line: None) if args.quiet else (lambda line: sys.stderr.write(line + "\n"))
     log(f"Sweep '{cfg.name}': {len(cfg.targets)} target(s) × {len(cfg.drafts)} draft(s) × K {cfg.settings.k} "
         f"→ {len(cells)} cells, backend {cfg.backend}, {cfg.settings.runs} run(s) × {cfg.settings.prompts} "
-        f"{cfg.settings.task} prompt(s), max_tokens {cfg.settings.max_tokens}")
+        f"{cfg.settings.task} prompt(s), max_tokens {cfg.settings.max_tokens}"
+        + (f", concurrency {cfg.settings.concurrency}" if len(cfg.settings.concurrency) > 1 else ""))
     progress = None if args.quiet or not sys.stderr.isatty() else _EtaProgress()
     options = {"llama_server": args.llama_server}
     try:

@@ -6,6 +6,7 @@ exit path of a level."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -319,3 +320,26 @@ def test_server_stopped_when_a_level_fails_or_is_interrupted(llama, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_level(backend, Cell(cfg.targets[0]), TINY, cfg.settings, 2)
     assert backend.sessions[0].proc is None and _dead(backend.pids[0]) and not llamacpp._LIVE
+
+
+def test_openai_backend_serves_a_level_through_the_same_driver(llama, tmp_path):
+    """The driver is backend-generic: two simultaneous streams through the openai backend's session (the path
+    vLLM / SGLang / LM Studio sessions take), here against a real llama-server started with -np 2."""
+    from draftfinder.sweep.backends.openai import OpenAIBackend
+    from draftfinder.sweep.config import Entry, SweepConfig
+    from draftfinder.sweep.runner import Cell
+
+    cfg = _cfg(llama, tmp_path)
+    server = Recording(cfg).real.open(cfg.targets[0], None, None, dataclasses.replace(cfg.settings, concurrency=[2]))
+    try:
+        entry = Entry(label="srv", url=f"http://127.0.0.1:{server.port}/v1")
+        ocfg = SweepConfig(name="o", targets=[entry], backend="openai", settings=cfg.settings)
+        level = run_level(OpenAIBackend(ocfg, {}), Cell(entry), TINY, cfg.settings, 2)
+    finally:
+        server.close()
+    assert level["status"] == "ok", level.get("error")
+    assert level["requests"] == 2 and level["tokens"] > 0 and level["aggregate_tokens_per_s"] > 0
+    assert {r["slot"] for r in level["requests_detail"]} == {0, 1} and level["mean_ttft_s"] > 0
+    ends = sorted(r["end_s"] for r in level["requests_detail"])
+    starts = [r["end_s"] - r["total_s"] for r in level["requests_detail"]]
+    assert max(starts) < ends[0]                      # the two requests were in flight at the same time
