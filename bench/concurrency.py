@@ -47,6 +47,16 @@ def busy_processes(limit: int = 6):
     return rows
 
 
+def _distinct_outputs(cell, level):
+    """{prompt id: how many different greedy outputs (token-id digests) its requests produced} at one level: more
+    than 1 means requests identical but for their place in the batch came out different."""
+    rows = cell.get("runs") if level["n"] == 1 else level.get("requests_detail")
+    seen = {}
+    for r in rows or []:
+        seen.setdefault(r.get("prompt_id"), set()).add(r.get("output_sha1") or r.get("text_sha1"))
+    return {p: len(v) for p, v in seen.items()}
+
+
 def main() -> int:
     ap = bench_parser(__doc__)
     ap.add_argument("--levels", default="1,4,16", help="concurrency levels (simultaneous streams)")
@@ -98,6 +108,7 @@ def main() -> int:
                 "accepted": lvl.get("accepted"), "tokens": lvl.get("tokens"), "wall_s": lvl.get("wall_s"),
                 "requests": lvl.get("requests"), "outputs_match_baseline": lvl.get("outputs_match_baseline"),
                 "outputs_match_single_stream": lvl.get("outputs_match_single_stream"),
+                "distinct_outputs_per_prompt": _distinct_outputs(c, lvl),
                 "server_command": lvl.get("command") or c.get("command")})
     print(f"llama-server concurrency: target {args.target} ({binary.version}), {args.task} prompts × {args.limit}, "
           f"{args.max_new_tokens} new tokens, greedy, -t {args.threads}, ngram-simple n={args.n}, K {ks}, "
