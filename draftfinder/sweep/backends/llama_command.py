@@ -142,7 +142,7 @@ def build_command(binary: LlamaBinary, target_gguf: str, settings: Settings, por
         if spec_type is not None:
             argv += [need("spec_type", "the speculative type (--spec-type)"), spec_type]
     slots = max(1, int(parallel))
-    argv += [need("parallel", "the server slots (-np)"), str(slots)]
+    argv += [need("parallel", "one server slot (-np)" if slots == 1 else f"{slots} server slots (-np)"), str(slots)]
     if f.has("gpu_layers"):
         argv += [f.get("gpu_layers"), str(settings.gpu_layers)]
     argv += [need("ctx_size", "the context size (-c)"), str(settings.ctx_size * slots)]
