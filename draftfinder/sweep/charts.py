@@ -42,6 +42,10 @@ PREDICTION_LABELS = {
 # draftbench's heatmap colours: red = slower than baseline, yellow = no gain, green = good speedup (zmid 0)
 HEAT_COLORS = [[0.0, "#d73027"], [0.5, "#ffffbf"], [1.0, "#1a9850"]]
 
+# plotly's default qualitative colours ("plotly" template colorway), pinned so a series keeps its colour across panels
+SERIES_COLORS = ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880", "#FF97FF",
+                 "#FECB52"]
+
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:")
 
@@ -311,12 +315,14 @@ def concurrency_figure(cells) -> Optional[Dict[str, Any]]:
         hover = [f"{name}, N={lvl['n']}<br>{t} tok/s aggregate (measured)<br>TPOT "
                  f"{'?' if lvl.get('median_tpot_ms') is None else format(lvl['median_tpot_ms'], '.1f')} ms median"
                  f"<br>speedup {_fmt_x(number(lvl.get('speedup')))}" for lvl, t in zip(levels, tps)]
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]          # the same series, the same colour in both panels
         common = {"type": "scatter", "mode": "lines+markers", "x": xs, "legendgroup": f"c{i}", "hovertext": hover,
-                  "hoverinfo": "text"}
+                  "hoverinfo": "text", "marker": {"color": color}}
         data.append({**common, "name": name, "y": tps, "xaxis": "x", "yaxis": "y",
-                     **({"line": {"dash": "dash"}} if base else {})})
+                     "line": {"color": color, **({"dash": "dash"} if base else {})}})
         if not base:
             data.append({**common, "name": name, "y": [_r(number(lvl.get("speedup")), 4) for lvl in levels],
+                         "line": {"color": color},
                          "xaxis": "x2", "yaxis": "y2", "showlegend": False, "meta": "speedup-vs-concurrency"})
     if len(ns) < 2:
         return None
