@@ -179,7 +179,7 @@ def run_wave(session: Any, prompts: List[Prompt], settings: Any) -> Tuple[float,
     return max(ends) if ends else 0.0, list(zip(out, ends))
 
 
-def _row(g: Any, run: int, wave: int, slot: int, index: int, prompt: Prompt, end_s: float) -> Dict[str, Any]:
+def request_row(g: Any, run: int, wave: int, slot: int, index: int, prompt: Prompt, end_s: float) -> Dict[str, Any]:
     ids = getattr(g, "token_ids", None)
     row = {"run": run, "wave": wave, "slot": slot, "index": index, "prompt_id": prompt.id, "tokens": g.tokens,
            "ttft_s": g.ttft_s, "total_s": g.total_s, "end_s": end_s, "tpot_ms": tpot_ms(g.tokens, g.total_s, g.ttft_s),
@@ -213,15 +213,15 @@ def run_level(backend: Any, cell: Any, prompts: List[Prompt], settings: Any, n: 
         plan = wave_plan(len(prompts), n)
         short = dataclasses.replace(s, max_tokens=min(s.max_tokens, WARMUP_MAX_TOKENS))
         for _ in range(s.warmup):
-            _check(run_wave(session, [prompts[i] for i in plan[0]], short)[1])
+            check_wave(run_wave(session, [prompts[i] for i in plan[0]], short)[1])
         counters = getattr(session, "spec_counters", None)
         counters_before = counters() if callable(counters) else None
         for r in range(s.runs):
             for w, idx in enumerate(plan):
                 wall, results = run_wave(session, [prompts[i] for i in idx], s)
-                gens = _check(results)
+                gens = check_wave(results)
                 for slot, ((g, end), i) in enumerate(zip(results, idx)):
-                    rows.append(_row(g, r + 1, w + 1, slot, w * n + slot, prompts[i], end))
+                    rows.append(request_row(g, r + 1, w + 1, slot, w * n + slot, prompts[i], end))
                 waves.append({"run": r + 1, "wave": w + 1, "wall_s": wall, "tokens": sum(g.tokens for g in gens)})
         after = counters() if callable(counters) and counters_before is not None else None
     except KeyboardInterrupt:
@@ -257,7 +257,7 @@ def run_level(backend: Any, cell: Any, prompts: List[Prompt], settings: Any, n: 
     return level
 
 
-def _check(results: List[Tuple[Any, float]]) -> List[Any]:
+def check_wave(results: List[Tuple[Any, float]]) -> List[Any]:
     """The generations of a wave, or the first exception one of its requests raised (re-raised here)."""
     for g, _ in results:
         if isinstance(g, BaseException):
