@@ -204,13 +204,14 @@ class Recording:
     def __init__(self, cfg):
         from draftfinder.sweep.backends.llamacpp import LlamaCppBackend
 
-        self.real, self.sessions, self.pids = LlamaCppBackend(cfg, {}), [], []
+        self.real, self.sessions, self.pids, self.procs = LlamaCppBackend(cfg, {}), [], [], []
         self.name = "llamacpp"
 
     def open(self, *a):
         s = self.real.open(*a)
         self.sessions.append(s)
         self.pids.append(s.pid)
+        self.procs.append(s.proc)
         return s
 
     def describe(self):
@@ -301,7 +302,9 @@ def _after_open(backend, seconds, action):
 
 def test_server_stopped_when_a_level_fails_or_is_interrupted(llama, tmp_path):
     """Guards: a level whose server dies mid-wave is a failed level (one line, the sweep goes on), and the
-    level's server is stopped on Ctrl-C in the middle of a wave (runs=100: far longer than the 0.5 s)."""
+    level's server is stopped on Ctrl-C in the middle of a wave (runs=100: far longer than the 0.5 s) by its
+    SIGTERM — the streams other threads still read are shut first; before, llama-server waited for those
+    clients and was SIGKILLed after STOP_WAIT_S."""
     import os
     import signal
 
@@ -320,6 +323,7 @@ def test_server_stopped_when_a_level_fails_or_is_interrupted(llama, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_level(backend, Cell(cfg.targets[0]), TINY, cfg.settings, 2)
     assert backend.sessions[0].proc is None and _dead(backend.pids[0]) and not llamacpp._LIVE
+    assert backend.procs[0].returncode != -signal.SIGKILL, "llama-server ignored SIGTERM with streams in flight"
 
 
 def test_openai_backend_serves_a_level_through_the_same_driver(llama, tmp_path):
