@@ -304,6 +304,8 @@ def single_stream_level(cell: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     if not runs or cell.get("status") not in ("ok", "flagged"):
         return None
     level = {"n": 1, "status": cell.get("status"), "source": SINGLE_STREAM_SOURCE}
+    if cell.get("flag"):
+        level["flag"] = cell["flag"]
     level.update(summarize_level(runs, sum(float(r.get("total_s") or 0.0) for r in runs)))
     return level
 
