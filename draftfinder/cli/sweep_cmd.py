@@ -58,6 +58,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-tokens", type=int, metavar="N")
     g.add_argument("--prompts", type=int, metavar="N", help="prompts per run")
     g.add_argument("--task", choices=("general", "code", "chat", "summarization"))
+    g.add_argument("--concurrency", metavar="LIST", help="simultaneous streams per cell, e.g. 1,4,16 (server backends)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="final output on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -105,6 +106,16 @@ def _overrides(cfg: Any, args: argparse.Namespace) -> None:
             setattr(s, name, check_number(value, f"--{name.replace('_', '-')}", kind=int, low=1))
     if args.task:
         s.task = args.task
+    if args.concurrency:
+        from draftfinder.sweep.config import MAX_CONCURRENCY, check_concurrency
+
+        parts = [x for x in args.concurrency.split(",") if x.strip()]
+        if not parts:
+            raise UsageError(f"--concurrency: '{args.concurrency}' is not a comma-separated list of whole numbers",
+                             hint="e.g. --concurrency 1,4,16")
+        s.concurrency = sorted({1} | {parse_number(x, "--concurrency", kind=int, low=1, high=MAX_CONCURRENCY,
+                                                   hint="e.g. --concurrency 1,4,16") for x in parts})
+        check_concurrency(s.concurrency, cfg.backend, source="--concurrency")
 
 
 def _executor(args: argparse.Namespace) -> Any:
@@ -166,7 +177,8 @@ def _one(args: argparse.Namespace, config: str, results: Optional[str], chart: O
     log = (lambda line: None) if args.quiet else (lambda line: sys.stderr.write(line + "\n"))
     log(f"Sweep '{cfg.name}': {len(cfg.targets)} target(s) × {len(cfg.drafts)} draft(s) × K {cfg.settings.k} "
         f"→ {len(cells)} cells, backend {cfg.backend}, {cfg.settings.runs} run(s) × {cfg.settings.prompts} "
-        f"{cfg.settings.task} prompt(s), max_tokens {cfg.settings.max_tokens}")
+        f"{cfg.settings.task} prompt(s), max_tokens {cfg.settings.max_tokens}"
+        + (f", concurrency {cfg.settings.concurrency}" if len(cfg.settings.concurrency) > 1 else ""))
     progress = None if args.quiet or not sys.stderr.isatty() else _EtaProgress()
     options = {"llama_server": args.llama_server}
     try:
@@ -272,6 +284,11 @@ def _report(res: Any, args: argparse.Namespace, stream: Any = None) -> None:
         print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False), file=out)
         return
     print(results_table(res), file=out)
+    from draftfinder.sweep.concurrency import concurrency_table
+
+    table = concurrency_table(res.cells)
+    if table:
+        print("\n" + table, file=out)
     try:
         from draftfinder.sweep.recommend import format_table, recommend
 

@@ -42,6 +42,10 @@ PREDICTION_LABELS = {
 # draftbench's heatmap colours: red = slower than baseline, yellow = no gain, green = good speedup (zmid 0)
 HEAT_COLORS = [[0.0, "#d73027"], [0.5, "#ffffbf"], [1.0, "#1a9850"]]
 
+# plotly's default qualitative colours ("plotly" template colorway), pinned so a series keeps its colour across panels
+SERIES_COLORS = ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880", "#FF97FF",
+                 "#FECB52"]
+
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
        "img-src data: blob:; font-src data:")
 
@@ -290,6 +294,48 @@ def prediction_figure(cells, bases) -> Optional[Dict[str, Any]]:
         xaxis={"title": {"text": "predicted speedup (×)"}}, yaxis={"title": {"text": "measured speedup (×)"}}))
 
 
+def concurrency_figure(cells) -> Optional[Dict[str, Any]]:
+    """(f) speedup vs concurrency (right; one line per target + draft + K) and aggregate tok/s vs concurrency
+    (left; baselines dashed), from the cells' ``concurrency`` levels (:mod:`.concurrency`); needs a level > 1."""
+    from draftfinder.sweep.concurrency import wanted_any
+
+    data: List[Dict[str, Any]] = []
+    ns: set = set()
+    for i, c in enumerate(c for c in cells if wanted_any(c)):
+        levels = sorted((lvl for lvl in c["concurrency"] if isinstance(lvl, dict) and lvl.get("status") == "ok"
+                         and number(lvl.get("aggregate_tokens_per_s")) is not None), key=lambda lvl: lvl["n"])
+        if not levels:
+            continue
+        xs = [lvl["n"] for lvl in levels]
+        ns.update(xs)
+        base = c.get("draft") is None
+        name = f"{_p(c['target'])} " + ("(baseline)" if base else f"+ {_p(c['draft'])}" +
+                                         (f" K={c['k']}" if c.get("k") is not None else ""))
+        tps = [_r(number(lvl["aggregate_tokens_per_s"]), 2) for lvl in levels]
+        hover = [f"{name}, N={lvl['n']}<br>{t} tok/s aggregate (measured)<br>TPOT "
+                 f"{'?' if lvl.get('median_tpot_ms') is None else format(lvl['median_tpot_ms'], '.1f')} ms median"
+                 f"<br>speedup {_fmt_x(number(lvl.get('speedup')))}" for lvl, t in zip(levels, tps)]
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]          # the same series, the same colour in both panels
+        common = {"type": "scatter", "mode": "lines+markers", "x": xs, "legendgroup": f"c{i}", "hovertext": hover,
+                  "hoverinfo": "text", "marker": {"color": color}}
+        data.append({**common, "name": name, "y": tps, "xaxis": "x", "yaxis": "y",
+                     "line": {"color": color, **({"dash": "dash"} if base else {})}})
+        if not base:
+            data.append({**common, "name": name, "y": [_r(number(lvl.get("speedup")), 4) for lvl in levels],
+                         "line": {"color": color},
+                         "xaxis": "x2", "yaxis": "y2", "showlegend": False, "meta": "speedup-vs-concurrency"})
+    if len(ns) < 2:
+        return None
+    ticks = sorted(ns)
+    axis = {"type": "log", "tickvals": ticks, "ticktext": [str(n) for n in ticks]}
+    return _fig("plot-concurrency", data, _layout(
+        "Aggregate throughput and speedup vs concurrency (measured; N simultaneous streams)",
+        xaxis={**axis, "domain": [0, 0.45], "title": {"text": "concurrency N (simultaneous streams)"}},
+        yaxis={"title": {"text": "aggregate tok/s (all streams, measured)"}},
+        xaxis2={**axis, "domain": [0.55, 1], "anchor": "y2", "title": {"text": "concurrency N"}},
+        yaxis2={"anchor": "x2", "title": {"text": "speedup vs baseline at the same N (×)"}}))
+
+
 # ---------------------------------------------------------------------------------------------------
 # the page
 # ---------------------------------------------------------------------------------------------------
@@ -344,6 +390,8 @@ def build_chart_html(results: Any) -> str:
         ("d", "Acceptance and speedup vs K", k_figure(cells, bases), "fewer than two K values were swept"),
         ("e", "Predicted vs measured speedup", prediction_figure(cells, bases),
          "no successful draft cell carries a prediction"),
+        ("f", "Speedup vs concurrency", concurrency_figure(cells),
+         "no cell was measured at a concurrency above 1 (settings.concurrency)"),
     ]
     figures = [f for _, _, f, _ in plots if f is not None]
     sections = []

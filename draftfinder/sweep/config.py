@@ -31,6 +31,10 @@ A config names the models and how to run them::
 - draft ``adaptive`` (engine, hf): K starts at each swept K and changes after every step, +2 when all drafts
   were accepted, −1 otherwise (transformers' "heuristic" schedule).
 - ``settings.k``: the K values swept (one int or a list; default [4]); draftbench configs have none.
+- ``settings.concurrency``: simultaneous streams per cell (one int or a list; default [1]; 1 is always
+  measured: it is the cell's single-stream figures). Server backends only (``llamacpp`` starts llama-server with
+  ``-np N``); ``engine`` and ``hf`` run one request at a time in this process and refuse N > 1
+  (:mod:`.concurrency`).
 - ``settings.threads``: CPU threads. ``engine`` and ``hf``: torch's threads (default: the idle physical cores
   minus one, at least 1 — ``engine/threads.py`` says why); ``llamacpp``: llama-server's ``-t`` (default: the
   server's own).
@@ -55,6 +59,8 @@ DRAFT_TYPES = ("model", "ngram", "layerskip", "eagle", "eagle3", "mtp")
 HEAD_TYPES = ("eagle", "eagle3")        # a draft head trained on the target: needs path (vllm, sglang)
 NGRAM_STORAGES = ("basic", "onelevel")
 MAX_SWEEP_K = 16
+MAX_CONCURRENCY = 256               # simultaneous streams per cell (settings.concurrency)
+IN_PROCESS_BACKENDS = ("engine", "hf")   # one request at a time in this process: no concurrency
 LOCAL_HARDWARE = "local"            # the default: this machine, named by no latency profile
 _HINT = "draftfinder sweep --init writes a valid example"
 
@@ -117,6 +123,7 @@ class Settings:
     tensor_parallel_size: int = 1       # vllm / sglang: GPUs per server
     gpu_memory_fraction: Optional[float] = None   # vllm --gpu-memory-utilization / sglang --mem-fraction-static
     server_url: Optional[str] = None    # lmstudio: the server (default http://127.0.0.1:1234)
+    concurrency: List[int] = field(default_factory=lambda: [1])   # simultaneous streams per cell (server backends)
 
 
 @dataclass
@@ -185,6 +192,7 @@ def sweep_config_from_dict(data: Any, source: str = "config") -> SweepConfig:
         raise ConfigError("backend", f"one of {', '.join(BACKENDS)}", backend, source=source,
                           hint="engine runs our engine in-process; openai talks to a server you started")
     settings = _settings(data.get("settings", {}), source)
+    check_concurrency(settings.concurrency, backend, source)
     targets = _entries(data.get("targets"), "targets", source, backend, required=True)
     drafts = _entries(data.get("drafts", []), "drafts", source, backend, required=False)
     labels = [t.label for t in targets]
@@ -249,6 +257,12 @@ def _settings(raw: Any, source: str) -> Settings:
                 raise ConfigError(k, f"a whole number or a list of whole numbers from 1 to {MAX_SWEEP_K}", value,
                                   source=source)
             s.k = sorted({_int(v, k, source, 1, MAX_SWEEP_K) for v in values})
+        elif key == "concurrency":
+            values = value if isinstance(value, list) else [value]
+            if not values:
+                raise ConfigError(k, f"a whole number or a list of whole numbers from 1 to {MAX_CONCURRENCY}", value,
+                                  source=source, hint="e.g. \"concurrency\": [1, 4, 16]")
+            s.concurrency = sorted({1} | {_int(v, k, source, 1, MAX_CONCURRENCY) for v in values})
         elif key in ("runs", "max_tokens", "prompts", "tensor_parallel_size"):
             setattr(s, key, _int(value, k, source, 1))
         elif key in ("gpu_layers", "ctx_size", "seed", "warmup"):
@@ -274,6 +288,16 @@ def _settings(raw: Any, source: str) -> Settings:
         raise ConfigError("settings.api_key_env", "the NAME of an environment variable (not the key itself)",
                           source=source, hint="e.g. \"api_key_env\": \"OPENAI_API_KEY\"; never put a key in a config")
     return s
+
+
+def check_concurrency(levels: List[int], backend: str, source: str = "config") -> None:
+    """``settings.concurrency`` above 1 needs a server backend: ``engine`` and ``hf`` serve one request at a time
+    in this process (a ``ConfigError`` naming the backends that can)."""
+    if backend in IN_PROCESS_BACKENDS and max(levels or [1]) > 1:
+        servers = ", ".join(b for b in BACKENDS if b not in IN_PROCESS_BACKENDS)
+        raise ConfigError("settings.concurrency", f"1 with backend {backend} (it runs one request at a time in this "
+                          "process)", levels, source=source,
+                          hint=f"remove settings.concurrency, or sweep concurrency with a server backend ({servers})")
 
 
 def _entries(raw: Any, key: str, source: str, backend: str, *, required: bool) -> List[Entry]:

@@ -65,6 +65,7 @@ class SweepJob:
     log: Log = field(default=lambda line: None)
     progress: Optional[Callable[[int, int, str], None]] = None
     should_stop: Optional[Callable[[], bool]] = None
+    retry_failed: bool = False
 
     @property
     def skipped(self) -> int:
@@ -107,7 +108,8 @@ class LocalExecutor:
         """Nothing to stop."""
 
     def run(self, job: SweepJob) -> None:
-        from draftfinder.sweep.runner import run_cell
+        from draftfinder.sweep.concurrency import run_levels
+        from draftfinder.sweep.runner import _done, run_cell
 
         for i, cell in enumerate(job.todo, 1):
             if job.should_stop is not None and job.should_stop():
@@ -115,7 +117,12 @@ class LocalExecutor:
             if job.progress:
                 job.progress(i, len(job.todo), cell.title)
             job.log(f"[{i + job.skipped}/{len(job.cells)}] {cell.title}")
-            job.merge(run_cell(job.cfg, job.backend, cell, job.prompts, job.log, baseline=job.baseline(cell)))
+            record = job.results.find(cell.target.label, cell.draft.label if cell.draft else None, cell.k)
+            if not _done(job.results, cell, job.retry_failed):  # else only concurrency levels are missing: keep it
+                record = run_cell(job.cfg, job.backend, cell, job.prompts, job.log, baseline=job.baseline(cell))
+            job.merge(record)
+            run_levels(job.backend, cell, job.prompts, job.cfg.settings, record, log=job.log,
+                       retry_failed=job.retry_failed, save=job.merge)
 
 
 def make_executor(name: str, *, address: Optional[str] = None) -> Any:
@@ -215,6 +222,7 @@ def measure_cell(cfg: Any, options: Dict[str, Any], cell: Any, prompts: List[Any
     """The Ray task: build (or reuse) the backend in this worker, run one cell with :func:`.runner.run_cell`,
     return ``{record, log, node, backend_info}``. A backend that cannot be built fails the cell, not the task."""
     from draftfinder.sweep.backends import make_backend
+    from draftfinder.sweep.concurrency import run_levels
     from draftfinder.sweep.runner import _safe_describe, run_cell
 
     lines: List[str] = []
@@ -226,6 +234,7 @@ def measure_cell(cfg: Any, options: Dict[str, Any], cell: Any, prompts: List[Any
         backend = _WORKER_BACKENDS[key]
         info = _safe_describe(backend)
         record = run_cell(cfg, backend, cell, prompts, lines.append, baseline=baseline)
+        run_levels(backend, cell, prompts, cfg.settings, record, log=lines.append, save=lambda rec: None)
     except DraftFinderError as err:
         record = failed_record(cfg, cell, err.line())
         lines.append(f"  failed: {record['error']}")

@@ -55,6 +55,7 @@ FLAG_CANDIDATES: Dict[str, Tuple[str, ...]] = {
     "ngram_simple_size_n": ("--spec-ngram-simple-size-n",),
     "ngram_simple_size_m": ("--spec-ngram-simple-size-m",),
     "parallel": ("-np", "--parallel"),
+    "no_kv_unified": ("--no-kv-unified", "-no-kvu"),   # per-slot KV (-c divided among -np slots); sweep/concurrency.py
     "no_webui": ("--no-webui", "--no-ui"),
     "gpu_layers": ("-ngl", "--gpu-layers", "--n-gpu-layers"),
     "gpu_layers_draft": ("-ngld", "--gpu-layers-draft", "--n-gpu-layers-draft", "--spec-draft-ngl"),

@@ -18,6 +18,9 @@ A cell (one dict of ``results``; draftbench's fields first)::
                                          # token_ids (greedy outputs are compared id by id), …
     outputs_match_baseline               # share of runs whose greedy output equals the baseline's
     divergence                           # where it first differs and why (sweep/divergence.py)
+    concurrency                          # only when settings.concurrency has levels > 1: one dict per level N (n,
+                                         # aggregate_tokens_per_s, median_tpot_ms, mean_ttft_s, speedup at the same N,
+                                         # outputs_match_baseline / _single_stream, requests_detail, …): sweep/concurrency.py
     command, started, finished, duration_s
 
 Provenance: every cell figure is *measured* (on this machine, by this backend); ``prediction`` says its own.

@@ -13,6 +13,9 @@ speedup over the same target's baseline (both measured here, same prompts and se
 whether greedy outputs matched the baseline token for token, and the estimator's prediction
 (:mod:`.predict`). A draft cell whose backend proves it did not draft (llama-server without
 ``--spec-type``) is ``flagged``, never reported as a speculative result.
+
+``settings.concurrency`` levels above 1 (server backends) are measured after each cell's single-stream part and
+stored in the cell, resumable per (cell, N): :mod:`.concurrency`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from draftfinder.errors import DraftFinderError, UsageError, redact
 from draftfinder.measure.prompts import Prompt, load_prompts, read_prompts_file
+from draftfinder.sweep.concurrency import pending_levels, refresh_levels
 from draftfinder.sweep.config import Entry, SweepConfig
 from draftfinder.sweep.results import DONE, SweepResults, now, summarize_runs
 
@@ -189,7 +193,7 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
     if backend is None and executor.builds_backend_here:
         backend = make_backend(cfg, options)
     cells = plan_cells(cfg)
-    todo = [c for c in cells if not _done(res, c, retry_failed)]
+    todo = [c for c in cells if not _done(res, c, retry_failed, cfg.settings)]
     if todo:
         executor.start(cfg)         # ray: joins / starts the cluster, or raises before anything is written
     try:
@@ -205,7 +209,7 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
         res.save()
         job = SweepJob(cfg=cfg, options=dict(options or {}), backend=backend, cells=cells, todo=todo,
                        prompts=prompts, settings=settings, results=res, log=log, progress=progress,
-                       should_stop=should_stop)
+                       should_stop=should_stop, retry_failed=retry_failed)
         try:
             executor.run(job)
         except KeyboardInterrupt:
@@ -219,7 +223,7 @@ def run_sweep(cfg: SweepConfig, results_path: Any, *, options: Optional[Dict[str
                 backend.close()
             except Exception:
                 pass
-    complete = all(_done(res, c, False) for c in cells)
+    complete = all(_done(res, c, False, cfg.settings) for c in cells)
     res.meta["status"] = "complete" if complete else "partial"
     refresh_speedups(res)
     res.save()
@@ -233,11 +237,14 @@ def _safe_describe(backend: Any) -> Dict[str, Any]:
         return {"error": redact(str(exc))[:200]}
 
 
-def _done(res: SweepResults, cell: Cell, retry_failed: bool) -> bool:
+def _done(res: SweepResults, cell: Cell, retry_failed: bool, settings: Any = None) -> bool:
+    """Is the cell's single-stream part done (and, given ``settings``, every concurrency level)?"""
     c = res.find(cell.target.label, cell.draft.label if cell.draft else None, cell.k)
     if c is None or c.get("status") not in DONE:
         return False
-    return not (retry_failed and c.get("status") == "failed")
+    if retry_failed and c.get("status") == "failed":
+        return False
+    return settings is None or not pending_levels(c, settings, retry_failed)
 
 
 def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], log: Log,
@@ -257,7 +264,7 @@ def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], 
     runs: List[Dict[str, Any]] = []
     session = None
     try:
-        session = backend.open(cell.target, cell.draft, cell.k, s)
+        session = backend.open(cell.target, cell.draft, cell.k, dataclasses.replace(s, concurrency=[1]))
         record["command"] = getattr(session, "command", None)
         if s.warmup:                                   # untimed: first-call costs (allocations, caches) excluded
             short = dataclasses.replace(s, max_tokens=min(s.max_tokens, 16))
@@ -358,3 +365,4 @@ def refresh_speedups(res: SweepResults) -> None:
             from draftfinder.sweep import divergence
 
             divergence.refresh(base, c)
+    refresh_levels(res.cells, greedy)

@@ -41,6 +41,16 @@ def evil_sweep(label=EVIL):
     return data
 
 
+def concurrency_sweep(label=EVIL):
+    """A sweep measured at concurrency 1 and 4 (tests/sweep/test_concurrency.py), with ``label`` as the draft."""
+    from draftfinder.sweep.concurrency import refresh_levels
+    from tests.sweep.test_concurrency import levels_sweep
+
+    data = levels_sweep(label_b=label)
+    refresh_levels(data["results"], greedy=True)
+    return data
+
+
 class Elements(HTMLParser):
     """Every element: (tag, attrs, id of the enclosing plot div or None), and script bodies."""
 
@@ -113,12 +123,12 @@ def test_plot_count_and_skipped_plots():
 
     page = build_chart_html(DRAFTBENCH)                               # one K (none), no predictions
     assert body_attrs(page)["data-plots"] == "3"
-    assert 'data-skipped="d"' in page and 'data-skipped="e"' in page
+    assert 'data-skipped="d"' in page and 'data-skipped="e"' in page and 'data-skipped="f"' in page
     assert "fewer than two K values were swept" in page
 
     page = build_chart_html({"name": "empty", "results": []})
     assert body_attrs(page)["data-plots"] == "0"
-    assert page.count("data-skipped=") == 5
+    assert page.count("data-skipped=") == 6
 
 
 def test_page_content_and_provenance():
@@ -201,6 +211,7 @@ def dump_dom(html_path: Path, profile: Path) -> str:
 @pytest.mark.parametrize("name, data, plots", [
     ("draftbench", lambda: DRAFTBENCH, 3),
     ("sweep-with-malicious-labels", lambda: evil_sweep(EVIL_MARK), 5),
+    ("concurrency-with-malicious-labels", lambda: concurrency_sweep(EVIL_MARK), 4),
 ])
 def test_every_plot_renders_in_chromium(tmp_path, name, data, plots):
     page = write_chart(data(), tmp_path / f"{name}.html")
@@ -209,7 +220,7 @@ def test_every_plot_renders_in_chromium(tmp_path, name, data, plots):
     assert "data-js-error" not in body, body["data-js-error"]
     assert "data-pwned" not in body                                   # the label's onerror never ran
     assert body["data-plots"] == str(plots) and body.get("data-rendered") == str(plots), body
-    doc = parse(dom, PLOT_IDS)
+    doc = parse(dom, PLOT_IDS + ["plot-concurrency"])
     assert not any(t == "img" for t, _, _ in doc.elements)
     drawn = {plot for _, attrs, plot in doc.elements if plot and "main-svg" in (attrs.get("class") or "").split()}
     expected = {f["id"] for f in json.loads(parse(page.read_text()).scripts[-2])}
@@ -223,3 +234,5 @@ def test_every_plot_renders_in_chromium(tmp_path, name, data, plots):
     assert "hm" in kinds["plot-heatmap"]
     if plots == 5:
         assert "js-line" in kinds["plot-k"] and "points" in kinds["plot-prediction"]
+    if "plot-concurrency" in expected:                                # speedup and tok/s vs concurrency: lines
+        assert "js-line" in kinds["plot-concurrency"] and "points" in kinds["plot-concurrency"]

@@ -515,3 +515,15 @@ def test_no_orphan_when_the_sweep_process_dies(server_bin, zoo_gguf, how, tmp_pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_command_of_a_concurrency_level(real_help):
+    """Guards: a level of N streams starts -np N with -c N×ctx_size and --no-kv-unified (each slot keeps
+    ctx_size, llama-server divides -c among slots); one stream stays -np 1 -c ctx_size (old code: always -np 1)."""
+    b = fake_binary(real_help)
+    one = build_command(b, "/m/t.gguf", Settings(ctx_size=1024), 8080)
+    four = build_command(b, "/m/t.gguf", Settings(ctx_size=1024), 8080, parallel=4)
+    assert _pairs(one)["-np"] == "1" and _pairs(one)["-c"] == "1024" and "--no-kv-unified" not in one
+    assert _pairs(four)["-np"] == "4" and _pairs(four)["-c"] == "4096" and "--no-kv-unified" in four
+    old = build_command(fake_binary(OLD_STYLE_HELP_SYNTHETIC), "/m/t.gguf", Settings(ctx_size=1024), 8080, parallel=4)
+    assert _pairs(old)["-np"] == "4" and _pairs(old)["-c"] == "4096"      # no unified KV there: per-slot already

@@ -67,7 +67,13 @@ def decode_tps(tokens: int, total_s: float, prompt_s: Optional[float], ttft_s: O
 
 
 class Session(Protocol):
-    """A cell's live backend: generate one request at a time, then close (idempotent)."""
+    """A cell's live backend: generate, then close (idempotent).
+
+    Server sessions (llama-server, OpenAI-compatible, vLLM, SGLang, LM Studio) must allow :meth:`generate` to be
+    called from several threads at once: a level of ``settings.concurrency`` (:mod:`draftfinder.sweep.concurrency`)
+    sends N simultaneous requests through one session, each on its own connection. An optional
+    ``spec_counters() -> {"drafted", "accepted"} | None`` gives server-wide cumulative draft counters (vLLM's
+    ``/metrics``); the concurrency driver differences them over a level when requests cannot carry their own."""
 
     command: Optional[List[str]]         # the exact command / call that serves this cell (recorded in results)
 
@@ -80,7 +86,9 @@ class Backend(Protocol):
     name: str
 
     def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> Session:
-        """Start serving ``target`` (with ``draft`` and ``k`` drafts per step; None, None = baseline)."""
+        """Start serving ``target`` (with ``draft`` and ``k`` drafts per step; None, None = baseline) for
+        ``max(settings.concurrency)`` simultaneous streams (a server backend sizes its slots / batch for them,
+        e.g. llama-server ``-np N``; the sweep passes one level at a time)."""
 
     def describe(self) -> Dict[str, Any]:
         """Versions and the backend's own settings, recorded in the results file."""

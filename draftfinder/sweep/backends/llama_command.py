@@ -18,7 +18,11 @@ Each cell of the ``llamacpp`` backend (:mod:`.llamacpp`) starts::
   n = n−1 context tokens + 1), ``K`` tokens copied after the most recent match. llama.cpp has one storage;
   ``storage`` basic/onelevel is recorded, not reproduced (``ngram-simple`` is exact-match, like onelevel).
   ``layerskip`` drafts have no llama-server equivalent: an error.
-- ``-np 1``: one slot, a single-stream benchmark (the default is several slots sharing the context).
+- ``-np 1``: one slot, a single-stream benchmark (the default is several slots sharing the context). A level of
+  ``settings.concurrency`` (N simultaneous streams, :mod:`draftfinder.sweep.concurrency`) starts the server with
+  ``-np N -c N×ctx_size --no-kv-unified``: llama-server divides ``-c`` among its slots when the KV cache is not
+  unified (``n_ctx_seq = n_ctx / n_parallel``), so each slot keeps ``ctx_size`` as at N = 1; a build without
+  ``--no-kv-unified`` gets ``-np N -c N×ctx_size`` (its default, per-slot division, is the same rule).
 """
 
 from __future__ import annotations
@@ -108,8 +112,9 @@ def spec_type_for(binary: LlamaBinary, draft: Entry, requested: Any = AUTO) -> O
 def build_command(binary: LlamaBinary, target_gguf: str, settings: Settings, port: int, *,
                   draft: Optional[Entry] = None, draft_gguf: Optional[str] = None, k: Optional[int] = None,
                   spec_type: Optional[str] = None, draft_p_min: Optional[float] = 0.0,
-                  threads: Optional[int] = None) -> List[str]:
-    """The exact ``llama-server`` argv for one cell (module doc); only flags this binary has (``binary.flags``)."""
+                  threads: Optional[int] = None, parallel: int = 1) -> List[str]:
+    """The exact ``llama-server`` argv for one cell (module doc); only flags this binary has (``binary.flags``).
+    ``parallel``: server slots (simultaneous streams), each with ``settings.ctx_size`` of context."""
     f = binary.flags
 
     def need(what: str, why: str) -> str:
@@ -136,10 +141,13 @@ def build_command(binary: LlamaBinary, target_gguf: str, settings: Settings, por
                      need("ngram_simple_size_m", "the n-gram draft length"), str(kk)]
         if spec_type is not None:
             argv += [need("spec_type", "the speculative type (--spec-type)"), spec_type]
-    argv += [need("parallel", "one server slot (-np)"), "1"]
+    slots = max(1, int(parallel))
+    argv += [need("parallel", "one server slot (-np)" if slots == 1 else f"{slots} server slots (-np)"), str(slots)]
     if f.has("gpu_layers"):
         argv += [f.get("gpu_layers"), str(settings.gpu_layers)]
-    argv += [need("ctx_size", "the context size (-c)"), str(settings.ctx_size)]
+    argv += [need("ctx_size", "the context size (-c)"), str(settings.ctx_size * slots)]
+    if slots > 1 and f.has("no_kv_unified"):
+        argv.append(f.get("no_kv_unified"))
     argv += [need("host", "the host (--host)"), HOST, need("port", "the port (--port)"), str(port)]
     if f.has("seed"):
         argv += [f.get("seed"), str(settings.seed)]

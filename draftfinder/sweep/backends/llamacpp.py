@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -109,6 +110,7 @@ class LlamaServerSession:
         self.log_path = self._dir / "server.log"
         self._templates: Dict[str, str] = {}
         self._has_template_route: Optional[bool] = None
+        self._sockets: "weakref.WeakSet[socket.socket]" = weakref.WeakSet()   # requests in flight (any thread)
 
     @property
     def pid(self) -> Optional[int]:
@@ -170,6 +172,11 @@ class LlamaServerSession:
     def close(self) -> None:
         """Stop the server (SIGTERM, wait, SIGKILL); idempotent. The log dir goes unless the session failed."""
         proc, self.proc = self.proc, None
+        for sock in list(self._sockets):       # streams still read by other threads (a concurrency level): end them,
+            try:                               # or llama-server waits for its clients before it exits on SIGTERM
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if proc is not None and proc.poll() is None:
             try:
                 proc.send_signal(signal.SIGTERM)
@@ -189,6 +196,8 @@ class LlamaServerSession:
     def _post(self, route: str, body: Dict[str, Any]) -> http.client.HTTPResponse:
         conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout_s)
         conn.request("POST", route, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        if conn.sock is not None:
+            self._sockets.add(conn.sock)
         return conn.getresponse()
 
     def _check(self, resp: http.client.HTTPResponse, route: str) -> None:
@@ -417,7 +426,7 @@ class LlamaCppBackend:
         def argv_for(port: int) -> List[str]:
             return build_command(self.binary, target_gguf, settings, port, draft=draft, draft_gguf=draft_gguf, k=k,
                                  spec_type=spec_type, draft_p_min=self.options.get("draft_p_min", 0.0),
-                                 threads=threads)
+                                 threads=threads, parallel=max(settings.concurrency or [1]))
 
         return start_server(argv_for, timeout_s=settings.timeout_s, preferred_port=settings.port, draft=draft,
                             spec_type=spec_type)

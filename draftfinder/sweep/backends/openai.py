@@ -342,6 +342,11 @@ class OpenAISession:
         self.command = self._describe_call(self._last_route)
         return self._model
 
+    def spec_counters(self) -> Optional[Dict[str, float]]:
+        """vLLM's cumulative spec-decode counters (server-wide), or None: the concurrency driver differences them
+        over a level of simultaneous requests (:mod:`draftfinder.sweep.concurrency`)."""
+        return self._read_metrics()
+
     def _read_metrics(self, *, settle_tokens: int = 0, before: Optional[Dict[str, float]] = None
                       ) -> Optional[Dict[str, float]]:
         """vLLM's spec-decode counters now, or None (and never again this session) when the server has none."""
