@@ -46,6 +46,8 @@ class MachineInfo:
     torch: str
     transformers: str
     hostname: str
+    device: str = "cpu"             # where the models ran (--device, resolved) and in which dtype
+    dtype: str = "fp32"
 
     def to_dict(self) -> Dict[str, Any]:
         return to_plain(self)
@@ -267,8 +269,9 @@ def machine_id() -> str:
     return f"{_slug(cpu_short)}-{os.cpu_count() or 1}c"
 
 
-def machine_info() -> MachineInfo:
-    """This machine: CPU model and cores (the key of saved measurements), library versions, host name."""
+def machine_info(place: Any = None) -> MachineInfo:
+    """This machine: CPU model and cores (the key of saved measurements), library versions, host name; the
+    device and dtype of ``place`` (an ``engine.device.Target``; None: cpu, fp32)."""
     import torch
     import transformers
 
@@ -279,4 +282,5 @@ def machine_info() -> MachineInfo:
         cpu=cpu, cores=cores, torch_threads=torch.get_num_threads(), platform=platform.platform(),
         python=platform.python_version(), torch=torch.__version__, transformers=transformers.__version__,
         hostname=platform.node(),
+        device=place.device if place is not None else "cpu", dtype=place.dtype if place is not None else "fp32",
     )

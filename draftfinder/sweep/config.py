@@ -27,6 +27,8 @@ A config names the models and how to run them::
 - ``settings.threads``: CPU threads. ``engine`` and ``hf``: torch's threads (default: the idle physical cores
   minus one, at least 1 — ``engine/threads.py`` says why); ``llamacpp``: llama-server's ``-t`` (default: the
   server's own).
+- ``settings.device`` / ``settings.dtype`` (``engine`` and ``hf``): ``auto | cpu | cuda | cuda:N | mps`` and
+  ``auto | bf16 | fp16 | fp32``, as the commands' ``--device`` / ``--dtype`` (``engine/device.py``; default auto).
 
 YAML is accepted as well as JSON. Every error names the key (``targets[1].path``) and what it must be.
 """
@@ -100,6 +102,8 @@ class Settings:
     threads: Optional[int] = None       # torch / llama threads (None: engine.threads.default_threads / llama's)
     timeout_s: float = 600.0            # per request; llama-server readiness
     api_key_env: Optional[str] = None   # openai: the NAME of the env var that holds the key (never the key)
+    device: str = "auto"                # engine, hf: auto | cpu | cuda | cuda:N | mps (engine/device.py)
+    dtype: str = "auto"                 # engine, hf: auto | bf16 | fp16 | fp32
 
 
 @dataclass
@@ -242,6 +246,15 @@ def _settings(raw: Any, source: str) -> Settings:
             setattr(s, key, None if value is None else _int(value, k, source, 1))
         elif key in ("temperature", "timeout_s"):
             setattr(s, key, check_number(value, k, low=0, low_open=key == "timeout_s", source=source))
+        elif key in ("device", "dtype"):
+            from draftfinder.engine.device import DEVICE_CHOICES, DTYPE_CHOICES, parse_device, parse_dtype
+            from draftfinder.errors import UsageError
+
+            try:
+                setattr(s, key, (parse_device if key == "device" else parse_dtype)(value, k))
+            except UsageError:
+                raise ConfigError(k, "one of " + ", ".join(DEVICE_CHOICES if key == "device" else DTYPE_CHOICES),
+                                  value, source=source) from None
         else:  # strings: llama_bin, task, prompts_file, api_key_env
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ConfigError(k, "a non-empty string", value, source=source)

@@ -87,13 +87,15 @@ def _digest(ids: Optional[List[int]]) -> Optional[str]:
 MEASURED_SETTINGS = ("runs", "warmup", "max_tokens", "temperature", "task", "prompts", "prompts_file", "seed",
                      "threads")
 LLAMACPP_SETTINGS = ("gpu_layers", "ctx_size", "llama_bin")
+IN_PROCESS_SETTINGS = ("device", "dtype")        # engine, hf (as requested; the resolved pair is in describe())
 
 
 def measured_settings(cfg: SweepConfig, prompts: List[Prompt]) -> Dict[str, Any]:
     """The settings a cell of this run is measured with (stored in the cell), with a digest of the prompt texts
     (``prompts_sha1``: an edited prompts file is another measurement)."""
     s = dataclasses.asdict(cfg.settings)
-    keys = MEASURED_SETTINGS + (LLAMACPP_SETTINGS if cfg.backend == "llamacpp" else ())
+    keys = MEASURED_SETTINGS + (LLAMACPP_SETTINGS if cfg.backend == "llamacpp" else ()) \
+        + (IN_PROCESS_SETTINGS if cfg.backend in ("engine", "hf") else ())
     out = {k: s[k] for k in keys}
     out["prompts_sha1"] = hashlib.sha1("\0".join(f"{p.id}\0{p.text}" for p in prompts).encode()).hexdigest()[:16]
     return out
