@@ -3,7 +3,7 @@
     draftfinder measure TARGET --draft D [--draft D2 …] [--task general|code|chat|summarization]
                         [--prompts FILE] [--limit N] [--max-new-tokens N] [--verify]
                         [--processor P] [--temperature T] [--top-k K] [--top-p P] [--seed S]
-                        [--timing-repeats N] [--timing-ks LIST] [--threads N] [--no-save]
+                        [--timing-repeats N] [--timing-ks LIST] [--threads N] [--device DEV] [--dtype DT] [--no-save]
                         [--format table|json|yaml]
 
 Drafts: ``layerskip:N`` (the target's first N layers), ``ngram`` / ``ngram:basic:N`` / ``ngram:onelevel:N``, or
