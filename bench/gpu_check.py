@@ -22,7 +22,7 @@ Writes bench/results/gpu_check_<gpu>.json (``--out``). Exit 0 when the strict ch
 2 when the device is absent (one line naming what torch found).
 
 Usage: python bench/gpu_check.py [--device cuda] [--targets zoo:smollm2-135m,zoo:gemma3-270m] [--prompts 3]
-       [--max-new-tokens 48] [--k 4] [--sampling-runs 400] [--skip-bench] [--out FILE]
+       [--max-new-tokens 48] [--k 4] [--sampling-runs 400] [--skip-bench] [--bench-args ARGS] [--out FILE]
 (``--device cpu`` runs the same checks on the CPU: that is how this script was exercised on a machine without
 a GPU; the JSON then says device cpu.)
 """
@@ -30,6 +30,7 @@ a GPU; the JSON then says device cpu.)
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 import traceback
@@ -158,6 +159,8 @@ def main() -> int:
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--sampling-runs", type=int, default=400)
     ap.add_argument("--skip-bench", action="store_true", help="leave out the engine-vs-transformers benchmark")
+    ap.add_argument("--bench-args", default="", metavar="ARGS",
+                    help="more arguments for bench/engine_vs_hf.py, e.g. \"--limit 1 --repeats 1\" (default: its own)")
     args = ap.parse_args()
 
     from draftfinder.engine.device import resolve
@@ -195,7 +198,8 @@ def main() -> int:
     if not args.skip_bench:
         out = Path(args.out).with_name(Path(args.out).stem + "_engine_vs_hf.json")
         cmd = [sys.executable, str(REPO / "bench" / "engine_vs_hf.py"), "--device", strict.device, "--dtype",
-               args.dtype, "--target", targets[0], "--threads", str(args.threads), "--out", str(out)]
+               args.dtype, "--target", targets[0], "--threads", str(args.threads), "--out", str(out),
+               *shlex.split(args.bench_args)]
         print("  benchmark: " + " ".join(cmd[1:]))
         try:
             subprocess.run(cmd, check=True)
