@@ -354,7 +354,9 @@ def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool,
     extra: Dict[str, Any] = {"resolver": resolver}
     if top_k_filler is not None and draft_spec.strip().partition(":")[0] == "ngram":
         extra["top_k_filler"] = top_k_filler
-    if place is not None and draft_spec.strip().partition(":")[0] not in ("ngram", "layerskip", "eagle3"):
+    from draftfinder.engine.drafter_specs import parse_drafter_spec
+
+    if place is not None and parse_drafter_spec(draft_spec).kind == "model":
         extra.update(dtype=place.dtype, device=str(target.device))       # a draft model: beside the target
     return target, make_drafter(draft_spec, target, **extra)
 

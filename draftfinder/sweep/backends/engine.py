@@ -88,7 +88,9 @@ class EngineBackend(InProcessBackend):
             check_drafter_spec(draft.spec, str(target.path), self._resolver)
         tgt = load_model(str(target.path), **self.load_kwargs())
         extra: Dict[str, Any] = {}
-        if draft is not None and draft.type not in ("ngram", "layerskip", "eagle3"):   # a draft model: beside it
+        from draftfinder.engine.drafter_specs import parse_drafter_spec
+
+        if draft is not None and parse_drafter_spec(draft.spec).kind == "model":   # a draft model: beside it
             extra = {"dtype": self.place.dtype, "device": str(tgt.device)}
         drafter = make_drafter(draft.spec, tgt, **extra) if draft is not None else None
         adaptive = None
