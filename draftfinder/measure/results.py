@@ -271,14 +271,20 @@ def machine_id() -> str:
 
 def machine_info(place: Any = None) -> MachineInfo:
     """This machine: CPU model and cores (the key of saved measurements), library versions, host name; the
-    device and dtype of ``place`` (an ``engine.device.Target``; None: cpu, fp32)."""
+    device and dtype of ``place`` (an ``engine.device.Target``; None: cpu, fp32). Measured on an accelerator, the
+    key gets the device's name (``…-2c-nvidia-a100-sxm4-80gb``, ``…-mps``): GPU timings never replace the CPU's."""
     import torch
     import transformers
 
     cpu = _cpu_model()
     cores = os.cpu_count() or 1
+    key = machine_id()
+    if place is not None and place.device != "cpu":
+        index = int(place.device.split(":")[1]) if place.device.startswith("cuda:") else 0
+        gpus = place.accelerators.gpus if place.accelerators is not None else ()
+        key += "-" + _slug(gpus[index].name if place.device.startswith("cuda") and index < len(gpus) else place.device)
     return MachineInfo(
-        machine_id=machine_id(),
+        machine_id=key,
         cpu=cpu, cores=cores, torch_threads=torch.get_num_threads(), platform=platform.platform(),
         python=platform.python_version(), torch=torch.__version__, transformers=transformers.__version__,
         hostname=platform.node(),
