@@ -29,11 +29,14 @@ sys.path.insert(0, str(REPO))
 
 def bench_parser(doc: str, *, engine: bool = True) -> "argparse.ArgumentParser":
     """The options every bench has: ``--out`` (the result file); engine benches add ``--target`` (default the
-    zoo SmolLM2) and ``--threads`` (1: the machine is shared; see the README)."""
+    zoo SmolLM2), ``--threads`` (1: the machine is shared; see the README) and ``--device`` / ``--dtype``
+    (default cpu / auto, i.e. fp32 on the CPU: the committed figures; ``engine/device.py``)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     if engine:
         ap.add_argument("--target", default="zoo:smollm2-135m")
         ap.add_argument("--threads", type=int, default=1)
+        ap.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N | mps (default cpu)")
+        ap.add_argument("--dtype", default="auto", help="auto | bf16 | fp16 | fp32 (default auto: fp32 on the CPU)")
     stem = Path(sys.argv[0]).stem
     ap.add_argument("--out", default=str(RESULTS / f"{stem}.json"),
                     help=f"result file (default bench/results/{stem}.json); the run's metadata goes with the figures")
@@ -73,6 +76,19 @@ class BenchRun:
         return path
 
 
+def bench_place(args: argparse.Namespace) -> Any:
+    """The resolved ``--device`` / ``--dtype`` (``engine.device.Target``); an absent device exits with its one
+    line (code 2), before any weights load."""
+    from draftfinder.engine.device import resolve
+    from draftfinder.errors import DraftFinderError
+
+    try:
+        return resolve(getattr(args, "device", "cpu"), getattr(args, "dtype", "auto"))
+    except DraftFinderError as err:
+        print(f"{Path(sys.argv[0]).name}: {err.line()}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def setup_threads(n: int) -> None:
     import torch
 
@@ -98,8 +114,12 @@ def git_state() -> Dict[str, Any]:
 def machine() -> Dict[str, Any]:
     from draftfinder.measure.results import _cpu_model, machine_id
 
-    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "machine_id": machine_id(), "platform": platform.platform(),
-            "host": platform.node()}
+    out = {"cpu": _cpu_model(), "cores": os.cpu_count(), "machine_id": machine_id(), "platform": platform.platform(),
+           "host": platform.node()}
+    if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+        torch = sys.modules["torch"]
+        out["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return out
 
 
 def versions() -> Dict[str, Any]:

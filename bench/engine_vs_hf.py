@@ -19,7 +19,11 @@ Note HF prompt lookup matches n-grams of size ≤ 2 (its default ``max_matching_
 
 Usage: python bench/engine_vs_hf.py [--target zoo:smollm2-135m] [--task general|summarization|code|chat|code-editing]
        [--limit 3] [--k 4] [--ngram ngram:onelevel:3]
-       [--layers 20] [--max-new-tokens 64] [--repeats 2] [--threads 1] [--out FILE]
+       [--layers 20] [--max-new-tokens 64] [--repeats 2] [--threads 1] [--device cpu|cuda|…] [--dtype auto|…]
+       [--out FILE]
+
+On a GPU (``--device cuda``) inputs go to the model's device and every timed call synchronises it
+(``engine.device.timer``); ``--dtype auto`` is bf16 there (fp32 on the CPU).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import sys
 import time
 import traceback
 
-from _common import BenchRun, bench_parser, median
+from _common import BenchRun, bench_parser, bench_place, median
 
 
 def hf_generate(target, ids, max_new, extra):
@@ -37,26 +41,30 @@ def hf_generate(target, ids, max_new, extra):
 
     from draftfinder.measure.sidebyside import Run
 
+    from draftfinder.engine.device import timer
+
     model = target.model
     eos = target.eos_token_ids
-    inp = torch.tensor([ids], dtype=torch.long)
-    t0 = time.perf_counter()
+    inp = torch.tensor([ids], dtype=torch.long, device=target.device)
+    clock = timer(target.device)
+    t0 = clock()
     with torch.inference_mode():
         out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp), max_new_tokens=max_new,
                              do_sample=False, eos_token_id=eos or None, pad_token_id=(eos[0] if eos else None),
                              **extra)
-    dt = time.perf_counter() - t0
+    dt = clock() - t0
     return Run(out[0, len(ids):].tolist(), dt, None)
 
 
-def timed(fn):
-    """Our engine as a side-by-side Run timed like HF's call (wall time around the call, prefill included)."""
+def timed(fn, clock=time.perf_counter):
+    """Our engine as a side-by-side Run timed like HF's call (wall time around the call, prefill included);
+    ``clock``: ``engine.device.timer`` of the model's device."""
     from draftfinder.measure.sidebyside import Run
 
     def run(ids, m):
-        t0 = time.perf_counter()
+        t0 = clock()
         result = fn(ids, m)
-        return Run(list(result.token_ids), time.perf_counter() - t0, None, result.stats)
+        return Run(list(result.token_ids), clock() - t0, None, result.stats)
     return run
 
 
@@ -74,13 +82,15 @@ def main() -> int:
     args = ap.parse_args()
 
     run = BenchRun(args)
+    place = bench_place(args)
     from draftfinder.engine.base import SamplingConfig
+    from draftfinder.engine.device import load_kwargs, timer
     from draftfinder.engine.drafters import make_drafter
     from draftfinder.engine.loading import load_model
     from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
     from draftfinder.measure.prompts import encode_prompt, load_prompts
 
-    target = load_model(args.target)
+    target = load_model(args.target, **load_kwargs(place))
     greedy = SamplingConfig(processor="greedy")
     if args.task == "code-editing":                     # the rewrite prompts of bench/ngram_speedup.py
         from ngram_speedup import CODE_EDIT_PROMPTS, chat_ids
@@ -119,7 +129,7 @@ def main() -> int:
     for name, (ours_fn, hf_extra) in pairs.items():
         rec = {"hf_kwargs": hf_extra, "hf_error": None}
         try:      # baseline = HF, candidate = ours; ratio = ours tokens/s ÷ HF tokens/s (wall time, prefill incl.)
-            res = side_by_side(prompts, lambda ids, m, x=hf_extra: hf_generate(target, ids, m, x), timed(ours_fn),
+            res = side_by_side(prompts, lambda ids, m, x=hf_extra: hf_generate(target, ids, m, x), timed(ours_fn, timer(target.device)),
                                max_new_tokens=M, repeats=args.repeats, warmup_tokens=8, labels=("HF", "ours"))
         except Exception as exc:
             rec["hf_error"] = f"{type(exc).__name__}: {exc}"
@@ -143,7 +153,7 @@ def main() -> int:
             continue
         print(f"{name:<14} {call:<88} {median(rec['ours_tok_s']):>10.1f} {median(rec['hf_tok_s']):>9.1f} "
               f"{median(rec['ratio']):>8.2f} {str(rec['identical']):>9}")
-    figures = {"target": args.target, "task": args.task, "prompts": len(prompts), "k": K, "layers": N,
+    figures = {"target": args.target, "device": place.device, "dtype": place.dtype, "task": args.task, "prompts": len(prompts), "k": K, "layers": N,
                "max_new_tokens": M, "repeats": args.repeats, "pairs": results, "goal_ratio": 1.25}
     run.finish(figures)
     parts = []

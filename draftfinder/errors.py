@@ -485,3 +485,18 @@ class TrainOutputError(OutputError):
         super().__init__(path, problem, flag="--out",
                          hint=hint or "name a new folder (it is created), an empty one, or the folder an earlier "
                                       "train run of the same target and method wrote")
+
+
+class DeviceUnavailableError(UsageError):
+    """Raised when ``--device`` (or a sweep's ``settings.device``) names a device this machine does not have:
+    ``cuda`` with a CPU build of torch or no visible GPU, ``cuda:N`` beyond the visible count, ``mps`` off Apple
+    silicon (``engine.device.resolve_device``). The message names what torch found; the hint names the flag the
+    request came from, so it is right for every command."""
+
+    def __init__(self, flag: str, requested: str, problem: str, *, fix: Optional[str] = None,
+                 alternative: str = "cpu"):
+        self.flag, self.requested = flag, requested
+        use = f"use {flag} {alternative}" if flag.startswith("--") else f"set {flag}: {alternative}"
+        super().__init__(f"{flag} {requested}: {problem}",
+                         hint=f"{use} or install {fix}" if fix and "torch" in fix else
+                              (f"{use} or run on {fix}" if fix else use))

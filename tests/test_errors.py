@@ -49,6 +49,8 @@ def _samples():
         errors.CalibrationNotFoundError("local", "no calibration profile 'local'"),
         errors.CalibrationProfileError("/x/local.json", "local", "it is not valid JSON"),
         errors.CalibrationProfileError("/x/desk.json", "desk", "another machine", foreign=True),
+        errors.DeviceUnavailableError("settings.device", "cuda", "no CUDA device (found: cpu)",
+                                      fix="a CUDA build of torch"),
     ]
 
 

@@ -2,7 +2,7 @@
 
     draftfinder chat --target T [--draft D] [--k N] [--length N] [--adaptive]
         [--processor NAME] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--chat/--no-chat]
-        [--top-k-filler N] [--device cpu] [--offline] [--models-dir DIR] [--threads N]
+        [--top-k-filler N] [--device DEV] [--dtype DT] [--offline] [--models-dir DIR] [--threads N]
 
 ``T`` and a model ``D``: zoo names (``zoo:smollm2-135m``), local folders, .gguf files, Hub ids when reachable.
 ``D`` may also be ``ngram`` / ``ngram:basic:N`` / ``ngram:onelevel:N`` or ``layerskip:N`` (default ``ngram``).
@@ -35,7 +35,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     m.add_argument("--draft", default=DEFAULT_DRAFT, metavar="D",
                    help="ngram | ngram:basic:N | ngram:onelevel:N | layerskip:N | a draft model name/path/zoo:NAME "
                         f"(default {DEFAULT_DRAFT})")
-    m.add_argument("--device", default="cpu", metavar="DEV", help="cpu (the only device the engine runs on)")
+    from draftfinder.cli.run_device_flags import add_run_device_arguments
+
+    add_run_device_arguments(m)
     m.add_argument("--offline", action="store_true", default=None,
                    help="never ask the Hub: zoo, local paths, --models-dir and the HF cache only")
     m.add_argument("--models-dir", action="append", default=None, metavar="DIR", help="folder with local models")
@@ -59,9 +61,10 @@ def check_args(args: argparse.Namespace) -> None:
     from draftfinder.engine.base import MAX_K
     from draftfinder.cli.generate_cmd import check_threads
 
-    if args.device.strip().lower() != "cpu":
-        raise UsageError(f"--device {args.device}: draftfinder's engine runs on the CPU only", hint="use --device cpu")
+    from draftfinder.cli.run_device_flags import check_run_device_args
     from draftfinder.ranges import check_number
+
+    check_run_device_args(args)
 
     check_number(args.k, "--k", kind=int, low=1, high=MAX_K, hint="K is the tokens drafted per step, e.g. 4")
     check_number(args.length, "--length", kind=int, low=1, high=MAX_LENGTH, hint="e.g. --length 128")
@@ -88,9 +91,11 @@ def run(args: argparse.Namespace) -> int:
     validate_sampling(sampling)
     if note:
         info(note)
+    from draftfinder.cli.run_device_flags import resolve_run_device
+
     target, drafter = load_target_and_drafter(args.target, args.draft, offline=args.offline,
                                               models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=info,
-                                              threads=args.threads)
+                                              threads=args.threads, place=resolve_run_device(args))
     import torch
 
     busy = busy_machine_hint(torch.get_num_threads())

@@ -2,7 +2,8 @@
 
     draftfinder generate TARGET --draft D --prompt TEXT [--k N] [--adaptive] [--max-new-tokens N]
         [--processor greedy|multinomial|topk|nucleus|topknucleus] [--temperature T] [--top-k K] [--top-p P]
-        [--seed S] [--chat/--no-chat] [--top-k-filler N] [--threads N] [--format table|json|yaml]
+        [--seed S] [--chat/--no-chat] [--top-k-filler N] [--threads N] [--device DEV] [--dtype DT]
+        [--format table|json|yaml]
 
 ``D`` is ``ngram`` / ``ngram:basic:N`` / ``ngram:onelevel:N`` (n-gram drafting, ``engine/ngram.py``),
 ``layerskip:N`` (the target's first N layers) or a draft model (``zoo:NAME``, a .gguf file, a folder, a Hub id).
@@ -146,6 +147,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="never ask the Hub: zoo, local paths, --models-dir and the HF cache only")
     m.add_argument("--models-dir", action="append", default=None, metavar="DIR", help="folder with local models")
     add_threads_argument(m)
+    from draftfinder.cli.run_device_flags import add_run_device_arguments
+
+    add_run_device_arguments(m)
     o = p.add_argument_group("output")
     o.add_argument("--format", default="table", metavar="FMT", help="table | json | yaml (default table)")
     o.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -273,6 +277,9 @@ def check_args(args: argparse.Namespace) -> None:
     if not args.draft.strip():
         raise UsageError("--draft is empty", hint="use ngram, layerskip:N or a draft model name")
     check_threads(args.threads)
+    from draftfinder.cli.run_device_flags import check_run_device_args
+
+    check_run_device_args(args)
     parse_drafter_spec(args.draft)
     if args.top_k_filler is not None:
         if args.draft.strip().partition(":")[0] != "ngram":
@@ -280,11 +287,19 @@ def check_args(args: argparse.Namespace) -> None:
         check_number(args.top_k_filler, "--top-k-filler", kind=int, low=1, hint="e.g. --top-k-filler 1")
 
 
-def _machine() -> Dict[str, Any]:
+def _machine(place: Any = None, target: Any = None) -> Dict[str, Any]:
+    """Where the run ran: device and dtype (resolved from --device / --dtype), the target's placement, torch's
+    threads, the CPU and the load."""
     import torch
 
-    return {"device": "cpu", "torch_threads": torch.get_num_threads(), "torch": str(torch.__version__),
-            "cpu": _cpu_name(), "python": platform.python_version(), "load_avg_1m": _load()}
+    out = {"device": place.device if place is not None else "cpu", "dtype": place.dtype if place is not None else "fp32",
+           "torch_threads": torch.get_num_threads(), "torch": str(torch.__version__),
+           "cpu": _cpu_name(), "python": platform.python_version(), "load_avg_1m": _load()}
+    if place is not None and place.accelerators is not None and place.accelerators.gpus:
+        out["gpus"] = [g.name for g in place.accelerators.gpus]
+    if target is not None and getattr(target, "placement", None) is not None:
+        out["placement"] = target.placement.to_dict()
+    return out
 
 
 def _load() -> Optional[float]:
@@ -310,11 +325,13 @@ def _cpu_name() -> str:
 
 def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool, models_dir: Any,
                             top_k_filler: Optional[int], say: Callable[[str], None],
-                            threads: Optional[int] = None) -> Tuple[Any, Any]:
+                            threads: Optional[int] = None, place: Any = None) -> Tuple[Any, Any]:
     """The target (``load_model``) and the drafter ``draft_spec`` for it, through one resolver (shared by
     ``generate`` and ``chat``). ``top_k_filler`` goes to n-gram drafters only. The spec, the names and the
     tokenizers are checked first (``drafter_specs.check_drafter_spec``): a bad drafter is refused before torch
-    is even imported. Then torch's threads are set (``threads``; None: ``engine.threads.default_threads``)."""
+    is even imported. Then torch's threads are set (``threads``; None: ``engine.threads.default_threads``).
+    ``place`` (``engine.device.Target``, from --device / --dtype): where and in which dtype the target and a
+    draft model load (None: the CPU in float32); the draft model goes on the target's (first) device."""
     from draftfinder import constants
     from draftfinder.engine.drafter_specs import check_drafter_spec
     from draftfinder.models.resolver import Resolver
@@ -323,20 +340,29 @@ def load_target_and_drafter(target_name: str, draft_spec: str, *, offline: bool,
                         models_dirs=models_dir or ())
     say(f"checking drafter {draft_spec} for {target_name} …")
     check_drafter_spec(draft_spec, target_name, resolver)
+    from draftfinder.engine.device import load_kwargs
     from draftfinder.engine.drafters import make_drafter
     from draftfinder.engine.loading import load_model
     from draftfinder.engine.threads import apply_threads
 
     apply_threads(threads)
-    say(f"loading {target_name} …")
-    target = load_model(target_name, resolver=resolver)
+    say(f"loading {target_name}{_on(place)} …")
+    target = load_model(target_name, resolver=resolver, **load_kwargs(place))
     if target.tokenizer is None:
         raise UsageError(f"'{target_name}' has no tokenizer", hint="pass a model whose folder or GGUF holds one")
     say(f"preparing drafter {draft_spec} …")
     extra: Dict[str, Any] = {"resolver": resolver}
     if top_k_filler is not None and draft_spec.strip().partition(":")[0] == "ngram":
         extra["top_k_filler"] = top_k_filler
+    from draftfinder.engine.drafter_specs import parse_drafter_spec
+
+    if place is not None and parse_drafter_spec(draft_spec).kind == "model":
+        extra.update(dtype=place.dtype, device=str(target.device))       # a draft model: beside the target
     return target, make_drafter(draft_spec, target, **extra)
+
+
+def _on(place: Any) -> str:
+    return "" if place is None else f" on {place.device} ({place.dtype})"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -350,9 +376,12 @@ def run(args: argparse.Namespace) -> int:
     say = (lambda m: None) if args.quiet else info
     if note:
         say(note)
+    from draftfinder.cli.run_device_flags import resolve_run_device
+
+    place = resolve_run_device(args)
     target, drafter = load_target_and_drafter(args.target_model, args.draft, offline=args.offline,
                                               models_dir=args.models_dir, top_k_filler=args.top_k_filler, say=say,
-                                              threads=args.threads)
+                                              threads=args.threads, place=place)
 
     from draftfinder.engine.adaptive import HeuristicK
     from draftfinder.engine.speculative import autoregressive_generate, speculative_generate
@@ -385,7 +414,7 @@ def run(args: argparse.Namespace) -> int:
         sampling={"processor": sampling.processor, "temperature": sampling.temperature, "top_k": sampling.top_k,
                   "top_p": sampling.top_p, "seed": sampling.seed},
         k=args.k, adaptive=bool(args.adaptive), top_k_filler=getattr(drafter, "top_k_filler", None),
-        speculative=spec, target_only=base, machine=_machine())
+        speculative=spec, target_only=base, machine=_machine(place, target))
     emit(result.to_dict(), args.format, table=render_table)
     return 0
 

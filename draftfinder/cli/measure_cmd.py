@@ -3,7 +3,7 @@
     draftfinder measure TARGET --draft D [--draft D2 …] [--task general|code|chat|summarization]
                         [--prompts FILE] [--limit N] [--max-new-tokens N] [--verify]
                         [--processor P] [--temperature T] [--top-k K] [--top-p P] [--seed S]
-                        [--timing-repeats N] [--timing-ks LIST] [--threads N] [--no-save]
+                        [--timing-repeats N] [--timing-ks LIST] [--threads N] [--device DEV] [--dtype DT] [--no-save]
                         [--format table|json|yaml]
 
 Drafts: ``layerskip:N`` (the target's first N layers), ``ngram`` / ``ngram:basic:N`` / ``ngram:onelevel:N``, or
@@ -60,11 +60,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from draftfinder.cli.generate_cmd import add_threads_argument
 
     add_threads_argument(g)
+    from draftfinder.cli.run_device_flags import add_run_device_arguments
+
+    add_run_device_arguments(g)
     g.add_argument("--no-save", action="store_true", help="do not save the results for find")
     parser.add_argument("--format", default="table", choices=list(FORMATS), help="output format (default table)")
 
 
 def _check(args: argparse.Namespace) -> None:
+    from draftfinder.cli.run_device_flags import check_run_device_args
+
+    check_run_device_args(args)
     if args.limit < 1:
         raise UsageError(f"--limit must be at least 1, got {args.limit}", hint="e.g. --limit 6")
     if args.max_new_tokens < 2:
@@ -117,6 +123,9 @@ def build(args: argparse.Namespace, *, progress: Optional[Callable[..., None]] =
     resolver = Resolver()
     for spec in args.draft:               # a bad drafter is refused in seconds, before torch and the weights load
         check_drafter_spec(spec, args.target, resolver)
+    from draftfinder.cli.run_device_flags import resolve_run_device
+
+    place = resolve_run_device(args)                 # an absent device is refused before torch loads weights
     busy = busy_machine_hint(apply_threads(args.threads))
     if busy:
         info(f"hint: {busy}")
@@ -125,7 +134,7 @@ def build(args: argparse.Namespace, *, progress: Optional[Callable[..., None]] =
     results = measure(args.target, args.draft, task=args.task, prompts_path=args.prompts, limit=args.limit,
                       max_new_tokens=args.max_new_tokens, sampling=sampling, verify=args.verify,
                       timing_repeats=args.timing_repeats, timing_ks=args.timing_ks, save=not args.no_save,
-                      progress=progress, should_stop=should_stop, resolver=resolver)
+                      progress=progress, should_stop=should_stop, resolver=resolver, place=place)
     payload = {
         "target": results[0].target_id,
         "task": results[0].task,

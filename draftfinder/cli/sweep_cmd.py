@@ -42,7 +42,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="discard the cells of an existing results file and start over. Without it, a results "
                         "file whose cells were measured with other settings (runs, warmup, max_tokens, temperature, "
                         "task, prompts and their texts, seed, threads; llamacpp also gpu_layers, ctx_size, "
-                        "llama_bin) or with another target path / drafter under the same label is refused, naming "
+                        "llama_bin; engine and hf also device, dtype) or with another target path / drafter under the same label is refused, naming "
                         "the differing keys: nothing is rerun or mixed. Pass another --results to keep both")
     p.add_argument("--retry-failed", action="store_true", help="rerun cells that failed in an earlier run")
     p.add_argument("--llama-server", metavar="PATH", help="llamacpp backend: the llama-server binary to start")

@@ -4,7 +4,7 @@
                       --prompts FILE] [--held-out N] [--corpus PATH] [--corpus-tokens N] [--samples-per-prompt N]
                       [--max-new-tokens N] [--generator G] [--layers N] [--draft-vocab V] [--max-minutes M | --steps S]
                       [--loss fkl|rkl|tvd] [--lr X] [--batch-tokens N] [--eval-every N] [--checkpoint-minutes M]
-                      [--measure-prompts N] [--measure-tokens N] [--no-measure] [--gguf] [--device cpu]
+                      [--measure-prompts N] [--measure-tokens N] [--no-measure] [--gguf] [--device DEV] [--dtype DT]
                       [--threads N] [--seed S] [--format table|json|yaml]
 
 Order of work: flags, ``--out`` and ``--corpus`` checks, the prompt split and the target's layer count (from
@@ -87,7 +87,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-measure", action="store_true", help="skip the cost and speedup measurement")
     g.add_argument("--gguf", action="store_true", help="also write a GGUF draft (independent method; needs the "
                                                        "target's GGUF)")
-    g.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="default cpu")
+    from draftfinder.cli.run_device_flags import add_run_device_arguments
+
+    add_run_device_arguments(g)        # the target (teacher) in --dtype there; the student trains beside it in fp32
     g.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
     parser.add_argument("--format", default="table", choices=list(FORMATS), help="output format (default table)")
 
@@ -108,11 +110,9 @@ def _check(args: argparse.Namespace) -> None:
                         ("--lr", args.lr)):
         if value is not None and not value > 0:
             raise UsageError(f"{flag} must be > 0, got {value}", hint=f"e.g. {flag} 3")
-    if args.device != "cpu":
-        import torch
+    from draftfinder.cli.run_device_flags import check_run_device_args
 
-        if not torch.cuda.is_available():
-            raise UsageError(f"--device {args.device}: no CUDA device here", hint="use --device cpu")
+    check_run_device_args(args)
     if args.method == "independent" and args.draft_vocab is not None:
         raise UsageError("--draft-vocab applies to --method eagle3 only: an independent draft keeps the full "
                          "vocabulary so that every engine accepts it", hint="leave --draft-vocab out")
@@ -217,11 +217,16 @@ def build(args: argparse.Namespace, *, progress: Any, bar: TrainBar, should_stop
         settings["hidden_layers"] = list(eagle3_layers(total_layers))
     work = output.work_dir(out)
     output.check_resume(work, settings, output.STUDENT_KEYS + output.DATA_KEYS, "checkpoint")
+    from draftfinder.cli.run_device_flags import resolve_run_device
+    from draftfinder.engine.device import load_kwargs
+
+    place = resolve_run_device(args)                  # an absent device: one line, before any weights load
+    settings.update(device=place.device, dtype=place.dtype)     # recorded (not a resume key: older work folders)
     apply_threads(args.threads)
     info(f"train: {len(split.train)} train / {len(split.held_out)} held-out prompts ({split.source}, seed {args.seed}); "
          f"held out: {', '.join(split.held_out_ids[:6])}{' …' if len(split.held_out_ids) > 6 else ''}")
     info(f"train: loading {args.target}")
-    target = load_model(args.target)
+    target = load_model(args.target, **load_kwargs(place))
     n_layers = int(target.model.config.get_text_config().num_hidden_layers)
     if args.method == "independent":
         check_layers(args.layers or 3, n_layers)
@@ -274,7 +279,8 @@ def build(args: argparse.Namespace, *, progress: Any, bar: TrainBar, should_stop
         if not args.no_measure:
             info("train: measuring c, v(K) and the speedup with our engine on held-out prompts")
             add_measurement(report, target, str(tmp), split.held_out, max_new_tokens=args.measure_tokens,
-                            limit=args.measure_prompts, progress=progress, should_stop=should_stop)
+                            limit=args.measure_prompts, progress=progress, should_stop=should_stop,
+                            place=place)
             progress.close()
         if args.gguf:
             _gguf(tmp, target, report, split.held_out, args)

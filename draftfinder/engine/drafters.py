@@ -33,6 +33,7 @@ import torch
 from draftfinder.errors import CacheRollbackError, UsageError
 from draftfinder.engine import cache as kv
 from draftfinder.engine.base import Draft, SamplingConfig
+from draftfinder.engine.device import input_device
 from draftfinder.engine.drafter_specs import DrafterSpec, check_tokenizer_pair, parse_drafter_spec
 from draftfinder.engine.layerskip import HiddenTap, truncated_model, upper_cache_view, upper_model
 from draftfinder.engine.loading import LoadedModel, load_model
@@ -140,7 +141,8 @@ class ModelDrafter:
             return logits
         if logits.shape[-1] > v:
             return logits[:v]
-        return torch.cat([logits, torch.full((v - logits.shape[-1],), float("-inf"), dtype=logits.dtype)])
+        return torch.cat([logits, torch.full((v - logits.shape[-1],), float("-inf"), dtype=logits.dtype,
+                                             device=logits.device)])
 
 
 class LayerSkipDrafter(ModelDrafter):
@@ -191,7 +193,7 @@ class LayerSkipDrafter(ModelDrafter):
     def _lower(self, tokens: List[int], head: bool) -> Optional[torch.Tensor]:
         """Feed ``tokens`` through layers 0..N−1 of the shared cache; keep their layer-N hidden states; the
         draft head's logits after the last one when ``head``."""
-        ids = torch.tensor([tokens], dtype=torch.long)                       # [1, S]
+        ids = torch.tensor([tokens], dtype=torch.long, device=input_device(self.model))   # [1, S]
         self._tap.armed = True
         try:
             if head:
@@ -226,7 +228,7 @@ class LayerSkipDrafter(ModelDrafter):
         if lower != upper + len(feed):
             raise CacheRollbackError(f"{self.name}: layers 0..N-1 hold {lower} positions, expected {upper + len(feed)}")
         hidden = torch.cat(self._hidden, dim=0)[None]                         # [1, S, H]
-        positions = torch.arange(upper, upper + len(feed), dtype=torch.long)[None]
+        positions = torch.arange(upper, upper + len(feed), dtype=torch.long, device=hidden.device)[None]
         out = self._upper(inputs_embeds=hidden, position_ids=positions, **cache_kwargs(self._upper, self._upper_cache))
         self._fed, self._hidden = [], []
         return out.logits[0]                                                 # [S, V]
@@ -294,7 +296,7 @@ def _make_layerskip(spec: DrafterSpec, target: LoadedModel, **kw: Any) -> Any:
 
 def _make_model(spec: DrafterSpec, target: LoadedModel, **kw: Any) -> Any:
     resolver = kw.pop("resolver", None)
-    draft = load_model(spec.model, resolver=resolver, dtype=kw.pop("dtype", None))
+    draft = load_model(spec.model, resolver=resolver, dtype=kw.pop("dtype", None), device=kw.pop("device", None))
     return ModelDrafter(draft, target=target, **kw)
 
 
@@ -315,7 +317,7 @@ DRAFTERS: Dict[str, Callable[..., Any]] = {
 
 def make_drafter(spec: str, target: LoadedModel, **kw: Any) -> Any:
     """The drafter named by ``spec`` for ``target`` (syntax: ``engine/drafter_specs.py``). ``kw`` goes to the
-    drafter (e.g. ``confidence_threshold``; ``resolver`` and ``dtype`` for draft models). To refuse a bad spec
+    drafter (e.g. ``confidence_threshold``; ``resolver``, ``dtype`` and ``device`` for draft models). To refuse a bad spec
     before the target's weights load, call ``drafter_specs.check_drafter_spec`` first."""
     parsed = parse_drafter_spec(spec)
     return DRAFTERS[parsed.kind](parsed, target, **kw)

@@ -129,14 +129,15 @@ class Eagle3Drafter:
                     tokens.append(token)
                     if i == k - 1:
                         break
-                    out = self.head.step(out.prenorm[:, -1:], torch.tensor([[token]]), self._cache)
+                    out = self.head.step(out.prenorm[:, -1:], torch.tensor([[token]], device=out.prenorm.device),
+                                         self._cache)
             finally:
                 self._cache.crop(committed)                                      # draft positions never stay
         return Draft(tokens=tokens, probs=torch.stack(rows) if rows else None)
 
     # --- helpers -----------------------------------------------------------------------------------------
     def _to_target(self, logits: torch.Tensor) -> torch.Tensor:
-        full = torch.full((self.vocab_size,), float("-inf"), dtype=logits.dtype)
+        full = torch.full((self.vocab_size,), float("-inf"), dtype=logits.dtype, device=logits.device)
         full[self._draft_ids] = logits
         return full
 
@@ -208,5 +209,5 @@ class Eagle3Drafter:
             if self._last is None:
                 raise ValueError("the EAGLE-3 drafter has no target features for this context")
             return
-        tokens = torch.tensor([ctx[start + 1: stop + 1]], dtype=torch.long)
+        tokens = torch.tensor([ctx[start + 1: stop + 1]], dtype=torch.long, device=self._feat.device)
         self._last = self.head.step(self.head.fuse(self._feat[start:stop])[None], tokens, self._cache)

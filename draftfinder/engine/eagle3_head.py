@@ -238,7 +238,7 @@ class Eagle3Head(nn.Module):
                     if module.bias is not None:
                         nn.init.zeros_(module.bias)
         head.attach_embedding(target_model.get_input_embeddings())
-        head.to(dtype=next(target_model.parameters()).dtype)
+        head.to(device=target_model.get_input_embeddings().weight.device, dtype=next(target_model.parameters()).dtype)
         return head
 
     def attach_embedding(self, embed: nn.Module) -> None:
@@ -248,14 +248,15 @@ class Eagle3Head(nn.Module):
     def set_vocab(self, draft_to_target: torch.Tensor) -> None:
         """Fill ``d2t``/``t2d`` from the sorted target ids [V_d] of the draft vocabulary."""
         ids = draft_to_target.to(torch.long)
-        self.d2t.copy_(ids - torch.arange(ids.numel(), dtype=torch.long))
+        ids = ids.to(self.d2t.device)
+        self.d2t.copy_(ids - torch.arange(ids.numel(), dtype=torch.long, device=ids.device))
         self.t2d.zero_()
         self.t2d[ids] = True
 
     @property
     def draft_ids(self) -> torch.Tensor:
         """Target id of each draft id [V_d] (d + d2t[d])."""
-        return torch.arange(self.d2t.numel(), dtype=torch.long) + self.d2t
+        return torch.arange(self.d2t.numel(), dtype=torch.long, device=self.d2t.device) + self.d2t
 
     # --- pieces ------------------------------------------------------------------------------------------
     def fuse(self, hidden3: torch.Tensor) -> torch.Tensor:
@@ -279,13 +280,13 @@ class Eagle3Head(nn.Module):
         start = cache.length
         s = token_ids.shape[1]
         x, residual = layer.inputs(self.embed(token_ids).to(hidden.dtype), hidden)
-        positions = torch.arange(start, start + s, dtype=torch.long)[None]
+        positions = torch.arange(start, start + s, dtype=torch.long, device=x.device)[None]
         cos, sin = self._rope(x, positions)
         q, k, v = attn.project(x, cos, sin, self._rope_fn)
         cache.append(k, v)
         scores = attn.scores(q, cache.keys)                                  # [1, Hq, S, start + S]
         if s > 1:
-            mask = torch.ones(s, start + s, dtype=torch.bool).tril(diagonal=start)
+            mask = torch.ones(s, start + s, dtype=torch.bool, device=scores.device).tril(diagonal=start)
             scores = scores.masked_fill(~mask, float("-inf"))
         out = layer.finish(attn.output(scores.softmax(dim=-1, dtype=torch.float32).to(q.dtype), cache.values),
                            residual)
@@ -302,8 +303,8 @@ class Eagle3Head(nn.Module):
         layer = self.layers[0]
         attn = layer.self_attn
         b, m, _ = fused.shape
-        base = torch.arange(m, dtype=torch.long)[None].expand(b, m)
-        causal = torch.ones(m, m, dtype=torch.bool).tril()
+        base = torch.arange(m, dtype=torch.long, device=fused.device)[None].expand(b, m)
+        causal = torch.ones(m, m, dtype=torch.bool, device=fused.device).tril()
         hidden = fused
         keys: List[torch.Tensor] = []
         values: List[torch.Tensor] = []

@@ -13,9 +13,14 @@ hub          ``from_pretrained(model_id)``: downloads the weights; only when the
 catalog      refused: the catalog knows facts, not weights
 ===========  ====================================================================================================
 
-Models are put in eval mode with gradients off and cached per (name, dtype) for the process, so the REPL and
+Models are put in eval mode with gradients off and cached per (name, dtype, device) for the process, so the REPL and
 the benchmarks load each model once. Loading prints nothing: transformers' warnings and progress bars are
 silenced (STYLE habit 7). SmolLM2-135M takes ~12 s from its GGUF on 2 cores, Gemma-3-270M ~30 s.
+
+Devices (``engine/device.py``): ``device`` None or "cpu" loads exactly as before (no ``device_map``); an accelerator
+gets ``device_map={"": device}`` (weights straight onto it), or ``device_map="auto"`` with ``max_memory`` when the
+placement spreads a large target over the visible GPUs; ``LoadedModel.placement`` records the decision and the
+devices that hold weights, ``LoadedModel.device`` is where inputs go.
 """
 
 from __future__ import annotations
@@ -49,6 +54,14 @@ class LoadedModel:
     tokenizer: Any = None                     # transformers tokenizer; None for models built in code (tests)
     record: Optional[ModelRecord] = None
     extra_eos_ids: List[int] = field(default_factory=list)   # more ids that end a generation (chat end-of-turn)
+    placement: Any = None                     # engine.device.Placement (None: loaded on the CPU, as always)
+
+    @property
+    def device(self) -> Any:
+        """The torch device inputs go to (the input embeddings'; the first GPU of a ``device_map``)."""
+        from draftfinder.engine.device import input_device
+
+        return input_device(self.model)
 
     @property
     def vocab_size(self) -> int:
@@ -90,16 +103,22 @@ def clear_model_cache() -> None:
         _MODELS.clear()
 
 
-def load_model(name: str, *, resolver: Any = None, dtype: Any = None) -> LoadedModel:
+def load_model(name: str, *, resolver: Any = None, dtype: Any = None, device: Any = None,
+               requested_device: Optional[str] = None) -> LoadedModel:
     """The model called ``name`` (``zoo:NAME``, a .gguf path, a model folder or a Hub id), loaded once per process.
 
-    ``dtype`` defaults to ``torch.float32`` (GGUF weights are dequantized to it). Raises ``ModelNotFoundError``
-    (nothing by that name), ``ModelFileError`` (files exist but cannot be loaded), ``MissingDependencyError``
-    (torch / accelerate missing), or the resolver's own errors (``ZooModelMissingError``, network errors).
+    ``dtype`` defaults to ``torch.float32`` (GGUF weights are dequantized to it); also "bf16", "fp16", "fp32".
+    ``device`` (a resolved device: "cpu", "cuda:N", "mps"; None = "cpu") is where the weights go; with
+    ``requested_device`` "cuda" or "auto" a model too large for the first GPU is spread over every visible GPU
+    with ``device_map="auto"`` (``engine.device.plan_placement``; the decision is in ``LoadedModel.placement``).
+    Raises ``ModelNotFoundError`` (nothing by that name), ``ModelFileError`` (files exist but cannot be loaded),
+    ``MissingDependencyError`` (torch / accelerate missing), or the resolver's own errors
+    (``ZooModelMissingError``, network errors).
     """
     torch = _import("torch", "running models")
     dtype = _dtype(torch, dtype)
-    key = (name.strip(), str(dtype))
+    device = str(device or "cpu")
+    key = (name.strip(), str(dtype)) if device == "cpu" else (name.strip(), str(dtype), device)
     with _LOCK:
         if key in _MODELS:
             return _MODELS[key]
@@ -108,22 +127,37 @@ def load_model(name: str, *, resolver: Any = None, dtype: Any = None) -> LoadedM
 
             resolver = Resolver()
         record = resolver.resolve(name.strip())
-        file_key = (_file_identity(record), str(dtype))
+        file_key = (_file_identity(record), str(dtype)) + (() if device == "cpu" else (device,))
         if file_key in _MODELS:                      # same files under another name (zoo:x and its path):
             loaded = dataclasses.replace(_MODELS[file_key], name=name.strip(), record=record)   # same weights
         else:
-            loaded = _load_record(name.strip(), record, dtype, token=getattr(resolver, "token", None))
+            placement = None if device == "cpu" else _plan(record, dtype, device, requested_device or device)
+            loaded = _load_record(name.strip(), record, dtype, token=getattr(resolver, "token", None),
+                                  placement=placement)
             _MODELS[file_key] = loaded
         _MODELS[key] = loaded
         return loaded
 
 
+def _plan(record: ModelRecord, dtype: Any, device: str, requested: str) -> Any:
+    """Where a model goes on an accelerator (``engine.device.plan_placement`` with the real torch's GPUs)."""
+    from draftfinder.engine.device import estimate_weights_bytes, plan_placement, probe
+
+    short = {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(dtype), "fp32")
+    return plan_placement(requested, device, estimate_weights_bytes(record, short), probe())
+
+
+_SHORT_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16"}
+
+
 def _dtype(torch: Any, dtype: Any) -> Any:
-    """``None`` → float32; a torch dtype; or its name ("float32", "bfloat16", "float16", "float64")."""
+    """``None`` → float32; a torch dtype; or its name ("float32", "bfloat16", "float16", "float64", or the
+    short "fp32", "bf16", "fp16")."""
     if dtype is None:
         return torch.float32
     if isinstance(dtype, str):
-        value = getattr(torch, dtype.strip().lower().replace("torch.", ""), None)
+        name = dtype.strip().lower().replace("torch.", "")
+        value = getattr(torch, _SHORT_DTYPES.get(name, name), None)
         if not isinstance(value, torch.dtype) or not value.is_floating_point:
             raise UsageError(f"unknown dtype '{dtype}'", hint="use float32, bfloat16, float16 or float64")
         return value
@@ -138,19 +172,33 @@ def _file_identity(record: ModelRecord) -> str:
     return f"{record.source}:{record.model_id}"
 
 
-def _load_record(name: str, record: ModelRecord, dtype: Any, *, token: Optional[str] = None) -> LoadedModel:
+def _placement_kwargs(placement: Any) -> Dict[str, Any]:
+    """``from_pretrained`` keywords for a placement: nothing on the CPU (weights load there, as always);
+    ``device_map={"": device}`` for one accelerator (loaded straight onto it); ``device_map="auto"`` and
+    ``max_memory`` when spread over GPUs (accelerate's ``infer_auto_device_map``)."""
+    if placement is None:
+        return {}
+    _import("accelerate", f"placing weights on {placement.device}")
+    if placement.device_map == "auto":
+        return {"device_map": "auto", "max_memory": dict(placement.max_memory or {})}
+    return {"device_map": {"": placement.device}}
+
+
+def _load_record(name: str, record: ModelRecord, dtype: Any, *, token: Optional[str] = None,
+                 placement: Any = None) -> LoadedModel:
     transformers = _import("transformers", "running models")
+    place = _placement_kwargs(placement)
     if record.gguf_path is not None:
         path = Path(record.gguf_path)
         _import("accelerate", "loading GGUF weights with transformers")
-        model = _from_pretrained(transformers, path, str(path.parent), dtype, gguf_file=path.name)
+        model = _from_pretrained(transformers, path, str(path.parent), dtype, gguf_file=path.name, **place)
         tokenizer = _tokenizer(record)
     elif record.local_dir is not None and record.source in ("local", "hf-cache"):
-        model = _from_pretrained(transformers, record.local_dir, str(record.local_dir), dtype)
+        model = _from_pretrained(transformers, record.local_dir, str(record.local_dir), dtype, **place)
         tokenizer = _tokenizer(record)
     elif record.source == "hub":
         try:
-            model = _from_pretrained(transformers, record.model_id, record.model_id, dtype, token=token)
+            model = _from_pretrained(transformers, record.model_id, record.model_id, dtype, token=token, **place)
         except ModelFileError as err:
             if isinstance(err.__cause__, OSError):          # connection refused, timeout, missing files on the Hub
                 raise NetworkError(f"the weights of {record.model_id}", problem=err.message) from err
@@ -162,7 +210,11 @@ def _load_record(name: str, record: ModelRecord, dtype: Any, *, token: Optional[
             hint="go online so the weights can be downloaded, or pass the model folder / .gguf file")
     model.eval()
     model.requires_grad_(False)
-    return LoadedModel(name=name, model=model, tokenizer=tokenizer, record=record)
+    if placement is not None:
+        from draftfinder.engine.device import weight_devices
+
+        placement.devices = weight_devices(model)
+    return LoadedModel(name=name, model=model, tokenizer=tokenizer, record=record, placement=placement)
 
 
 def _from_pretrained(transformers: Any, where: Any, path: str, dtype: Any, **kwargs: Any) -> Any:

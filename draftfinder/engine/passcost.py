@@ -60,7 +60,10 @@ class PassTimer:
     def __init__(self, model: Any, context_ids: Sequence[int], feed: Sequence[int]):
         from draftfinder.engine.speculative import prefill
 
+        from draftfinder.engine.device import input_device, timer
+
         self.model, self.feed = model, list(feed)
+        self.clock = timer(input_device(model))        # synchronises a GPU; perf_counter on the CPU
         self.cache = kv.new_cache(model)
         prefill(model, self.cache, list(context_ids))
         self.base = kv.cache_length(self.cache)
@@ -68,9 +71,9 @@ class PassTimer:
     def seconds(self, n: int) -> float:
         from draftfinder.engine.speculative import model_forward
 
-        t0 = time.perf_counter()
+        t0 = self.clock()
         model_forward(self.model, self.cache, self.feed[:n])
-        elapsed = time.perf_counter() - t0
+        elapsed = self.clock() - t0
         kv.rollback(self.cache, self.base)
         return elapsed
 

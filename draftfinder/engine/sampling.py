@@ -69,7 +69,10 @@ def logits_to_probs(logits: torch.Tensor, cfg: SamplingConfig) -> torch.Tensor:
 
 
 def sample(probs: torch.Tensor, generator: Optional[torch.Generator] = None) -> int:
-    """One token id drawn from ``probs`` [V] (a one-hot distribution always gives its hot index)."""
+    """One token id drawn from ``probs`` [V] (a one-hot distribution always gives its hot index). The draw
+    happens on the generator's device (``probs`` moves there when a draft model runs on another device)."""
+    if generator is not None and generator.device != probs.device:
+        probs = probs.to(generator.device)
     return int(torch.multinomial(probs, 1, generator=generator).item())
 
 
@@ -123,7 +126,7 @@ def verify_draft(
     for i, x in enumerate(draft_tokens):
         p_x = float(p_rows[i, x])
         q_x = 1.0 if q_rows is None else float(q_rows[i, x])
-        r = float(torch.rand((), generator=generator))
+        r = float(torch.rand((), generator=generator, device=generator.device if generator is not None else None))
         if r * q_x < p_x:                                            # r < p/q, written without dividing by q
             continue
         if q_rows is None:
@@ -160,5 +163,5 @@ def align_vocab(probs: Any, vocab_size: int) -> Any:
         return probs
     if probs.shape[-1] > vocab_size:
         return probs[..., :vocab_size]
-    pad = torch.zeros(*probs.shape[:-1], vocab_size - probs.shape[-1], dtype=probs.dtype)
+    pad = torch.zeros(*probs.shape[:-1], vocab_size - probs.shape[-1], dtype=probs.dtype, device=probs.device)
     return torch.cat([probs, pad], dim=-1)

@@ -1,6 +1,7 @@
 """The decoding loops: target-only / draft-only autoregressive baselines and draft → verify speculative decoding.
 
-Batch size 1, KV caches for the target and the drafter, CPU. Steps are named as in gpt-fast's ``generate.py``:
+Batch size 1, KV caches for the target and the drafter; on the target's device (``engine/device.py``: inputs
+go to its input embeddings' device, phases are timed with a clock that synchronises that device). Steps are named as in gpt-fast's ``generate.py``:
 
 - ``prefill``            the prompt minus its last token goes through the model once, filling its cache
 - ``decode_one_token``   one forward over the last token → logits of the next one
@@ -33,6 +34,7 @@ import torch
 from draftfinder.errors import UsageError
 from draftfinder.engine import cache as kv
 from draftfinder.engine.base import MAX_K, Draft, Drafter, GenerationResult, SamplingConfig, SpecStats, validate_sampling
+from draftfinder.engine.device import generator_for, input_device, timer
 from draftfinder.engine.passcost import padded_length
 from draftfinder.engine.sampling import accept_greedy, align_vocab, logits_to_probs, sample, verify_draft
 
@@ -61,7 +63,7 @@ def model_forward(model: Any, cache: Any, token_ids: Sequence[int], *, last_only
     With ``hidden_layers`` (0-based decoder layers) returns (logits, hidden [S, len(hidden_layers), H]): the
     *outputs* of those layers (transformers' ``hidden_states[l + 1]``), for drafters fed by the target
     (``target_hidden_layers``, EAGLE-3)."""
-    input_ids = torch.tensor([list(token_ids)], dtype=torch.long)           # [1, S]
+    input_ids = torch.tensor([list(token_ids)], dtype=torch.long, device=input_device(model))   # [1, S]
     kwargs = {"logits_to_keep": 1} if last_only and "logits_to_keep" in _forward_params(type(model)) else {}
     if hidden_layers:
         kwargs["output_hidden_states"] = True
@@ -69,7 +71,8 @@ def model_forward(model: Any, cache: Any, token_ids: Sequence[int], *, last_only
     logits = out.logits[0, -1:] if last_only else out.logits[0]             # [S, V] or [1, V]
     if not hidden_layers:
         return logits
-    hidden = torch.stack([out.hidden_states[int(l) + 1][0] for l in hidden_layers], dim=1)   # [S, n, H]
+    hidden = torch.stack([out.hidden_states[int(l) + 1][0].to(logits.device) for l in hidden_layers],
+                         dim=1)                                             # [S, n, H] (layers may be on several GPUs)
     return logits, hidden
 
 
@@ -146,7 +149,8 @@ def _split_vocab(tokens: Sequence[int], k: int, vocab_size: int) -> Tuple[List[i
 
 def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: List[int], k: int,
                        sampling: SamplingConfig, generator: torch.Generator, vocab_size: int,
-                       top_k: int = 0, pad: Optional[Callable[[int], int]] = None) -> StepOutcome:
+                       top_k: int = 0, pad: Optional[Callable[[int], int]] = None,
+                       clock: Callable[[], float] = time.perf_counter) -> StepOutcome:
     """One step: draft up to k tokens after ``ids``, verify them with one target forward, roll caches back.
 
     ``ids`` is the accepted sequence (prompt + generated); the target cache holds ids[:-1]. On return the
@@ -166,9 +170,10 @@ def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: Li
 
     A drafter that shares the target's KV cache (``bind_target_cache``, e.g. the layer-skip self-drafter) has
     already run its layers for part of the draft: its ``verify_forward`` runs the verify pass, reusing them.
+    ``clock``: the phases' clock (``device.timer`` of the target's device; ``perf_counter`` on the CPU).
     """
     base = kv.cache_length(target_cache)                                     # = len(ids) - 1
-    t0 = time.perf_counter()
+    t0 = clock()
     draft: Draft = drafter.draft(ids, k, sampling, generator) if k > 0 else Draft(tokens=[])
     drafted, outside = _split_vocab(draft.tokens, k, vocab_size)
     n_padded = 0
@@ -180,7 +185,7 @@ def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: Li
                                     vocab_size)
             drafted += extra
             n_padded = len(extra)
-    t1 = time.perf_counter()
+    t1 = clock()
 
     feed = [ids[-1]] + drafted
     hidden_layers = getattr(drafter, "target_hidden_layers", ())
@@ -198,7 +203,7 @@ def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: Li
         q_rows = align_vocab(draft.probs, p_rows.shape[-1])                  # [d, V] or None (one-hot q)
         rejected_q = None
         if q_rows is not None:
-            q_rows = q_rows.float()
+            q_rows = q_rows.float().to(p_rows.device)                       # a draft model on its own device
             if outside is not None and q_rows.shape[0] > len(drafted):
                 rejected_q = q_rows[len(drafted)]                            # q of the id the target lacks
             q_rows = q_rows[: len(drafted)]
@@ -208,7 +213,7 @@ def speculative_decode(target: Any, target_cache: Any, drafter: Drafter, ids: Li
         n_accepted, next_token = verify_draft(p_rows, q_rows, drafted, generator, rejected_q=rejected_q)
     kv.rollback(target_cache, base + 1 + n_accepted)                        # drop the rejected drafts' K/V
     topk = logits[: n_accepted + 1].topk(top_k, dim=-1).indices.tolist() if top_k > 0 else None
-    t2 = time.perf_counter()
+    t2 = clock()
     if outside is not None:
         drafted = drafted + [outside]                                        # proposed and rejected
     return StepOutcome(drafted=drafted, n_accepted=n_accepted, next_token=next_token, n_padded=n_padded,
@@ -229,6 +234,7 @@ class _Run:
     eos: frozenset
     start: float
     stats: SpecStats = field(default_factory=SpecStats)
+    clock: Callable[[], float] = time.perf_counter      # device.timer of the model's device
     out: List[int] = field(default_factory=list)
     done: bool = False
     cancelled: bool = False
@@ -249,14 +255,14 @@ class _Run:
                 self.done = True
                 break
         if not self.stats.ttft_s and taken:
-            self.stats.ttft_s = time.perf_counter() - self.start
+            self.stats.ttft_s = self.clock() - self.start
         if self.remaining <= 0:
             self.done = True
         return taken
 
     def finish(self, strategy: str, model: Any) -> GenerationResult:
         self.stats.new_tokens = len(self.out)
-        self.stats.total_s = time.perf_counter() - self.start
+        self.stats.total_s = self.clock() - self.start
         text = model.decode(self.out) if hasattr(model, "decode") else ""
         return GenerationResult(strategy=strategy, token_ids=list(self.out), text=text, stats=self.stats,
                                 cancelled=self.cancelled)
@@ -281,8 +287,9 @@ def _check_args(prompt_ids: Sequence[int], max_new_tokens: int, sampling: Sampli
     return prompt
 
 
-def _generator(sampling: SamplingConfig) -> torch.Generator:
-    return torch.Generator().manual_seed(int(sampling.seed))
+def _generator(sampling: SamplingConfig, device: Any = "cpu") -> torch.Generator:
+    """The run's seeded generator, on the device its distributions live on (``device.generator_for``)."""
+    return generator_for(device, sampling.seed)
 
 
 def speculative_generate(
@@ -322,8 +329,10 @@ def speculative_generate(
     model = target.model
     vocab_size = target.vocab_size
     eos = _eos_set(target, eos_token_id)
-    generator = _generator(sampling)
-    run = _Run(prompt=prompt, max_new_tokens=max_new_tokens, eos=eos, start=time.perf_counter())
+    device = input_device(model)
+    generator = _generator(sampling, device)
+    clock = timer(device)
+    run = _Run(prompt=prompt, max_new_tokens=max_new_tokens, eos=eos, start=clock(), clock=clock)
     result_trace: List[dict] = []
     # n-gram drafters with top_k_filler > 1 also learn the target's top ids (optional hook, engine/ngram.py)
     filler = int(getattr(drafter, "top_k_filler", 1) or 1)
@@ -340,7 +349,7 @@ def speculative_generate(
         drafter.begin(prompt)
         if prompt_hidden is not None:
             drafter.observe_target_hidden(prompt, prompt_hidden)
-        run.stats.prefill_s = time.perf_counter() - run.start
+        run.stats.prefill_s = clock() - run.start
         try:
             ids = list(prompt)
             run.done = run.remaining <= 0
@@ -355,19 +364,19 @@ def speculative_generate(
                     limit = max(0, min(max(k, 3) + 1, run.remaining - 1))
                     pad = lambda n, _l=limit: padded_length(n, _l, pass_costs)
                 step = speculative_decode(model, cache, drafter, ids, k_step, sampling, generator, vocab_size,
-                                          top_k=filler, pad=pad)
+                                          top_k=filler, pad=pad, clock=clock)
                 run.stats.draft_s += step.draft_s
                 run.stats.verify_s += step.verify_s
                 run.stats.record_step(k_step, len(step.drafted), step.n_accepted, n_padded=step.n_padded)
                 start = len(ids)
                 ids.extend(step.new_tokens)
-                t0 = time.perf_counter()
+                t0 = clock()
                 if step.target_hidden is not None:               # before accept: it then has all it needs
                     drafter.observe_target_hidden(ids, step.target_hidden)
                 drafter.accept(step.n_accepted, ids)
                 if step.target_topk is not None:
                     drafter.observe_target_topk(ids, start, step.target_topk)
-                run.stats.draft_s += time.perf_counter() - t0
+                run.stats.draft_s += clock() - t0
                 taken = run.emit(step.new_tokens)
                 if trace:
                     accepted = taken[: step.n_accepted]
@@ -405,26 +414,28 @@ def autoregressive_generate(
     prompt = _check_args(prompt_ids, max_new_tokens, sampling)
     net = model.model
     eos = _eos_set(model, eos_token_id)
-    generator = _generator(sampling)
-    run = _Run(prompt=prompt, max_new_tokens=max_new_tokens, eos=eos, start=time.perf_counter())
+    device = input_device(net)
+    generator = _generator(sampling, device)
+    clock = timer(device)
+    run = _Run(prompt=prompt, max_new_tokens=max_new_tokens, eos=eos, start=clock(), clock=clock)
 
     with torch.inference_mode():
         cache = kv.new_cache(net)
         prefill(net, cache, prompt[:-1], rollback=False)                      # never rolled back, never cropped
-        run.stats.prefill_s = time.perf_counter() - run.start
+        run.stats.prefill_s = clock() - run.start
         last = prompt[-1]
         run.done = run.remaining <= 0
         while not run.done:
             if should_stop is not None and should_stop():
                 run.cancelled = True
                 break
-            t0 = time.perf_counter()
+            t0 = clock()
             logits = decode_one_token(net, cache, last)                      # [V]
             if sampling.greedy:
                 last = int(logits.argmax())
             else:
                 last = sample(logits_to_probs(logits, sampling), generator)
-            run.stats.verify_s += time.perf_counter() - t0
+            run.stats.verify_s += clock() - t0
             run.stats.record_step(0, 0, 0)
             run.emit([last])
     return run.finish(strategy, model)

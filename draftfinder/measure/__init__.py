@@ -87,7 +87,8 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
             max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, sampling: Optional[SamplingConfig] = None,
             verify: bool = False, max_k: int = MAX_K, timing_repeats: int = DEFAULT_TIMING_REPEATS,
             timing_ks: Optional[Sequence[int]] = None, save: bool = True, progress: Optional[Progress] = None,
-            should_stop: Optional[Callable[[], bool]] = None, resolver: Any = None) -> List[Measurement]:
+            should_stop: Optional[Callable[[], bool]] = None, resolver: Any = None,
+            place: Any = None) -> List[Measurement]:
     """Measure every draft in ``drafts`` (``layerskip:N``, ``ngram[:basic|onelevel:N]`` or a model name) for
     ``target`` on the prompts of ``task`` (or ``prompts`` / ``prompts_path``); one :class:`Measurement` each,
     saved under :func:`measurements_dir` unless ``save=False``. ``timing_ks``: the Ks whose verify pass
@@ -99,6 +100,9 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
 
     A measurement that cannot be saved (unwritable ``DRAFTFINDER_HOME``) is still returned, with ``path`` None
     and the :class:`OutputError` in ``m.save_error``.
+
+    ``place`` (``engine.device.Target``, from --device / --dtype): where and in which dtype the models load
+    (None: the CPU in float32); recorded in ``machine.device`` / ``machine.dtype``.
     """
     from draftfinder.engine.drafter_specs import check_drafter_spec
     from draftfinder.engine.loading import load_model
@@ -131,14 +135,16 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
     t0 = time.perf_counter()
     if progress:
         progress("load", 0, 1, target)
-    target_lm = load_model(target, resolver=resolver)
+    from draftfinder.engine.device import load_kwargs
+
+    target_lm = load_model(target, resolver=resolver, **load_kwargs(place))
     scorers = []
     seen = set()
     for spec in drafts:
         if spec.strip() in seen:
             continue
         seen.add(spec.strip())
-        scorers.append(_Scorer(spec, target_lm, resolver))
+        scorers.append(_Scorer(spec, target_lm, resolver, place))
     timings["load_s"] = time.perf_counter() - t0
     target_id = target_lm.record.model_id if target_lm.record is not None else target
 
@@ -180,7 +186,7 @@ def measure(target: str, drafts: Sequence[str], *, task: str = "general", prompt
         target_cost.generation_tokens_per_s = sum(len(c.tokens) for c in scored) / decode if decode > 0 else None
         timings["time_target_s"] = time.perf_counter() - t0
 
-    machine = machine_info()
+    machine = machine_info(place)
     results: List[Measurement] = []
     for s in scorers:
         tr = traces[s.spec]

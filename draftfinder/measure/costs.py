@@ -107,9 +107,12 @@ def time_draft(scorer: _Scorer, target: Any, continuations: Sequence[Continuatio
     from draftfinder.engine import cache as kv
     from draftfinder.engine.speculative import model_forward, prefill
 
+    from draftfinder.engine.device import input_device, timer
+
     seq, length = typical_context(continuations)
     drafter = scorer.drafter
     gen = torch.Generator().manual_seed(int(sampling.seed))
+    clock = timer(input_device(target.model))            # synchronises a GPU; perf_counter on the CPU
     ids = list(seq[:length])
     times: List[float] = []
     ratios: List[float] = []
@@ -123,14 +126,14 @@ def time_draft(scorer: _Scorer, target: Any, continuations: Sequence[Continuatio
     try:
         for r in range(warmup + 2 * samples):
             with torch.inference_mode():
-                t0 = time.perf_counter()
+                t0 = clock()
                 model_forward(target.model, cache, [ids[-1]])
-                one = time.perf_counter() - t0
+                one = clock() - t0
                 kv.rollback(cache, base)
             pending = 2 if r % 2 else 1          # alternate: after a rejection (1 token to feed) / a full accept (2)
-            t0 = time.perf_counter()
+            t0 = clock()
             tokens = drafter.draft(ids, 1, sampling, gen).tokens
-            elapsed = time.perf_counter() - t0
+            elapsed = clock() - t0
             drafted = int(tokens[0]) if tokens else int(seq[len(ids) % len(seq)])
             # next call feeds `pending` tokens: the draft (never fed) and, for 2, one more as the bonus token
             ids = ids + ([drafted] if (r + 1) % 2 == 0 else [drafted, int(seq[len(ids) % len(seq)])])

@@ -46,6 +46,8 @@ class MachineInfo:
     torch: str
     transformers: str
     hostname: str
+    device: str = "cpu"             # where the models ran (--device, resolved) and in which dtype
+    dtype: str = "fp32"
 
     def to_dict(self) -> Dict[str, Any]:
         return to_plain(self)
@@ -267,16 +269,24 @@ def machine_id() -> str:
     return f"{_slug(cpu_short)}-{os.cpu_count() or 1}c"
 
 
-def machine_info() -> MachineInfo:
-    """This machine: CPU model and cores (the key of saved measurements), library versions, host name."""
+def machine_info(place: Any = None) -> MachineInfo:
+    """This machine: CPU model and cores (the key of saved measurements), library versions, host name; the
+    device and dtype of ``place`` (an ``engine.device.Target``; None: cpu, fp32). Measured on an accelerator, the
+    key gets the device's name (``…-2c-nvidia-a100-sxm4-80gb``, ``…-mps``): GPU timings never replace the CPU's."""
     import torch
     import transformers
 
     cpu = _cpu_model()
     cores = os.cpu_count() or 1
+    key = machine_id()
+    if place is not None and place.device != "cpu":
+        index = int(place.device.split(":")[1]) if place.device.startswith("cuda:") else 0
+        gpus = place.accelerators.gpus if place.accelerators is not None else ()
+        key += "-" + _slug(gpus[index].name if place.device.startswith("cuda") and index < len(gpus) else place.device)
     return MachineInfo(
-        machine_id=machine_id(),
+        machine_id=key,
         cpu=cpu, cores=cores, torch_threads=torch.get_num_threads(), platform=platform.platform(),
         python=platform.python_version(), torch=torch.__version__, transformers=transformers.__version__,
         hostname=platform.node(),
+        device=place.device if place is not None else "cpu", dtype=place.dtype if place is not None else "fp32",
     )

@@ -98,12 +98,15 @@ class DraftTrace:
 class _Scorer:
     """Per-draft state for scoring: the drafter (n-gram / for timing), or the draft model."""
 
-    def __init__(self, spec: str, target: Any, resolver: Any = None):
+    def __init__(self, spec: str, target: Any, resolver: Any = None, place: Any = None):
         from draftfinder.engine.drafters import make_drafter
 
         self.spec = spec.strip()
         self.kind = draft_kind(self.spec)
-        self.drafter = make_drafter(self.spec, target, **({"resolver": resolver} if self.kind == "model" else {}))
+        extra = {"resolver": resolver} if self.kind == "model" else {}
+        if self.kind == "model" and place is not None:       # a draft model goes beside the target
+            extra.update(dtype=place.dtype, device=str(target.device))
+        self.drafter = make_drafter(self.spec, target, **extra)
         self.name = getattr(self.drafter, "name", self.spec)
         self.n_layers = getattr(self.drafter, "n_layers", None)
         self.draft_model = self.drafter.model if self.kind == "model" else None
@@ -126,7 +129,8 @@ def _fit_vocab(logits: Any, width: int) -> Any:
         return logits
     if logits.shape[-1] > width:
         return logits[..., :width]
-    pad = torch.full((*logits.shape[:-1], width - logits.shape[-1]), float("-inf"), dtype=logits.dtype)
+    pad = torch.full((*logits.shape[:-1], width - logits.shape[-1]), float("-inf"), dtype=logits.dtype,
+                     device=logits.device)
     return torch.cat([logits, pad], dim=-1)
 
 
@@ -152,21 +156,25 @@ def score_continuation(target: Any, scorers: Sequence[_Scorer], cont: Continuati
     """
     import torch
 
+    from draftfinder.engine.device import input_device, timer
     from draftfinder.engine.sampling import logits_to_probs
 
     seq = cont.sequence
     start, total = len(cont.prompt_ids), len(cont.tokens)
     rows = slice(start - 1, start - 1 + total)             # logits at these rows predict the continuation
-    x = torch.tensor(cont.tokens)                           # [T]
+    device = input_device(target.model)
+    clock = timer(device)
+    x = torch.tensor(cont.tokens, device=device)            # [T]
     width = target.vocab_size
     need_target = sampling.greedy is False or any(s.kind == "layerskip" for s in scorers)
     out: Dict[str, DraftTrace] = {}
-    t_start = time.perf_counter()
+    t_start = clock()
     with torch.inference_mode():
         p = hidden = None
         mismatches = None
         if need_target:
-            res = target.model.model(input_ids=torch.tensor([seq]), output_hidden_states=True, use_cache=False)
+            res = target.model.model(input_ids=torch.tensor([seq], device=device), output_hidden_states=True,
+                                     use_cache=False)
             hidden = res.hidden_states                                           # L+1 × [1, S, H]
             t_logits = _head(target.model, res.last_hidden_state[0, rows], normed=True)   # [T, V]
             p = logits_to_probs(t_logits, sampling)                              # [T, V]
@@ -174,17 +182,18 @@ def score_continuation(target: Any, scorers: Sequence[_Scorer], cont: Continuati
                 x = t_logits.argmax(-1)
             if sampling.greedy:
                 mismatches = int((t_logits.argmax(-1) != x).sum())
-        shared_s = (time.perf_counter() - t_start) / max(1, len(scorers))
+        shared_s = (clock() - t_start) / max(1, len(scorers))
         for s in scorers:
-            t0 = time.perf_counter()
+            t0 = clock()
             if s.kind in ("ngram", "eagle3"):                         # replayed through the drafter's lifecycle
                 trace = _score_ngram(target, s, cont, p, sampling, max_k)
             else:
                 if s.kind == "layerskip":
                     d_logits = _head(target.model, hidden[s.n_layers][0, rows], normed=False)
                 else:
-                    d_logits = s.draft_model(input_ids=torch.tensor([seq]), use_cache=False).logits[0, rows]
-                d_logits = _fit_vocab(d_logits.float(), width)                    # [T, V]
+                    d_logits = s.draft_model(input_ids=torch.tensor([seq], device=input_device(s.draft_model)),
+                                             use_cache=False).logits[0, rows]
+                d_logits = _fit_vocab(d_logits.float().to(device), width)         # [T, V]
                 agree = (d_logits.argmax(-1) == x).tolist()
                 if sampling.greedy:
                     beta = [1.0 if a else 0.0 for a in agree]
@@ -195,7 +204,7 @@ def score_continuation(target: Any, scorers: Sequence[_Scorer], cont: Continuati
                     trace.runs = {k: simulate_greedy_windows(agree, k, max_new_tokens=cont.max_new_tokens)
                                   for k in range(1, max_k + 1)}
             trace.target_argmax_mismatches = mismatches
-            trace.score_s = shared_s + time.perf_counter() - t0
+            trace.score_s = shared_s + clock() - t0
             out[s.spec] = trace
     return out
 

@@ -38,6 +38,8 @@ A config names the models and how to run them::
 - ``settings.threads``: CPU threads. ``engine`` and ``hf``: torch's threads (default: the idle physical cores
   minus one, at least 1 — ``engine/threads.py`` says why); ``llamacpp``: llama-server's ``-t`` (default: the
   server's own).
+- ``settings.device`` / ``settings.dtype`` (``engine`` and ``hf``): ``auto | cpu | cuda | cuda:N | mps`` and
+  ``auto | bf16 | fp16 | fp32``, as the commands' ``--device`` / ``--dtype`` (``engine/device.py``; default auto).
 
 YAML is accepted as well as JSON. Every error names the key (``targets[1].path``) and what it must be.
 """
@@ -124,6 +126,8 @@ class Settings:
     gpu_memory_fraction: Optional[float] = None   # vllm --gpu-memory-utilization / sglang --mem-fraction-static
     server_url: Optional[str] = None    # lmstudio: the server (default http://127.0.0.1:1234)
     concurrency: List[int] = field(default_factory=lambda: [1])   # simultaneous streams per cell (server backends)
+    device: str = "auto"                # engine, hf: auto | cpu | cuda | cuda:N | mps (engine/device.py)
+    dtype: str = "auto"                 # engine, hf: auto | bf16 | fp16 | fp32
 
 
 @dataclass
@@ -276,6 +280,15 @@ def _settings(raw: Any, source: str) -> Settings:
             setattr(s, key, None if value is None else _int(value, k, source, 1))
         elif key in ("temperature", "timeout_s"):
             setattr(s, key, check_number(value, k, low=0, low_open=key == "timeout_s", source=source))
+        elif key in ("device", "dtype"):
+            from draftfinder.engine.device import DEVICE_CHOICES, DTYPE_CHOICES, parse_device, parse_dtype
+            from draftfinder.errors import UsageError
+
+            try:
+                setattr(s, key, (parse_device if key == "device" else parse_dtype)(value, k))
+            except UsageError:
+                raise ConfigError(k, "one of " + ", ".join(DEVICE_CHOICES if key == "device" else DTYPE_CHOICES),
+                                  value, source=source) from None
         else:  # strings: llama_bin, task, prompts_file, api_key_env, server_bin, server_url
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ConfigError(k, "a non-empty string", value, source=source)

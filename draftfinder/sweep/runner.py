@@ -94,14 +94,16 @@ MEASURED_SETTINGS = ("runs", "warmup", "max_tokens", "temperature", "task", "pro
                      "threads")
 LLAMACPP_SETTINGS = ("gpu_layers", "ctx_size", "llama_bin")
 SERVER_SETTINGS = ("ctx_size", "server_bin", "tensor_parallel_size", "gpu_memory_fraction")   # vllm, sglang
+IN_PROCESS_SETTINGS = ("device", "dtype")        # engine, hf (as requested; the resolved pair is in describe())
 
 
 def measured_settings(cfg: SweepConfig, prompts: List[Prompt]) -> Dict[str, Any]:
     """The settings a cell of this run is measured with (stored in the cell), with a digest of the prompt texts
     (``prompts_sha1``: an edited prompts file is another measurement)."""
     s = dataclasses.asdict(cfg.settings)
-    keys = MEASURED_SETTINGS + (LLAMACPP_SETTINGS if cfg.backend == "llamacpp" else ()) + \
-        (SERVER_SETTINGS if cfg.backend in ("vllm", "sglang") else ())
+    keys = MEASURED_SETTINGS + (LLAMACPP_SETTINGS if cfg.backend == "llamacpp" else ()) \
+        + (SERVER_SETTINGS if cfg.backend in ("vllm", "sglang") else ()) \
+        + (IN_PROCESS_SETTINGS if cfg.backend in ("engine", "hf") else ())
     out = {k: s[k] for k in keys}
     out["prompts_sha1"] = hashlib.sha1("\0".join(f"{p.id}\0{p.text}" for p in prompts).encode()).hexdigest()[:16]
     return out

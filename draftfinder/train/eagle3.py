@@ -128,8 +128,8 @@ class Eagle3Student:
         self._refresh_index()
 
     def _refresh_index(self) -> None:
-        index = torch.full((self.head.t2d.numel(),), -1, dtype=torch.long)
-        index[self.head.draft_ids] = torch.arange(self.head.d2t.numel(), dtype=torch.long)
+        index = torch.full((self.head.t2d.numel(),), -1, dtype=torch.long)          # on the CPU, as the data
+        index[self.head.draft_ids.cpu()] = torch.arange(self.head.d2t.numel(), dtype=torch.long)
         self._t2d_index = index                   # target id → draft id, −1 outside V_d
 
     # --- protocol ----------------------------------------------------------------------------------------
@@ -232,7 +232,8 @@ class Eagle3Student:
             argmax[r, : t_ids.shape[0]] = t_ids[:, 0]
             next_ids[r, : min(n - 1, rows)] = ids[1: 1 + min(n - 1, rows)]
             trained[r, max(0, int(seq.loss_from)): min(n, rows)] = True
-        return _Batch(fused_in, tokens, topk_ids, topk_probs, argmax, next_ids, trained)
+        device = self.head.d2t.device                    # built on the CPU (the data's), used on the head's device
+        return _Batch(*(t.to(device) for t in (fused_in, tokens, topk_ids, topk_probs, argmax, next_ids, trained)))
 
 
 def make_eagle3_student(target: Any, *, layers: Optional[int] = None, draft_vocab: Optional[int] = None,

@@ -78,6 +78,10 @@ class IndependentStudent:
         own = self.model.state_dict()
         keep = {k: v for k, v in target.model.state_dict().items() if k in own and _layer(k) < self.layers}
         missing, _ = self.model.load_state_dict(keep, strict=False)
+        from draftfinder.engine.device import input_device
+
+        self.device = input_device(target.model)           # the student trains beside the target (fp32)
+        self.model.to(self.device)
         tied = {"lm_head.weight"} if getattr(text_config(self.model), "tie_word_embeddings", False) else set()
         left = [k for k in missing if k not in tied and "rotary" not in k]
         if left:
@@ -95,8 +99,8 @@ class IndependentStudent:
         self.model.train()
         last, rows = self._hidden(data, batch)                                     # [B, L, H]
         h = torch.cat([last[b, s:e] for b, (_, s, e) in enumerate(rows)])         # [N, H]
-        ids = torch.cat([data.topk_ids[i][s:e] for i, s, e in rows])               # [N, k]
-        probs = torch.cat([data.topk_probs[i][s:e] for i, s, e in rows])
+        ids = torch.cat([data.topk_ids[i][s:e] for i, s, e in rows]).to(self.device)               # [N, k]
+        probs = torch.cat([data.topk_probs[i][s:e] for i, s, e in rows]).to(self.device)
         return chunked_head_loss(loss_kind, h, self._head, ids, probs, rows=HEAD_ROWS)
 
     def evaluate(self, data: Any, indices: List[int], k_max: int) -> EvalResult:
@@ -110,7 +114,7 @@ class IndependentStudent:
                     last, rows = self._hidden(data, group)
                     for b, (i, s, e) in enumerate(rows):
                         draft = torch.cat([self._head(last[b, r:min(e, r + HEAD_ROWS)]).argmax(-1)
-                                           for r in range(s, e, HEAD_ROWS)])          # [e − s]
+                                           for r in range(s, e, HEAD_ROWS)]).cpu()    # [e − s]
                         matches.append((draft == target_argmax(data, i)[s:e]).tolist())
         finally:
             self.model.train()
@@ -163,7 +167,8 @@ class IndependentStudent:
             ids[row, :lengths[row]] = torch.tensor(data.sequences[i].ids)
             mask[row, :lengths[row]] = 1
         padded = any(n != width for n in lengths)
-        out = self.model.model(input_ids=ids, attention_mask=mask if padded else None, use_cache=False)
+        out = self.model.model(input_ids=ids.to(self.device),
+                               attention_mask=mask.to(self.device) if padded else None, use_cache=False)
         rows = [(i, min(data.sequences[i].loss_from, n), n) for i, n in zip(batch, lengths)]
         return out.last_hidden_state, rows
 

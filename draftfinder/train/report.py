@@ -111,18 +111,19 @@ def base_report(*, target: str, method: str, task: str, loss: str, seed: int, la
 def add_measurement(report: TrainReport, target: Any, draft_folder: str, held_out_prompts: List[Any], *,
                     max_new_tokens: int, limit: int, timing_repeats: int = 3, max_k: int = 8,
                     progress: Optional[Callable[..., None]] = None,
-                    should_stop: Optional[Callable[[], bool]] = None) -> None:
+                    should_stop: Optional[Callable[[], bool]] = None, place: Any = None) -> None:
     """Fill ``cost_ratio_c``, ``verify_costs``, ``predicted_speedup``, ``measured`` and ``machine`` by running
     ``measure`` (greedy, ``verify=True``) on the first ``limit`` held-out prompts with the draft in
     ``draft_folder``. ``target``: the loaded target (its name is what ``measure`` loads: the process cache
-    returns the same weights)."""
+    returns the same weights: ``place`` must be the device and dtype it was loaded with)."""
     from draftfinder.engine.base import SamplingConfig
     from draftfinder.measure import measure
 
     prompts = list(held_out_prompts)[:limit]
     ms = measure(target.name, [draft_folder], prompts=prompts, limit=None, max_new_tokens=max_new_tokens,
                  sampling=SamplingConfig(), verify=True, max_k=max_k, timing_repeats=timing_repeats,
-                 timing_ks=list(range(1, max_k + 1)), save=False, progress=progress, should_stop=should_stop)
+                 timing_ks=list(range(1, max_k + 1)), save=False, progress=progress, should_stop=should_stop,
+                 place=place)
     m = ms[0]
     report.machine = m.machine.to_dict()
     tc, dc = m.target_cost, m.draft_cost

@@ -308,6 +308,7 @@ def generate_batched(target: Any, prompts: Sequence[List[int]], *, max_new_token
     from transformers import GenerationConfig
 
     from draftfinder.compat.tokenizer import quiet_transformers
+    from draftfinder.engine.device import input_device
 
     model = target.model
     eos = list(target.eos_token_ids)
@@ -326,14 +327,17 @@ def generate_batched(target: Any, prompts: Sequence[List[int]], *, max_new_token
         if progress:
             progress(phase, b, len(batches), f"{len(out)}/{len(prompts)} prompts, {done_tokens} tokens")
         width = max(len(prompts[i]) for i in batch)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)              # [B, L], left padded
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)              # [B, L], left padded (on the CPU,
+                                                                                  # then to the model's device)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, i in enumerate(batch):
             ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
             mask[row, width - len(prompts[i]):] = 1
+        device = input_device(model)
         with torch.inference_mode(), torch.random.fork_rng(), quiet_transformers():
             torch.manual_seed(seed * 7919 + b)
-            new = model.generate(input_ids=ids, attention_mask=mask, generation_config=gen)[:, width:]  # [B, T]
+            new = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                 generation_config=gen)[:, width:].cpu()                               # [B, T]
         for row, i in enumerate(batch):
             tokens = [int(t) for t in new[row]]
             cut = next((j + 1 for j, t in enumerate(tokens) if t in eos), len(tokens))
@@ -366,9 +370,11 @@ def score_sequences(target: Any, sequences: Sequence[List[int]], *, k: int = DEF
     the LM head runs over ``HEAD_ROWS`` rows at a time (logits [rows, V], never [B, L, V])."""
     import torch
 
+    from draftfinder.engine.device import input_device
     from draftfinder.measure.scoring import _head
 
     model = target.model
+    device = input_device(model)                     # batches go there; the results come back to the CPU
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     batches: List[List[int]] = []
     for i in order:
@@ -392,8 +398,8 @@ def score_sequences(target: Any, sequences: Sequence[List[int]], *, k: int = DEF
             ids[row, :len(sequences[i])] = torch.tensor(sequences[i])
             mask[row, :len(sequences[i])] = 1
         with torch.inference_mode():
-            out = model.model(input_ids=ids, attention_mask=mask, output_hidden_states=bool(hidden_layers),
-                              use_cache=False)
+            out = model.model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                              output_hidden_states=bool(hidden_layers), use_cache=False)
             last = out.last_hidden_state                                          # [B, L, H], final norm applied
             for row, i in enumerate(batch):
                 n = len(sequences[i])
@@ -401,13 +407,14 @@ def score_sequences(target: Any, sequences: Sequence[List[int]], *, k: int = DEF
                 for s in range(0, n, HEAD_ROWS):
                     logits = _head(model, last[row, s:min(n, s + HEAD_ROWS)], normed=True).float()   # [r, V]
                     p, t = torch.softmax(logits, dim=-1).topk(k, dim=-1)                            # [r, k]
-                    tids.append(t.to(torch.int32))
-                    tprobs.append(p.to(torch.float16))
+                    tids.append(t.to(torch.int32).cpu())
+                    tprobs.append(p.to(torch.float16).cpu())
                 ids_out[i] = torch.cat(tids)
                 probs_out[i] = torch.cat(tprobs)
                 if hidden_layers:
                     hs = out.hidden_states
-                    hid_out[i] = torch.stack([hs[l + 1][row, :n] for l in hidden_layers], dim=1).to(torch.float16)
+                    hid_out[i] = torch.stack([hs[l + 1][row, :n].cpu() for l in hidden_layers],
+                                             dim=1).to(torch.float16)
         done += sum(len(sequences[i]) for i in batch)
     if progress:
         progress("score", len(batches), len(batches), f"{done} tokens")

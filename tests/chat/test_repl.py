@@ -72,7 +72,7 @@ def test_cli_refuses_bad_flags_before_loading(capsys):
     from draftfinder.cli.main import main
     from draftfinder.errors import EXIT_USAGE
 
-    for argv, message in ((["--device", "cuda"], "runs on the CPU only"), (["--k", "0"], "--k must be a whole number from 1 to"),
+    for argv, message in ((["--device", "tpu"], "--device: unknown device 'tpu'"), (["--k", "0"], "--k must be a whole number from 1 to"),
                           (["--length", "0"], "--length must be a whole number from 1 to"),
                           (["--top-k-filler", "0"], "--top-k-filler must be a whole number ≥ 1")):
         assert main(["chat", "--target", "zoo:smollm2-135m", *argv]) == EXIT_USAGE

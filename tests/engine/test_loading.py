@@ -117,3 +117,32 @@ def test_loaded_model_eos_ids_merge_config_tokenizer_and_extras(smollm2_gguf):
     assert loaded.eos_token_ids == [7, tok.eos_token_id, 9]
     assert LoadedModel("bare", tiny_llama(1).model).eos_token_ids == []
     assert LoadedModel("bare", tiny_llama(1).model).decode([1, 2]) == ""
+
+
+def test_placement_keywords_for_from_pretrained():
+    """None (the CPU): no device_map, the load is what it always was; one accelerator: straight onto it; spread:
+    accelerate's device_map="auto" with the per-GPU budget."""
+    from draftfinder.engine.device import Placement
+    from draftfinder.engine.loading import _placement_kwargs
+
+    assert _placement_kwargs(None) == {}
+    assert _placement_kwargs(Placement(device="cuda:1")) == {"device_map": {"": "cuda:1"}}
+    spread = Placement(device="cuda:0", device_map="auto", max_memory={0: 10, 1: 20})
+    assert _placement_kwargs(spread) == {"device_map": "auto", "max_memory": {0: 10, 1: 20}}
+
+
+def test_a_one_device_placement_loads_through_accelerate_with_the_same_outputs(tmp_path):
+    """The device_map path of from_pretrained, run for real on the one device here (the CPU)."""
+    import transformers
+
+    from draftfinder.engine.device import Placement, weight_devices
+    from draftfinder.engine.loading import _from_pretrained, _placement_kwargs
+
+    tiny = tiny_llama(3, layers=2)
+    tiny.model.save_pretrained(str(tmp_path))
+    model = _from_pretrained(transformers, tmp_path, str(tmp_path), torch.float32,
+                             **_placement_kwargs(Placement(device="cpu"))).eval()
+    assert weight_devices(model) == ["cpu"]
+    ids = torch.tensor([[1, 5, 2, 7]])
+    with torch.no_grad():
+        assert torch.equal(model(ids).logits, tiny.model(ids).logits)

@@ -348,3 +348,16 @@ def test_a_draft_identical_to_the_target_is_always_accepted(smollm2):
         assert acc.alpha == pytest.approx(1.0, abs=1e-4) and acc.greedy_agreement == 1.0
         if sampling.greedy:
             assert trace.runs[3].stats.tokens_per_step == 4.0            # 12 tokens in 3 steps of 3 + 1
+
+
+def test_measurements_on_an_accelerator_get_their_own_machine_key():
+    """A GPU measurement must not replace this host's CPU measurement of the same pair (same folder, same name)."""
+    from draftfinder.engine.device import Accelerators, Gpu, Target
+    from draftfinder.measure.results import machine_id, machine_info
+
+    cpu = machine_info(Target(device="cpu", dtype="fp32"))
+    assert (cpu.machine_id, cpu.device, cpu.dtype) == (machine_id(), "cpu", "fp32") and machine_info().device == "cpu"
+    acc = Accelerators("2.13.0+cu128", "12.8", (Gpu(0, "NVIDIA L4", 1, 1, True), Gpu(1, "NVIDIA A100-SXM4-80GB", 1, 1, True)))
+    gpu = machine_info(Target(device="cuda:1", dtype="bf16", accelerators=acc))
+    assert gpu.machine_id == machine_id() + "-nvidia-a100-sxm4-80gb" and (gpu.device, gpu.dtype) == ("cuda:1", "bf16")
+    assert machine_info(Target(device="mps", dtype="fp16")).machine_id == machine_id() + "-mps"

@@ -53,7 +53,9 @@ def test_resources_per_cell():
     """num_cpus from settings.threads; GPUs = tensor parallel size only for GPU work (a CPU cell asking for a
     GPU would wait forever on a CPU-only cluster)."""
     assert cell_resources(config(threads=None)) == {"num_cpus": 1.0, "num_gpus": 0.0}
-    assert cell_resources(config(threads=3), cluster_gpus=8) == {"num_cpus": 3.0, "num_gpus": 0.0}
+    on_cpu = config(threads=3)
+    on_cpu.settings.device = "cpu"
+    assert cell_resources(on_cpu, cluster_gpus=8) == {"num_cpus": 3.0, "num_gpus": 0.0}
     vllm = SweepConfig(name="v", targets=[], backend="vllm")
     assert cell_resources(vllm)["num_gpus"] == 1.0
     vllm.settings.tensor_parallel_size = 4            # what the vllm/sglang backends add to Settings

@@ -97,14 +97,20 @@ class Backend(Protocol):
 class InProcessBackend:
     """Shared part of the backends that run models in this process (``engine``, ``hf``): torch threads from
     ``settings.threads`` (or ``options["threads"]``; unset: ``engine.threads.default_threads``, the idle
-    physical cores minus one, at least 1), and the versions recorded in the results."""
+    physical cores minus one, at least 1), the device and dtype from ``settings.device`` / ``settings.dtype``
+    (``engine/device.py``; an absent device fails the sweep before any cell, in one line), and the versions
+    recorded in the results."""
 
     name = ""
 
     def __init__(self, cfg: Any, options: Dict[str, Any]):
         from draftfinder.engine.threads import apply_threads
 
+        from draftfinder.engine.device import resolve
+
         self.cfg, self.options = cfg, options
+        self.place = resolve(getattr(cfg.settings, "device", "auto"), getattr(cfg.settings, "dtype", "auto"),
+                             device_flag="settings.device", dtype_flag="settings.dtype")
         apply_threads(cfg.settings.threads or options.get("threads"))
 
     def describe(self) -> Dict[str, Any]:
@@ -112,4 +118,10 @@ class InProcessBackend:
         import transformers
 
         return {"backend": self.name, "torch": torch.__version__, "transformers": transformers.__version__,
-                "torch_threads": torch.get_num_threads()}
+                "torch_threads": torch.get_num_threads(), **self.place.to_dict()}
+
+    def load_kwargs(self) -> Dict[str, Any]:
+        """``load_model`` keywords of the resolved device and dtype."""
+        from draftfinder.engine.device import load_kwargs
+
+        return load_kwargs(self.place)

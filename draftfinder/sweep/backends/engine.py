@@ -86,8 +86,13 @@ class EngineBackend(InProcessBackend):
 
             self._resolver = self._resolver or Resolver()
             check_drafter_spec(draft.spec, str(target.path), self._resolver)
-        tgt = load_model(str(target.path))
-        drafter = make_drafter(draft.spec, tgt) if draft is not None else None
+        tgt = load_model(str(target.path), **self.load_kwargs())
+        extra: Dict[str, Any] = {}
+        from draftfinder.engine.drafter_specs import parse_drafter_spec
+
+        if draft is not None and parse_drafter_spec(draft.spec).kind == "model":   # a draft model: beside it
+            extra = {"dtype": self.place.dtype, "device": str(tgt.device)}
+        drafter = make_drafter(draft.spec, tgt, **extra) if draft is not None else None
         adaptive = None
         if draft is not None and draft.adaptive:
             from draftfinder.engine.adaptive import HeuristicK

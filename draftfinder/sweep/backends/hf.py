@@ -31,11 +31,12 @@ class _FirstTokenClock:
     def __init__(self) -> None:
         self.calls = 0
         self.first: Optional[float] = None
+        self.clock: Any = time.perf_counter                # device.timer of the model's device
 
     def put(self, value: Any) -> None:
         self.calls += 1
         if self.calls == 2 and self.first is None:       # call 1 is the prompt
-            self.first = time.perf_counter()
+            self.first = self.clock()
 
     def end(self) -> None:
         pass
@@ -48,9 +49,12 @@ class HFSession:
     def generate(self, prompt: Prompt, settings: Settings) -> Generation:
         import torch
 
+        from draftfinder.engine.device import timer
+
         ids = encode_prompt(self.target.tokenizer, prompt)
         eos = self.target.eos_token_ids
-        inp = torch.tensor([ids], dtype=torch.long)
+        device = self.target.device
+        inp = torch.tensor([ids], dtype=torch.long, device=device)
         sample = settings.temperature > 0
         kw: Dict[str, Any] = dict(max_new_tokens=settings.max_tokens, do_sample=sample,
                                   eos_token_id=eos or None, pad_token_id=(eos[0] if eos else None))
@@ -58,11 +62,12 @@ class HFSession:
             kw.update(temperature=settings.temperature, top_k=0, top_p=1.0)
             torch.manual_seed(settings.seed)
         clock = _FirstTokenClock()
-        t0 = time.perf_counter()
+        clock.clock = now = timer(device)
+        t0 = now()
         with torch.inference_mode():
             out = self.target.model.generate(input_ids=inp, attention_mask=torch.ones_like(inp), streamer=clock,
                                              **kw, **self.extra)
-        total = time.perf_counter() - t0
+        total = now() - t0
         new = out[0, len(ids):].tolist()
         ttft = (clock.first - t0) if clock.first else None
         tps, source = decode_tps(len(new), total, None, ttft)
@@ -79,7 +84,7 @@ class HFBackend(InProcessBackend):
     def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> HFSession:
         from draftfinder.engine.loading import load_model
 
-        tgt = load_model(str(target.path))
+        tgt = load_model(str(target.path), **self.load_kwargs())
         extra: Dict[str, Any] = {}
         if draft is not None:
             k = int(k or 4)
@@ -90,7 +95,7 @@ class HFBackend(InProcessBackend):
                 extra = {"assistant_early_exit": int(draft.layers), "num_assistant_tokens": k,
                          "num_assistant_tokens_schedule": schedule}
             else:
-                dm = load_model(str(draft.path))
+                dm = load_model(str(draft.path), dtype=self.place.dtype, device=str(tgt.device))
                 extra = {"assistant_model": dm.model, "num_assistant_tokens": k,
                          "num_assistant_tokens_schedule": schedule, "assistant_confidence_threshold": 0.0}
                 if dm.vocab_size != tgt.vocab_size or dm.tokenizer.get_vocab() != tgt.tokenizer.get_vocab():
