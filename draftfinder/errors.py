@@ -35,6 +35,12 @@ class Terminated(KeyboardInterrupt):
     checkpoints kept. Commands exit :data:`EXIT_TERMINATED` for it."""
 
 
+def bug_line(exc: BaseException, limit: int = 300) -> str:
+    """One redacted line for an exception that is not a :class:`DraftFinderError` (a bug in a backend or the
+    model code), recorded in a failed cell so the sweep goes on."""
+    return redact(f"{type(exc).__name__}: {exc}").splitlines()[0][:limit]
+
+
 def interrupt_exit_code(exc: BaseException) -> int:
     """130 for Ctrl-C, 143 for SIGTERM (:class:`Terminated`)."""
     return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED

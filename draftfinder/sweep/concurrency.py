@@ -44,7 +44,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from draftfinder.errors import DraftFinderError, redact
+from draftfinder.errors import DraftFinderError, bug_line
+from draftfinder.sweep.backends.base import close_quietly
 from draftfinder.measure.prompts import Prompt
 
 LEVEL_DONE = ("ok", "failed", "flagged")
@@ -230,14 +231,10 @@ def run_level(backend: Any, cell: Any, prompts: List[Prompt], settings: Any, n: 
         level.update(status="failed", error=err.line())
         after = None
     except Exception as exc:  # a backend bug: recorded, the sweep goes on
-        level.update(status="failed", error=redact(f"{type(exc).__name__}: {exc}").splitlines()[0][:300])
+        level.update(status="failed", error=bug_line(exc))
         after = None
     finally:
-        if session is not None:
-            try:
-                session.close()
-            except Exception:
-                pass
+        close_quietly(session)
     level["duration_s"] = time.perf_counter() - t_start
     level["finished"] = _now()
     level.update(summarize_level(rows, sum(w["wall_s"] for w in waves)))

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from draftfinder.errors import DraftFinderError, UsageError, redact
+from draftfinder.errors import DraftFinderError, UsageError, bug_line, redact
+from draftfinder.sweep.backends.base import close_quietly
 from draftfinder.measure.prompts import Prompt, load_prompts, read_prompts_file
 from draftfinder.sweep.concurrency import pending_levels, refresh_levels
 from draftfinder.sweep.config import Entry, SweepConfig
@@ -298,13 +299,9 @@ def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], 
     except DraftFinderError as err:
         record.update(status="failed", error=err.line())
     except Exception as exc:  # a backend bug or a crash of the model code: recorded, the sweep goes on
-        record.update(status="failed", error=redact(f"{type(exc).__name__}: {exc}").splitlines()[0][:300])
+        record.update(status="failed", error=bug_line(exc))
     finally:
-        if session is not None:
-            try:
-                session.close()
-            except Exception:
-                pass
+        close_quietly(session)
     record["duration_s"] = time.perf_counter() - t0
     record["finished"] = now()
     record["runs"] = runs

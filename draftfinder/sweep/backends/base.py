@@ -125,3 +125,12 @@ class InProcessBackend:
         from draftfinder.engine.device import load_kwargs
 
         return load_kwargs(self.place)
+
+
+def close_quietly(session: Any) -> None:
+    """Close a cell's session (None: nothing opened) on the way out of a cell, whatever happened in it."""
+    if session is not None:
+        try:
+            session.close()
+        except Exception:
+            pass

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from draftfinder.errors import UsageError
 from draftfinder.sweep.config import Entry, Settings
@@ -88,6 +88,36 @@ def choose_port(preferred: Optional[int], host: str = HOST) -> int:
     if preferred and port_is_free(preferred, host):
         return int(preferred)
     return free_port(host)
+
+
+PORT_RETRIES = 2               # the free port taken by someone else between our check and the server's bind
+
+
+def start_on_a_port(make: Callable[[int], Any], stop: Callable[[Any], None],
+                    preferred_port: Optional[int] = None) -> Any:
+    """The one start loop of every server we run (llama-server, vLLM, SGLang): ``make(port)`` builds the server
+    object (it has ``start()``, ``bind_failed()`` and a ``failed`` flag), on ``preferred_port`` if it is free,
+    else on a free one. A port taken between our check and the server's bind is retried on another
+    (``PORT_RETRIES``); a server that fails — or a Ctrl-C while it loads — is stopped with ``stop(server)``
+    before the error propagates, so no server outlives this call unless it is returned."""
+    from draftfinder.errors import DraftFinderError
+
+    for attempt in range(PORT_RETRIES + 1):
+        server = make(choose_port(preferred_port if attempt == 0 else None))
+        try:
+            server.start()
+            return server
+        except DraftFinderError:
+            retry = attempt < PORT_RETRIES and server.bind_failed()
+            server.failed = not retry
+            stop(server)
+            if not retry:
+                raise
+        except BaseException:                  # KeyboardInterrupt while loading: no orphan server
+            server.failed = True
+            stop(server)
+            raise
+    raise AssertionError("unreachable")        # pragma: no cover
 
 
 def spec_type_for(binary: LlamaBinary, draft: Entry, requested: Any = AUTO) -> Optional[str]:

@@ -38,20 +38,19 @@ import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from draftfinder.errors import DraftFinderError, EndpointError, UsageError
+from draftfinder.errors import EndpointError, UsageError
 from draftfinder.measure.prompts import Prompt
 from draftfinder.sweep.config import Entry, Settings
 from draftfinder.sweep.llama_bin import find_llama_server
 from draftfinder.sweep.backends.sse import sse_events
 from draftfinder.sweep.backends.base import Generation
 from draftfinder.sweep.backends.exit_status import exit_description, signal_meaning
-from draftfinder.sweep.backends.llama_command import (AUTO, HOST, build_command, choose_port, gguf_path,
+from draftfinder.sweep.backends.llama_command import (AUTO, HOST, build_command, gguf_path, start_on_a_port,
                                                       spec_type_for, tail)
 
 HEALTH_POLL_S = 0.2            # between /health polls while the server loads
 STOP_WAIT_S = 10.0             # after SIGTERM, before SIGKILL
 DEATH_WAIT_S = 2.0             # after a dropped connection: time for the kernel to report the server's exit
-PORT_RETRIES = 2               # the free port taken by someone else between our check and the server's bind
 NOT_DRAFTING_NAIVE = ("llama-server loaded the draft but reported no draft_n: it did not draft "
                       "(add --spec-type draft-simple)")
 NOT_DRAFTING = "llama-server loaded the draft but reported no draft_n: it did not draft"
@@ -374,23 +373,9 @@ def start_server(argv_for: Callable[[int], List[str]], *, timeout_s: float, pref
     is free, else a free one; a port taken between the check and the server's bind is retried on another
     (``PORT_RETRIES``); a server that fails — or a Ctrl-C while it loads — is stopped before the error propagates,
     so no server outlives this call unless it is returned."""
-    for attempt in range(PORT_RETRIES + 1):
-        port = choose_port(preferred_port if attempt == 0 else None)
-        session = LlamaServerSession(argv_for(port), port, draft=draft, spec_type=spec_type, timeout_s=timeout_s)
-        try:
-            session.start()
-            return session
-        except DraftFinderError:
-            retry = attempt < PORT_RETRIES and session.bind_failed()
-            session.failed = not retry
-            session.close()
-            if not retry:
-                raise
-        except BaseException:                  # KeyboardInterrupt while loading: no orphan server
-            session.failed = True
-            session.close()
-            raise
-    raise AssertionError("unreachable")        # pragma: no cover
+    return start_on_a_port(lambda port: LlamaServerSession(argv_for(port), port, draft=draft, spec_type=spec_type,
+                                                           timeout_s=timeout_s),
+                           lambda session: session.close(), preferred_port)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -34,14 +34,13 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from draftfinder.errors import DraftFinderError, ServerStartError
+from draftfinder.errors import ServerStartError
 from draftfinder.sweep.backends.exit_status import exit_description
-from draftfinder.sweep.backends.llama_command import HOST, choose_port
+from draftfinder.sweep.backends.llama_command import HOST, start_on_a_port
 from draftfinder.sweep.backends.llamacpp import _die_with_parent
 
 READY_POLL_S = 0.25            # between readiness polls
 STOP_WAIT_S = 15.0             # after SIGTERM to the group, before SIGKILL (vLLM frees GPU memory on SIGTERM)
-PORT_RETRIES = 2
 GROUP_WAIT_S = 5.0             # after the final SIGKILL, until the group's workers are gone
 BIND_ERRORS = ("address already in use", "errno 98", "could not bind", "couldn't bind")
 
@@ -220,20 +219,6 @@ def start_server(argv_for: Callable[[int], List[str]], *, name: str, preferred_p
 
     A port taken between our check and the server's bind is retried on another (``PORT_RETRIES``); a start
     that fails — or a Ctrl-C while the model loads — stops the server before the error propagates."""
-    for attempt in range(PORT_RETRIES + 1):
-        port = choose_port(preferred_port if attempt == 0 else None)
-        server = ServerProcess(argv_for(port), name=name, port=port, timeout_s=timeout_s, env=env)
-        try:
-            server.start()
-            return server
-        except DraftFinderError:
-            retry = attempt < PORT_RETRIES and server.bind_failed()
-            server.failed = not retry
-            server.stop()
-            if not retry:
-                raise
-        except BaseException:                  # KeyboardInterrupt while loading: no orphan server
-            server.failed = True
-            server.stop()
-            raise
-    raise AssertionError("unreachable")        # pragma: no cover
+    return start_on_a_port(lambda port: ServerProcess(argv_for(port), name=name, port=port, timeout_s=timeout_s,
+                                                      env=env),
+                           lambda server: server.stop(), preferred_port)

@@ -16,7 +16,7 @@ import pytest
 
 from draftfinder.errors import ServerStartError
 from draftfinder.measure.prompts import Prompt
-from draftfinder.sweep.backends import make_backend, managed_server
+from draftfinder.sweep.backends import llama_command, make_backend, managed_server
 from draftfinder.sweep.backends.llama_command import choose_port
 from draftfinder.sweep.backends.managed_server import ServerProcess
 from draftfinder.sweep.config import sweep_config_from_dict
@@ -51,7 +51,7 @@ def test_port_lost_to_a_race_is_retried_on_another(tmp_path, monkeypatch, busy):
         calls.append(preferred)
         return busy if len(calls) == 1 else choose_port(None)
 
-    monkeypatch.setattr(managed_server, "choose_port", racy)
+    monkeypatch.setattr(llama_command, "choose_port", racy)
     c = cfg()
     with make_backend(c).open(c.targets[0], None, None, c.settings) as session:
         assert len(calls) == 2 and session.port != busy
@@ -61,7 +61,7 @@ def test_port_lost_to_a_race_is_retried_on_another(tmp_path, monkeypatch, busy):
 @pytest.mark.slow
 def test_port_that_stays_taken_is_one_line(tmp_path, monkeypatch, busy):
     bin_dir = standin_env(tmp_path, monkeypatch)
-    monkeypatch.setattr(managed_server, "choose_port", lambda preferred: busy)
+    monkeypatch.setattr(llama_command, "choose_port", lambda preferred: busy)
     c = cfg()
     with pytest.raises(ServerStartError) as err:
         make_backend(c).open(c.targets[0], None, None, c.settings)
