@@ -32,6 +32,8 @@ import torch
 
 from draftfinder.errors import UsageError
 from draftfinder.engine import cache as kv
+from draftfinder.engine import fastpath
+from draftfinder.engine.fastpath import FastCache
 from draftfinder.engine.base import MAX_K, Draft, Drafter, GenerationResult, SamplingConfig, SpecStats, validate_sampling
 from draftfinder.engine.passcost import padded_length
 from draftfinder.engine.sampling import accept_greedy, align_vocab, logits_to_probs, sample, verify_draft
@@ -61,6 +63,8 @@ def model_forward(model: Any, cache: Any, token_ids: Sequence[int], *, last_only
     With ``hidden_layers`` (0-based decoder layers) returns (logits, hidden [S, len(hidden_layers), H]): the
     *outputs* of those layers (transformers' ``hidden_states[l + 1]``), for drafters fed by the target
     (``target_hidden_layers``, EAGLE-3)."""
+    if isinstance(cache, FastCache) and not hidden_layers:                  # engine/fastpath.py: static cache
+        return cache.forward(token_ids, last_only=last_only)
     input_ids = torch.tensor([list(token_ids)], dtype=torch.long)           # [1, S]
     kwargs = {"logits_to_keep": 1} if last_only and "logits_to_keep" in _forward_params(type(model)) else {}
     if hidden_layers:
@@ -333,7 +337,11 @@ def speculative_generate(
     hidden_layers = tuple(getattr(drafter, "target_hidden_layers", ()) or ())
 
     with torch.inference_mode():
-        cache = kv.new_cache(model)
+        if hidden_layers or hasattr(drafter, "bind_target_cache"):   # they need transformers' own cache
+            cache = kv.new_cache(model)
+        else:                                                      # static cache (+ compiled passes) if it can
+            cache = fastpath.new_cache(model, capacity=len(prompt) + max_new_tokens + 2 * MAX_K + 2)
+        run.stats.decode_path = fastpath.cache_path(cache)
         prompt_hidden = prefill(model, cache, prompt[:-1], hidden_layers=hidden_layers)
         if hasattr(drafter, "bind_target_cache"):                # self-speculation: one KV cache for both
             drafter.bind_target_cache(model, cache)
@@ -409,7 +417,8 @@ def autoregressive_generate(
     run = _Run(prompt=prompt, max_new_tokens=max_new_tokens, eos=eos, start=time.perf_counter())
 
     with torch.inference_mode():
-        cache = kv.new_cache(net)
+        cache = fastpath.new_cache(net, capacity=len(prompt) + max_new_tokens + 1)   # static if it can
+        run.stats.decode_path = fastpath.cache_path(cache)
         prefill(net, cache, prompt[:-1], rollback=False)                      # never rolled back, never cropped
         run.stats.prefill_s = time.perf_counter() - run.start
         last = prompt[-1]
