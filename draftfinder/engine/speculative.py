@@ -341,7 +341,6 @@ def speculative_generate(
             cache = kv.new_cache(model)
         else:                                                      # static cache (+ compiled passes) if it can
             cache = fastpath.new_cache(model, capacity=len(prompt) + max_new_tokens + 2 * MAX_K + 2)
-        run.stats.decode_path = fastpath.cache_path(cache)
         prompt_hidden = prefill(model, cache, prompt[:-1], hidden_layers=hidden_layers)
         if hasattr(drafter, "bind_target_cache"):                # self-speculation: one KV cache for both
             drafter.bind_target_cache(model, cache)
@@ -389,6 +388,7 @@ def speculative_generate(
                     k = max(1, min(MAX_K, int(adaptive.next_k(k, step.n_own, step.n_own_accepted))))
         finally:
             drafter.end()
+    run.stats.decode_path = fastpath.cache_path(cache)      # after the loop: a failed compile ran eagerly
     result = run.finish("speculative", target)
     result.trace = result_trace
     return result
@@ -418,7 +418,6 @@ def autoregressive_generate(
 
     with torch.inference_mode():
         cache = fastpath.new_cache(net, capacity=len(prompt) + max_new_tokens + 1)   # static if it can
-        run.stats.decode_path = fastpath.cache_path(cache)
         prefill(net, cache, prompt[:-1], rollback=False)                      # never rolled back, never cropped
         run.stats.prefill_s = time.perf_counter() - run.start
         last = prompt[-1]
@@ -436,4 +435,5 @@ def autoregressive_generate(
             run.stats.verify_s += time.perf_counter() - t0
             run.stats.record_step(0, 0, 0)
             run.emit([last])
+    run.stats.decode_path = fastpath.cache_path(cache)          # after the loop: a failed compile ran eagerly
     return run.finish(strategy, model)
