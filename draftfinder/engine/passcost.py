@@ -60,8 +60,10 @@ class PassTimer:
     def __init__(self, model: Any, context_ids: Sequence[int], feed: Sequence[int]):
         from draftfinder.engine.speculative import prefill
 
+        from draftfinder.engine import fastpath
+
         self.model, self.feed = model, list(feed)
-        self.cache = kv.new_cache(model)
+        self.cache = fastpath.new_cache(model, capacity=len(context_ids) + len(self.feed))   # the engine's path
         prefill(model, self.cache, list(context_ids))
         self.base = kv.cache_length(self.cache)
 
