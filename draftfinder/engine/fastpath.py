@@ -56,6 +56,9 @@ def fast_support(model: Any) -> Optional[str]:
     inner = getattr(model, "model", None)
     if inner is None or not hasattr(inner, "layers") or not hasattr(inner, "rotary_emb"):
         return "unexpected module layout"
+    device_map = getattr(model, "hf_device_map", None) or {}
+    if len({str(d) for d in device_map.values()}) > 1:
+        return "weights spread over several devices (device_map)"
     if getattr(config, "attn_logit_softcapping", None) is not None:
         return "attention logit soft-capping"
     if getattr(config, "use_bidirectional_attention", False):
@@ -132,6 +135,7 @@ class FastDecoder:
         key = input_ids.shape[1] == 1
         try:
             if self._compiled is None:
+                _raise_recompile_limit(torch)
                 self._compiled = torch.compile(self._forward, fullgraph=True)
             if getattr(kv, "marked_capacity", None) != kv.capacity:   # one graph for every cache capacity
                 for t in kv.keys + kv.values:
@@ -225,6 +229,18 @@ class FastDecoder:
         if window is not None:
             allowed = allowed & (kv_pos[None, :] > pos[:, None] - window)
         return allowed[None, None], False
+
+
+RECOMPILE_LIMIT = 64     # graphs per code object: 2 per model shape (1-token, 2..16-token); torch's default is 8
+
+
+def _raise_recompile_limit(torch: Any) -> None:
+    """Every :class:`FastDecoder` compiles the same method, so dynamo counts all models' graphs together; past its
+    limit (8) it would silently run eagerly. A process that decodes with several targets (a sweep) needs more."""
+    config = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit"):
+        if hasattr(config, name) and getattr(config, name) < RECOMPILE_LIMIT:
+            setattr(config, name, RECOMPILE_LIMIT)
 
 
 class FastCache:
