@@ -191,8 +191,8 @@ class FastDecoder:
                 q, k = attn.q_norm(q), attn.k_norm(k)
             q = (q * cos) + (_rotate_half(q) * sin)
             k = (k * cos) + (_rotate_half(k) * sin)
-            keys[i].index_copy_(2, pos, k)
-            values[i].index_copy_(2, pos, v)
+            keys[i][:, :, pos] = k                                               # gpt-fast's in-place write
+            values[i][:, :, pos] = v                                             # (inductor keeps it in place)
             K, V = keys[i], values[i]
             if kv_len is not None:
                 K, V = K[:, :, :kv_len], V[:, :, :kv_len]
