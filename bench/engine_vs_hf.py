@@ -252,7 +252,8 @@ def main() -> int:
                 f"{run.load_before[0] if run.load_before else '?'} → {os.getloadavg()[0]:.2f} (1-min, 2 cores)")
     figures = {"target": args.target, "task": args.task, "prompts": len(prompts), "k": K, "layers": N,
                "max_new_tokens": M, "repeats": args.repeats, "decode_path_requested": args.decode_path,
-               "pairs": results, "goals": GOALS, "profile": profile, "headline": headline}
+               "pairs": results, "goals": GOALS, "profile": profile, "headline": headline,
+               "compile_s_total": round(sum(d.compile_s for d in fastpath._DECODERS.values()), 1)}   # untimed
     run.finish(figures)
     print(headline)
     return 0
