@@ -76,8 +76,9 @@ def _rotate_half(x: Any) -> Any:
 class FastDecoder:
     """Runs one transformers model (``llama`` / ``gemma3_text``) over :class:`StaticKVCache` s.
 
-    One per model (:func:`decoder_for`), shared by every cache made for it; ``compile_s`` sums the time of the
-    calls that compiled a new graph (warm-up, excluded from nothing here: callers time what they run)."""
+    One per model (:func:`decoder_for`), shared by every cache made for it. ``compile_s``: seconds spent in the
+    first call of each graph (1-token, 2..16-token), i.e. compilation; a benchmark keeps it out of its timing by
+    warming up, and reports it. ``compile_error``: why compilation failed (then every pass runs eagerly)."""
 
     def __init__(self, model: Any, *, compile: bool = True):
         import torch

@@ -42,6 +42,7 @@ class StaticKVCache:
         self.keys: List[Any] = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(self.n_layers)]
         self.values: List[Any] = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(self.n_layers)]
         self.length = 0
+        self.marked_capacity = None     # the capacity fastpath last marked dynamic for torch.compile
 
     def ensure(self, needed: int) -> bool:
         """Make room for ``needed`` positions in all; True when the buffers were reallocated (copied over)."""
