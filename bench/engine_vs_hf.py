@@ -13,14 +13,19 @@ rounds, medians):
   ngram+adaptive+pad  ours with K starting at --k, +2/−1 per step (HeuristicK) and drafts padded to the cheapest
              verify pass (engine/passcost.py) vs the same HF prompt lookup call: each tool's best n-gram mode
 
-Ratio = ours tokens/s ÷ HF tokens/s (goal ≥ 1.25). Greedy outputs are checked token for token (ours vs HF).
+Ratio = ours tokens/s ÷ HF tokens/s (goals, issue 13: plain ≥ 1.5, n-gram ≥ 1.25). Greedy outputs are checked
+token for token (ours vs HF). Our side runs the decode path ``--decode-path`` (engine/fastpath.py: ``compiled``,
+the default; ``eager-static``; ``transformers`` = transformers' forward and DynamicCache, the pre-issue-13 engine);
+the path that really ran, torch.compile's warm-up time (inside the untimed warm-up) and the 1-minute load before
+and after each pair are recorded. ``--profile`` (default on) adds a table of where one decode step's time goes
+(torch.profiler, self CPU time per op group, ms per step) for transformers' forward and for ours.
 Note HF prompt lookup matches n-grams of size ≤ 2 (its default ``max_matching_ngram_size``) while ours
 ``ngram`` is order 3: same K, different matching rule.
 
 Usage: python bench/engine_vs_hf.py [--target zoo:smollm2-135m] [--task general|summarization|code|chat|code-editing]
        [--limit 3] [--k 4] [--ngram ngram:onelevel:3]
-       [--layers 20] [--max-new-tokens 64] [--repeats 2] [--threads 1] [--device cpu|cuda|…] [--dtype auto|…]
-       [--out FILE]
+       [--layers 20] [--max-new-tokens 64] [--repeats 2] [--threads 1] [--decode-path compiled]
+       [--pairs plain,ngram] [--no-profile] [--device cpu|cuda|…] [--dtype auto|…] [--out FILE]
 
 On a GPU (``--device cuda``) inputs go to the model's device and every timed call synchronises it
 (``engine.device.timer``); ``--dtype auto`` is bf16 there (fp32 on the CPU).
@@ -56,16 +61,71 @@ def hf_generate(target, ids, max_new, extra):
     return Run(out[0, len(ids):].tolist(), dt, None)
 
 
-def timed(fn, clock=time.perf_counter):
+def timed(fn, seen=None, clock=time.perf_counter):
     """Our engine as a side-by-side Run timed like HF's call (wall time around the call, prefill included);
-    ``clock``: ``engine.device.timer`` of the model's device."""
+    the decode paths that ran are added to ``seen``; ``clock``: ``engine.device.timer`` of the model's device."""
     from draftfinder.measure.sidebyside import Run
 
     def run(ids, m):
         t0 = clock()
         result = fn(ids, m)
-        return Run(list(result.token_ids), clock() - t0, None, result.stats)
+        elapsed = clock() - t0
+        if seen is not None:
+            seen.add(result.stats.decode_path or "transformers")
+        return Run(list(result.token_ids), elapsed, None, result.stats)
     return run
+
+
+GOALS = {"plain": 1.5, "ngram": 1.25}       # issue 13: ours/HF tokens/s, same dtype and threads
+
+
+def goal_of(name: str) -> float:
+    return GOALS["plain"] if name == "plain" else GOALS["ngram"]
+
+
+PROFILE_GROUPS = (("matmul (weights)", ("aten::mm", "aten::addmm", "aten::bmm", "aten::mv")),
+                  ("attention", ("scaled_dot_product", "flash_attention")),
+                  ("KV cache cat", ("aten::cat",)),
+                  ("KV cache write", ("index_copy", "index_put")),
+                  ("compiled fused kernels", ("CompiledFxGraph",)))
+
+
+def profile_decode(target, ids, path, steps=8):
+    """Where one decode step's time goes on ``path``: self CPU ms per step per op group (torch.profiler), wall
+    ms per step, after a prefill of ``ids`` and 3 untimed steps (compilation included there)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from draftfinder.engine import fastpath
+    from draftfinder.engine.speculative import model_forward, prefill
+
+    model = target.model
+    with torch.inference_mode():
+        cache = fastpath.new_cache(model, path=path, capacity=len(ids) + steps + 8)
+        prefill(model, cache, ids[:-1], rollback=False)
+        last = ids[-1]
+        for _ in range(3):
+            last = int(model_forward(model, cache, [last])[-1].argmax())
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                last = int(model_forward(model, cache, [last])[-1].argmax())
+            wall = (time.perf_counter() - t0) / steps * 1000
+    groups = {name: 0.0 for name, _ in PROFILE_GROUPS}
+    other, total = 0.0, 0.0
+    for ev in prof.key_averages():
+        ms = ev.self_cpu_time_total / 1000 / steps
+        total += ms
+        for name, keys in PROFILE_GROUPS:
+            if any(k in ev.key for k in keys):
+                groups[name] += ms
+                break
+        else:
+            other += ms
+    groups["other ops + Python"] = other
+    return {"path": fastpath.cache_path(cache), "wall_ms_per_step": round(wall, 2),
+            "profiled_self_cpu_ms_per_step": round(total, 2),
+            "self_cpu_ms_per_step": {k: round(v, 2) for k, v in groups.items()}, "context_tokens": len(ids)}
 
 
 def main() -> int:
@@ -79,7 +139,18 @@ def main() -> int:
     ap.add_argument("--layers", type=int, default=20, help="N of layerskip:N / assistant_early_exit=N")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--decode-path", default="compiled", choices=["compiled", "eager-static", "transformers"],
+                    help="our engine's target forward (engine/fastpath.py; sets DRAFTFINDER_NO_COMPILE / _NO_FAST)")
+    ap.add_argument("--no-profile", action="store_true", help="skip the per-step profile table")
     args = ap.parse_args()
+    import os
+
+    os.environ.pop("DRAFTFINDER_NO_FAST", None)
+    os.environ.pop("DRAFTFINDER_NO_COMPILE", None)
+    if args.decode_path == "transformers":
+        os.environ["DRAFTFINDER_NO_FAST"] = "1"
+    elif args.decode_path == "eager-static":
+        os.environ["DRAFTFINDER_NO_COMPILE"] = "1"
 
     run = BenchRun(args)
     place = bench_place(args)
@@ -125,11 +196,16 @@ def main() -> int:
     pairs = {n: v for n, v in pairs.items() if wanted is None or n.split(":")[0] in wanted or n in wanted}
     from draftfinder.measure.sidebyside import side_by_side
 
+    from draftfinder.engine import fastpath
+
     results = {}
     for name, (ours_fn, hf_extra) in pairs.items():
-        rec = {"hf_kwargs": hf_extra, "hf_error": None}
+        rec = {"hf_kwargs": hf_extra, "hf_error": None, "load_average_before": list(os.getloadavg())}
+        seen = set()
+        compile_before = sum(d.compile_s for d in fastpath._DECODERS.values())
         try:      # baseline = HF, candidate = ours; ratio = ours tokens/s ÷ HF tokens/s (wall time, prefill incl.)
-            res = side_by_side(prompts, lambda ids, m, x=hf_extra: hf_generate(target, ids, m, x), timed(ours_fn, timer(target.device)),
+            res = side_by_side(prompts, lambda ids, m, x=hf_extra: hf_generate(target, ids, m, x),
+                               timed(ours_fn, seen, timer(target.device)),
                                max_new_tokens=M, repeats=args.repeats, warmup_tokens=8, labels=("HF", "ours"))
         except Exception as exc:
             rec["hf_error"] = f"{type(exc).__name__}: {exc}"
@@ -140,7 +216,12 @@ def main() -> int:
                     "hf_tok_s": [r.baseline_tokens_per_s for r in res.rounds],
                     "ratio": [r.throughput_ratio for r in res.rounds], "identical": res.outputs_identical,
                     "mismatch_prompts": res.mismatch_prompt_ids, "tokens": res.candidate_tokens,
-                    "side_by_side": res.to_dict()})
+                    "side_by_side": res.to_dict(), "load_average_after": list(os.getloadavg()),
+                    "decode_path": sorted(seen),
+                    "compile_warmup_s": round(sum(d.compile_s for d in fastpath._DECODERS.values())
+                                              - compile_before, 1),
+                    "compile_errors": sorted({d.compile_error for d in fastpath._DECODERS.values()
+                                              if d.compile_error})})
         results[name] = rec
 
     print(f"engine vs HF assisted generation: target {args.target}, task {args.task} ({len(prompts)} prompts), "
@@ -153,20 +234,36 @@ def main() -> int:
             continue
         print(f"{name:<14} {call:<88} {median(rec['ours_tok_s']):>10.1f} {median(rec['hf_tok_s']):>9.1f} "
               f"{median(rec['ratio']):>8.2f} {str(rec['identical']):>9}")
-    figures = {"target": args.target, "device": place.device, "dtype": place.dtype, "task": args.task, "prompts": len(prompts), "k": K, "layers": N,
-               "max_new_tokens": M, "repeats": args.repeats, "pairs": results, "goal_ratio": 1.25}
-    run.finish(figures)
-    parts = []
+    profile = None
+    if not args.no_profile:           # after the timed pairs: where a decode step's time goes, both forwards
+        profile = {p: profile_decode(target, prompts[0][1], p) for p in ("transformers", args.decode_path)}
+        print(f"\nprofile of one decode step after {len(prompts[0][1])} prompt tokens (self CPU ms per step, "
+              f"torch.profiler, 8 steps):")
+        groups = list(next(iter(profile.values()))["self_cpu_ms_per_step"])
+        print(f"{'':<26}" + "".join(f"{p:>16}" for p in profile))
+        for g in groups:
+            print(f"{g:<26}" + "".join(f"{v['self_cpu_ms_per_step'][g]:>16.2f}" for v in profile.values()))
+        print(f"{'wall ms per step':<26}" + "".join(f"{v['wall_ms_per_step']:>16.2f}" for v in profile.values()))
+    parts, verdicts = [], []
     for name, rec in results.items():
         if rec["hf_error"]:
             parts.append(f"{name} n/a (HF failed)")
-        else:
-            r = median(rec["ratio"])
-            tag = "" if name == "plain" else (" meets" if r >= 1.25 else " MISSES")
-            parts.append(f"{name} {r:.2f}×{tag}")
-    print(f"HEADLINE: ours/HF tokens/s on {args.target}, K={K}, greedy: {'; '.join(parts)} (goal ≥ 1.25 for the "
-          f"speculative pairs; plain is the control); identical outputs: "
-          f"{ {n: r['identical'] for n, r in results.items() if not r['hf_error']} }")
+            verdicts.append(False)
+            continue
+        r, goal = median(rec["ratio"]), goal_of(name)
+        ok = r >= goal and rec["identical"]
+        verdicts.append(ok)
+        parts.append(f"{name} {r:.2f}× (goal ≥ {goal}, {'met' if ok else 'NOT met'}"
+                     f"{'' if rec['identical'] else ', outputs differ'})")
+    headline = (f"HEADLINE: {'met' if verdicts and all(verdicts) else 'NOT met'}: ours/HF tokens/s on {args.target}, "
+                f"{args.task}, K={K}, greedy, decode path {args.decode_path}: {'; '.join(parts)}; load "
+                f"{run.load_before[0] if run.load_before else '?'} → {os.getloadavg()[0]:.2f} (1-min, 2 cores)")
+    figures = {"target": args.target, "device": place.device, "dtype": place.dtype, "task": args.task,
+               "prompts": len(prompts), "k": K, "layers": N, "max_new_tokens": M, "repeats": args.repeats, "decode_path_requested": args.decode_path,
+               "pairs": results, "goals": GOALS, "profile": profile, "headline": headline,
+               "compile_s_total": round(sum(d.compile_s for d in fastpath._DECODERS.values()), 1)}   # untimed
+    run.finish(figures)
+    print(headline)
     return 0
 
 

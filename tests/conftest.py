@@ -160,6 +160,10 @@ def hermetic_env(tmp_path_factory, monkeypatch):
                  "DRAFTFINDER_ZOO_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
+    # the engine's torch.compile warm-up (engine/fastpath.py) takes minutes on 2 shared cores: tests run its eager
+    # forward; tests/engine/test_fastpath.py covers the compiled graph and the fallback
+    monkeypatch.setenv("DRAFTFINDER_NO_COMPILE", "1")
+    monkeypatch.delenv("DRAFTFINDER_NO_FAST", raising=False)
     yield home
 
 

@@ -110,6 +110,8 @@ class SpecStats:
     verify_s: float = 0.0
     total_s: float = 0.0
     ttft_s: float = 0.0                              # time to the first new token
+    decode_path: str = ""                            # target forward: compiled / eager-static / transformers
+                                                     # (engine/fastpath.py; "" when not recorded)
 
     @property
     def alpha(self) -> Optional[float]:
@@ -159,7 +161,7 @@ class SpecStats:
             "drafted_history": self.drafted_history, "padded": self.padded,
             "new_tokens": self.new_tokens, "tokens_per_s": self.tokens_per_s,
             "prefill_s": self.prefill_s, "draft_s": self.draft_s, "verify_s": self.verify_s,
-            "total_s": self.total_s, "ttft_s": self.ttft_s,
+            "total_s": self.total_s, "ttft_s": self.ttft_s, "decode_path": self.decode_path,
         }
 
 

@@ -18,7 +18,6 @@ Outputs are unchanged (extra drafts are verified like any other).
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Sequence
 
@@ -60,11 +59,12 @@ class PassTimer:
     def __init__(self, model: Any, context_ids: Sequence[int], feed: Sequence[int]):
         from draftfinder.engine.speculative import prefill
 
+        from draftfinder.engine import fastpath
         from draftfinder.engine.device import input_device, timer
 
         self.model, self.feed = model, list(feed)
         self.clock = timer(input_device(model))        # synchronises a GPU; perf_counter on the CPU
-        self.cache = kv.new_cache(model)
+        self.cache = fastpath.new_cache(model, capacity=len(context_ids) + len(self.feed))   # the engine's path
         prefill(model, self.cache, list(context_ids))
         self.base = kv.cache_length(self.cache)
 

@@ -33,6 +33,8 @@ import torch
 
 from draftfinder.errors import UsageError
 from draftfinder.engine import cache as kv
+from draftfinder.engine import fastpath
+from draftfinder.engine.fastpath import FastCache
 from draftfinder.engine.base import MAX_K, Draft, Drafter, GenerationResult, SamplingConfig, SpecStats, validate_sampling
 from draftfinder.engine.device import generator_for, input_device, timer
 from draftfinder.engine.passcost import padded_length
@@ -63,6 +65,8 @@ def model_forward(model: Any, cache: Any, token_ids: Sequence[int], *, last_only
     With ``hidden_layers`` (0-based decoder layers) returns (logits, hidden [S, len(hidden_layers), H]): the
     *outputs* of those layers (transformers' ``hidden_states[l + 1]``), for drafters fed by the target
     (``target_hidden_layers``, EAGLE-3)."""
+    if isinstance(cache, FastCache) and not hidden_layers:                  # engine/fastpath.py: static cache
+        return cache.forward(token_ids, last_only=last_only)
     input_ids = torch.tensor([list(token_ids)], dtype=torch.long, device=input_device(model))   # [1, S]
     kwargs = {"logits_to_keep": 1} if last_only and "logits_to_keep" in _forward_params(type(model)) else {}
     if hidden_layers:
@@ -342,7 +346,10 @@ def speculative_generate(
     hidden_layers = tuple(getattr(drafter, "target_hidden_layers", ()) or ())
 
     with torch.inference_mode():
-        cache = kv.new_cache(model)
+        if hidden_layers or hasattr(drafter, "bind_target_cache"):   # they need transformers' own cache
+            cache = kv.new_cache(model)
+        else:                                                      # static cache (+ compiled passes) if it can
+            cache = fastpath.new_cache(model, capacity=len(prompt) + max_new_tokens + 2 * MAX_K + 2)
         prompt_hidden = prefill(model, cache, prompt[:-1], hidden_layers=hidden_layers)
         if hasattr(drafter, "bind_target_cache"):                # self-speculation: one KV cache for both
             drafter.bind_target_cache(model, cache)
@@ -390,6 +397,7 @@ def speculative_generate(
                     k = max(1, min(MAX_K, int(adaptive.next_k(k, step.n_own, step.n_own_accepted))))
         finally:
             drafter.end()
+    run.stats.decode_path = fastpath.cache_path(cache)      # after the loop: a failed compile ran eagerly
     result = run.finish("speculative", target)
     result.trace = result_trace
     return result
@@ -420,7 +428,7 @@ def autoregressive_generate(
     run = _Run(prompt=prompt, max_new_tokens=max_new_tokens, eos=eos, start=clock(), clock=clock)
 
     with torch.inference_mode():
-        cache = kv.new_cache(net)
+        cache = fastpath.new_cache(net, capacity=len(prompt) + max_new_tokens + 1)   # static if it can
         prefill(net, cache, prompt[:-1], rollback=False)                      # never rolled back, never cropped
         run.stats.prefill_s = clock() - run.start
         last = prompt[-1]
@@ -438,4 +446,5 @@ def autoregressive_generate(
             run.stats.verify_s += clock() - t0
             run.stats.record_step(0, 0, 0)
             run.emit([last])
+    run.stats.decode_path = fastpath.cache_path(cache)          # after the loop: a failed compile ran eagerly
     return run.finish(strategy, model)
