@@ -137,6 +137,9 @@ class FastDecoder:
         try:
             if self._compiled is None:
                 _raise_recompile_limit(torch)
+                sys.stderr.write("draftfinder: compiling the decode step (torch.compile, first use in this process: "
+                                 "seconds to minutes, cached on disk for the next; DRAFTFINDER_NO_COMPILE=1 "
+                                 "skips it)\n")
                 self._compiled = torch.compile(self._forward, fullgraph=True)
             if getattr(kv, "marked_capacity", None) != kv.capacity:   # one graph for every cache capacity
                 for t in kv.keys + kv.values:
