@@ -13,7 +13,7 @@ from typing import Any, Callable, List, Optional
 from draftfinder.measure.prompts import Prompt
 from draftfinder.sweep.backends.base import Generation
 from draftfinder.sweep.backends.exit_status import exit_description, signal_meaning
-from draftfinder.sweep.backends.managed_server import ServerProcess, last_line
+from draftfinder.sweep.backends.managed_server import ServerProcess, last_line, start_server
 from draftfinder.sweep.backends.openai import OpenAISession
 from draftfinder.sweep.config import Entry, Settings
 
@@ -89,3 +89,33 @@ class ServerSession:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class ManagedServerBackend:
+    """The shared part of the backends that start a server per cell (``vllm``, ``sglang``): the installed
+    server's probed ``--help`` (``find_help``), the cell's command (``command``: config errors are raised with
+    port 0 before anything starts), the start loop, and a :class:`ServerSession` whose acceptance figures
+    ``acceptance`` fills. Subclasses set ``name``, ``server_name`` and those three."""
+
+    name = ""
+    server_name = ""
+
+    def __init__(self, cfg: Any, options: Any):
+        self.cfg, self.options = cfg, dict(options or {})
+        self.help = self.find_help(cfg.settings.server_bin)
+
+    def find_help(self, server_bin: Optional[str]) -> Any:
+        raise NotImplementedError
+
+    def command(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings,
+                port: int) -> List[str]:
+        raise NotImplementedError
+
+    def acceptance(self, session: "ServerSession", g: Generation) -> None:
+        """Fill ``g``'s draft figures from what the server exposes (default: nothing)."""
+
+    def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> "ServerSession":
+        self.command(target, draft, k, settings, 0)                      # config errors before any start
+        server = start_server(lambda port: self.command(target, draft, k, settings, port), name=self.server_name,
+                              preferred_port=settings.port, timeout_s=settings.timeout_s)
+        return ServerSession(server, target, draft, settings, acceptance=self.acceptance)

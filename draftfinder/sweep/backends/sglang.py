@@ -43,9 +43,8 @@ from typing import Any, Dict, List, Optional
 from draftfinder.errors import UsageError
 from draftfinder.sweep.backends.base import Generation
 from draftfinder.sweep.backends.llama_command import HOST
-from draftfinder.sweep.backends.managed_server import start_server
 from draftfinder.sweep.backends.server_help import ServerHelp, find_sglang
-from draftfinder.sweep.backends.server_session import ServerSession
+from draftfinder.sweep.backends.server_session import ManagedServerBackend, ServerSession
 from draftfinder.sweep.config import Entry, Settings
 from draftfinder.sweep.backends.vllm import model_path
 
@@ -204,21 +203,25 @@ def acceptance(session: ServerSession, g: Generation) -> None:
                                     "this session's token counts")
 
 
-class SGLangBackend:
+class SGLangBackend(ManagedServerBackend):
     """Starts an SGLang server per cell (launcher: ``settings.server_bin`` or this Python, :mod:`.server_help`)."""
 
     name = "sglang"
+    server_name = "SGLang server"
 
-    def __init__(self, cfg: Any, options: Dict[str, Any]):
-        self.cfg, self.options = cfg, dict(options or {})
-        self.help = find_sglang(cfg.settings.server_bin)
+    def find_help(self, server_bin: Optional[str]) -> ServerHelp:
+        return find_sglang(server_bin)
+
+    def command(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings,
+                port: int) -> List[str]:
+        return build_command(self.help, target, draft, k, settings, port)
+
+    def acceptance(self, session: ServerSession, g: Generation) -> None:
+        acceptance(session, g)
 
     def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> ServerSession:
-        build_command(self.help, target, draft, k, settings, 0)          # config errors before any start
-        server = start_server(lambda port: build_command(self.help, target, draft, k, settings, port),
-                              name="SGLang server", preferred_port=settings.port, timeout_s=settings.timeout_s)
-        session = ServerSession(server, target, draft, settings, acceptance=acceptance)
-        session.state["k"] = int(k or 4) if draft is not None else None
+        session = super().open(target, draft, k, settings)
+        session.state["k"] = int(k or 4) if draft is not None else None   # acceptance derives drafted from K
         return session
 
     def describe(self) -> Dict[str, Any]:

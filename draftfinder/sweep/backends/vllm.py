@@ -40,9 +40,8 @@ from typing import Any, Dict, List, Optional
 from draftfinder.errors import UsageError
 from draftfinder.sweep.backends.base import Generation
 from draftfinder.sweep.backends.llama_command import HOST
-from draftfinder.sweep.backends.managed_server import start_server
 from draftfinder.sweep.backends.server_help import ServerHelp, find_vllm
-from draftfinder.sweep.backends.server_session import ServerSession
+from draftfinder.sweep.backends.server_session import ManagedServerBackend, ServerSession
 from draftfinder.sweep.config import Entry, Settings
 
 NO_COUNTERS = ("vLLM exported no spec_decode counters at /metrics: the server did not speculate "
@@ -146,20 +145,21 @@ def acceptance(session: ServerSession, g: Generation) -> None:
         g.extra["flag"] = NO_COUNTERS
 
 
-class VLLMBackend:
+class VLLMBackend(ManagedServerBackend):
     """Starts ``vllm serve`` per cell. ``options``: none of its own (the binary: ``settings.server_bin``)."""
 
     name = "vllm"
+    server_name = "vLLM server"
 
-    def __init__(self, cfg: Any, options: Dict[str, Any]):
-        self.cfg, self.options = cfg, dict(options or {})
-        self.help = find_vllm(cfg.settings.server_bin)
+    def find_help(self, server_bin: Optional[str]) -> ServerHelp:
+        return find_vllm(server_bin)
 
-    def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> ServerSession:
-        build_command(self.help, target, draft, k, settings, 0)          # config errors before any start
-        server = start_server(lambda port: build_command(self.help, target, draft, k, settings, port),
-                              name="vLLM server", preferred_port=settings.port, timeout_s=settings.timeout_s)
-        return ServerSession(server, target, draft, settings, acceptance=acceptance)
+    def command(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings,
+                port: int) -> List[str]:
+        return build_command(self.help, target, draft, k, settings, port)
+
+    def acceptance(self, session: ServerSession, g: Generation) -> None:
+        acceptance(session, g)
 
     def describe(self) -> Dict[str, Any]:
         s = self.cfg.settings
