@@ -61,6 +61,16 @@ class Model:
         return chunks, counts
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, obj: Any) -> None:
+    """Answer ``obj`` as JSON with ``status`` (every stand-in's JSON replies)."""
+    data = json.dumps(obj).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def _prompt_text(body: Dict[str, Any]) -> str:
     if "messages" in body:
         return " ".join(str(m.get("content", "")) for m in body["messages"] if isinstance(m, dict))
@@ -78,12 +88,7 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write("INFO: " + (fmt % args) + "\n")
 
     def _json(self, status: int, obj: Any) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, obj)
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path == "/health":

@@ -41,12 +41,7 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write("[LM STUDIO SERVER] " + (fmt % args) + "\n")
 
     def _json(self, status, obj):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        fakeserve.send_json(self, status, obj)
 
     def do_GET(self):  # noqa: N802
         if self.path in ("/api/v0/models", "/v1/models"):
