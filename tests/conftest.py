@@ -27,6 +27,11 @@ import pytest
 # calling any endpoint (telemetry) before a test's own environment is in place.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+# The engine's torch.compile warm-up takes minutes on 2 shared cores; tests run the eager static-cache forward
+# (tests/engine/test_fastpath.py covers the compiled graph). Set here too, not only in hermetic_env: module-scoped
+# fixtures (a real sweep in tests/cli/test_outputs.py) run before a test's function-scoped environment, and one
+# compiled for 121 s in CI.
+os.environ.setdefault("DRAFTFINDER_NO_COMPILE", "1")
 
 # Ctrl-C tests send SIGINT to child processes. A shell that starts a command in the background without job
 # control (`cmd &` in a script, nohup, some CI runners) sets SIGINT to "ignore", and an ignored signal stays
