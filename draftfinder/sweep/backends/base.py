@@ -24,8 +24,9 @@ a draft but reports no draft fields), None when it cannot tell.
 
 from __future__ import annotations
 
+import atexit
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from draftfinder.measure.prompts import Prompt
 from draftfinder.sweep.config import Entry, Settings
@@ -134,3 +135,16 @@ def close_quietly(session: Any) -> None:
             session.close()
         except Exception:
             pass
+
+
+def close_at_exit(live: Any, close: Callable[[Any], None] = close_quietly) -> None:
+    """At interpreter exit, ``close`` every object still in ``live`` (a set or list the backend keeps of the
+    servers it started), errors ignored: a dropped, unclosed server is still stopped."""
+    def _close_all() -> None:
+        for obj in list(live):
+            try:
+                close(obj)
+            except Exception:
+                pass
+
+    atexit.register(_close_all)

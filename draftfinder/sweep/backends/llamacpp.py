@@ -23,7 +23,6 @@ killed by a signal is named with what that usually means (:mod:`.exit_status`: S
 
 from __future__ import annotations
 
-import atexit
 import http.client
 import json
 import shutil
@@ -43,7 +42,7 @@ from draftfinder.measure.prompts import Prompt
 from draftfinder.sweep.config import Entry, Settings
 from draftfinder.sweep.llama_bin import find_llama_server
 from draftfinder.sweep.backends.sse import sse_events
-from draftfinder.sweep.backends.base import Generation
+from draftfinder.sweep.backends.base import Generation, close_at_exit
 from draftfinder.sweep.backends.exit_status import exit_description, signal_meaning
 from draftfinder.sweep.backends.llama_command import (AUTO, HOST, build_command, gguf_path, start_on_a_port,
                                                       spec_type_for, tail)
@@ -63,15 +62,7 @@ NO_NGRAM_MATCH = ("llama-server reported no draft_n: ngram-simple found no earli
 # ---------------------------------------------------------------------------------------------------
 
 _LIVE: "set[LlamaServerSession]" = set()       # strong refs: a dropped, unclosed session is still stopped at exit
-
-
-@atexit.register
-def _stop_all() -> None:
-    for session in list(_LIVE):
-        try:
-            session.close()
-        except Exception:
-            pass
+close_at_exit(_LIVE)
 
 
 def _die_with_parent() -> Any:

@@ -25,7 +25,6 @@ load the draft model separately"; the stats then carry ``accepted_draft_tokens_c
 
 from __future__ import annotations
 
-import atexit
 import http.client
 import json
 import shutil
@@ -39,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from draftfinder.errors import EndpointError, UsageError
 from draftfinder.measure.prompts import Prompt
-from draftfinder.sweep.backends.base import Generation
+from draftfinder.sweep.backends.base import Generation, close_at_exit
 from draftfinder.sweep.backends.openai import _one_line, _server_message
 from draftfinder.sweep.config import Entry, Settings
 
@@ -52,15 +51,7 @@ DRAFT_STATS = ("total_draft_tokens_count", "accepted_draft_tokens_count", "rejec
 NOT_DRAFTING = "LM Studio's stats carry no draft token counts: it did not draft with this draft model"
 
 _STARTED: List["LMStudioBackend"] = []
-
-
-@atexit.register
-def _stop_started() -> None:
-    for backend in list(_STARTED):
-        try:
-            backend.close()
-        except Exception:
-            pass
+close_at_exit(_STARTED)
 
 
 def model_key(entry: Entry, ids: List[str]) -> str:

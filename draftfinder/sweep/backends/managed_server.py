@@ -23,7 +23,6 @@ Lifecycle (the ``llamacpp`` backend's rules, :mod:`.llamacpp`, for servers that 
 
 from __future__ import annotations
 
-import atexit
 import http.client
 import os
 import shutil
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from draftfinder.errors import ServerStartError
+from draftfinder.sweep.backends.base import close_at_exit
 from draftfinder.sweep.backends.exit_status import exit_description
 from draftfinder.sweep.backends.llama_command import HOST, start_on_a_port
 from draftfinder.sweep.backends.llamacpp import _die_with_parent
@@ -45,15 +45,7 @@ GROUP_WAIT_S = 5.0             # after the final SIGKILL, until the group's work
 BIND_ERRORS = ("address already in use", "errno 98", "could not bind", "couldn't bind")
 
 _LIVE: "set[ServerProcess]" = set()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for server in list(_LIVE):
-        try:
-            server.stop()
-        except Exception:
-            pass
+close_at_exit(_LIVE, lambda server: server.stop())
 
 
 def last_line(path: Path) -> str:
