@@ -66,13 +66,6 @@ def fast_support(model: Any) -> Optional[str]:
     return None
 
 
-def _rotate_half(x: Any) -> Any:
-    import torch
-
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
 class FastDecoder:
     """Runs one transformers model (``llama`` / ``gemma3_text``) over :class:`StaticKVCache` s.
 
@@ -82,7 +75,9 @@ class FastDecoder:
 
     def __init__(self, model: Any, *, compile: bool = True):
         import torch
+        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb   # Gemma-3's is the same
 
+        self.apply_rotary = apply_rotary_pos_emb          # q·cos + rotate_half(q)·sin, cos/sin unsqueezed at dim 1
         self.model = model
         self.inner = model.model
         config = model.config
@@ -179,8 +174,7 @@ class FastDecoder:
             kind, window = self.layer_types[i], self.windows[i]
             if kind not in rope:
                 rope[kind] = inner.rotary_emb(h, pos_ids, kind) if self.gemma else inner.rotary_emb(h, pos_ids)
-            cos, sin = rope[kind]
-            cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)                       # [1, 1, S, D]
+            cos, sin = rope[kind]                                               # [1, S, D]
             if window not in masks:
                 masks[window] = self._mask(pos, kv_len if kv_len is not None else keys[i].shape[2], window,
                                            eager=kv_len is not None)
@@ -193,8 +187,7 @@ class FastDecoder:
             v = attn.v_proj(x).view(1, S, -1, self.head_dim).transpose(1, 2)
             if self.gemma:
                 q, k = attn.q_norm(q), attn.k_norm(k)
-            q = (q * cos) + (_rotate_half(q) * sin)
-            k = (k * cos) + (_rotate_half(k) * sin)
+            q, k = self.apply_rotary(q, k, cos, sin)
             keys[i][:, :, pos] = k                                               # gpt-fast's in-place write
             values[i][:, :, pos] = v                                             # (inductor keeps it in place)
             K, V = keys[i], values[i]
