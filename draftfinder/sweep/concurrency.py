@@ -47,6 +47,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from draftfinder.errors import DraftFinderError, bug_line
 from draftfinder.sweep.backends.base import close_quietly
 from draftfinder.measure.prompts import Prompt
+from draftfinder.sweep.results import output_digest
 
 LEVEL_DONE = ("ok", "failed", "flagged")
 SINGLE_STREAM_SOURCE = "the cell's single-stream runs (runs × prompts, one request at a time)"
@@ -181,12 +182,11 @@ def run_wave(session: Any, prompts: List[Prompt], settings: Any) -> Tuple[float,
 
 
 def request_row(g: Any, run: int, wave: int, slot: int, index: int, prompt: Prompt, end_s: float) -> Dict[str, Any]:
-    ids = getattr(g, "token_ids", None)
     row = {"run": run, "wave": wave, "slot": slot, "index": index, "prompt_id": prompt.id, "tokens": g.tokens,
            "ttft_s": g.ttft_s, "total_s": g.total_s, "end_s": end_s, "tpot_ms": tpot_ms(g.tokens, g.total_s, g.ttft_s),
            "tps": g.tps, "tps_source": g.tps_source, "drafted": g.drafted, "accepted": g.accepted,
            "speculative": g.speculative,
-           "output_sha1": hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16] if ids else None,
+           "output_sha1": output_digest(getattr(g, "token_ids", None)),
            "text_sha1": hashlib.sha1((g.text or "").encode()).hexdigest()[:16]}
     if g.extra.get("flag"):
         row["flag"] = g.extra["flag"]

@@ -29,6 +29,7 @@ Provenance: every cell figure is *measured* (on this machine, by this backend); 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import statistics
 from dataclasses import dataclass, field
@@ -49,6 +50,14 @@ def now() -> str:
 def cell_key(target: str, draft: Optional[str], k: Optional[int]) -> Tuple[str, str, str]:
     return (target, draft or "", "" if k is None else str(k))
 
+
+
+def output_digest(ids: Optional[List[int]]) -> Optional[str]:
+    """The ``output_sha1`` of a request: sha1 of its generated token ids joined by commas, 16 hex digits; None
+    when the backend returned no ids. One definition for cells and concurrency levels, which compare them."""
+    if ids is None:
+        return None
+    return hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16]
 
 @dataclass
 class SweepResults:

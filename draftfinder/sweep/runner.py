@@ -35,7 +35,7 @@ from draftfinder.sweep.backends.base import close_quietly
 from draftfinder.measure.prompts import Prompt, load_prompts, read_prompts_file
 from draftfinder.sweep.concurrency import pending_levels, refresh_levels
 from draftfinder.sweep.config import Entry, SweepConfig
-from draftfinder.sweep.results import DONE, SweepResults, now, summarize_runs
+from draftfinder.sweep.results import DONE, SweepResults, now, output_digest, summarize_runs
 
 Log = Callable[[str], None]
 
@@ -81,12 +81,6 @@ def sweep_prompts(cfg: SweepConfig) -> List[Prompt]:
 def _machine() -> Dict[str, Any]:
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpus": os.cpu_count(), "python": platform.python_version()}
-
-
-def _digest(ids: Optional[List[int]]) -> Optional[str]:
-    if ids is None:
-        return None
-    return hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:16]
 
 
 # settings that change what a cell measures; not port, timeout_s, api_key_env (how to reach it), nor k (the
@@ -280,7 +274,7 @@ def run_cell(cfg: SweepConfig, backend: Any, cell: Cell, prompts: List[Prompt], 
                        "ttft_s": g.ttft_s, "total_s": g.total_s, "prompt_s": g.prompt_s,
                        "prompt_tokens": g.prompt_tokens, "drafted": g.drafted, "accepted": g.accepted,
                        "speculative": g.speculative, "steps": g.extra.get("steps"),
-                       "output_sha1": _digest(g.token_ids), "token_ids": g.token_ids,
+                       "output_sha1": output_digest(g.token_ids), "token_ids": g.token_ids,
                        "text_sha1": hashlib.sha1((g.text or "").encode()).hexdigest()[:16],
                        "text_head": (g.text or "")[:120]}
                 if g.extra.get("flag"):
