@@ -144,6 +144,39 @@ def write_produced(path: Union[str, os.PathLike], produce: Callable[[Path], None
     return target
 
 
+def write_torch(path: Union[str, os.PathLike], payload: Any) -> Path:
+    """``torch.save`` of ``payload`` to ``path`` through :func:`write_produced` (atomic; a failed write leaves
+    the old file). torch writes through a Python file object here, so a full disk raises the file's ``OSError``
+    (→ ``OutputError``), not the ``RuntimeError`` torch turns it into."""
+    import torch
+
+    class _Recording:                    # torch swallows the file's OSError into a RuntimeError: keep it
+        def __init__(self, fh: Any):
+            self.fh, self.error = fh, None
+
+        def write(self, data: Any) -> int:
+            try:
+                return self.fh.write(data)
+            except OSError as err:
+                self.error = err
+                raise
+
+        def flush(self) -> None:
+            self.fh.flush()
+
+    def produce(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            out = _Recording(fh)
+            try:
+                torch.save(payload, out)
+            except RuntimeError:
+                if out.error is not None:
+                    raise out.error from None
+                raise
+
+    return write_produced(path, produce)
+
+
 def describe(where: Union[str, Path, int]) -> str:
     """How a success message names the destination (``stdout`` for ``-``, ``file descriptor N``)."""
     if where == STDOUT:

@@ -10,8 +10,9 @@
 Order of work: flags, ``--out`` and ``--corpus`` checks, the prompt split and the target's layer count (from
 metadata) — all before any weights load — then the target, the teacher data (cached in ``DIR.work/teacher.pt``),
 training (checkpoints in ``DIR.work/``), the result written to ``DIR.tmp-<pid>/`` (model, tokenizer,
-``train_report.json`` with the measured part) and renamed to ``DIR``. Ctrl-C once: a resumable checkpoint and
-one line saying how to resume (rerun the same command; exit 130); twice: abort. Progress on stderr, the summary
+``train_report.json`` with the measured part) and renamed to ``DIR``. Ctrl-C once: what is done is kept (the
+continuations and scored batches while the data is built, a checkpoint while training) and one line says how to
+resume (rerun the same command; exit 130); twice: abort. Progress on stderr, the summary
 (or the report with ``--format json|yaml``) on stdout.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -129,8 +131,8 @@ class _StopOnInterrupt(StopOnInterrupt):
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        sys.stderr.write("\ntrain: stopping after the current step and saving a resumable checkpoint "
-                         "(Ctrl-C again to abort)\n")
+        sys.stderr.write("\ntrain: stopping at the end of the current batch or step; what is done is kept for a "
+                         "rerun to resume (Ctrl-C again to abort)\n")
         sys.stderr.flush()
 
 
@@ -245,10 +247,12 @@ def build(args: argparse.Namespace, *, progress: Any, bar: TrainBar, should_stop
                                   max_new_tokens=args.max_new_tokens, hidden_layers=hidden_layers, progress=progress,
                                   samples_per_prompt=args.samples_per_prompt, corpus_tokens=args.corpus_tokens,
                                   seed=args.seed, should_stop=should_stop, generator=args.generator,
-                                  threads=args.threads, continuations=work / output.CONTINUATIONS)
+                                  threads=args.threads, continuations=work / output.CONTINUATIONS,
+                                  scored=work / output.SCORED)
         progress.close()
         data.settings = settings
         data.save(teacher_file)
+        shutil.rmtree(work / output.SCORED, ignore_errors=True)        # teacher.pt holds it all now
     s = data.summary()
     info(f"train: data {s['train_tokens']:,} train tokens ({s['continuation_tokens']:,} greedy, {s['sampled_tokens']:,} "
          f"sampled, {s['corpus_tokens']:,} corpus from {s['corpus_files']} files) · {s['held_out_tokens']:,} held-out "

@@ -311,9 +311,9 @@ class _State:
 
 
 def _save(path: Path, payload: Dict[str, Any]) -> None:
-    from draftfinder.train.teacher import save_torch
+    from draftfinder.writer import write_torch
 
-    save_torch(path, payload)
+    write_torch(path, payload)
 
 
 def _load(path: Path) -> Dict[str, Any]:

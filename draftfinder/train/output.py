@@ -7,7 +7,8 @@ path                what
 ``DIR``             the result (a model folder + ``train_report.json``); appears only complete: it is written as
                     ``DIR.tmp-<pid>`` and renamed. Before a run it must not exist, be empty, or be a folder an
                     earlier ``train`` of the same target and method wrote (its report says so): it is replaced
-``DIR.work/``       the resumable state: ``settings.json`` (what the run is), ``teacher.pt`` (the teacher data),
+``DIR.work/``       the resumable state: ``settings.json`` (what the run is), ``continuations.json`` and
+                    ``scored/`` (the teacher data while it is built), ``teacher.pt`` (the teacher data),
                     ``checkpoint.pt`` and ``best.pt`` (``loop.py``). Rerunning the same command resumes from it;
                     a command with other data or student settings is refused (the message names the setting)
 ``<home>/trained.json``  ``[{target, method, path, created}]``: every completed run (``find`` lists them; written by
@@ -29,7 +30,8 @@ REPORT = "train_report.json"
 SETTINGS = "settings.json"
 TEACHER = "teacher.pt"
 CONTINUATIONS = "continuations.json"      # train/continuations.py: generated so far (resume while generating)
-WORK_FILES = {SETTINGS, TEACHER, CONTINUATIONS, "checkpoint.pt", "best.pt"}
+SCORED = "scored"                         # train/scored.py: batches scored so far (resume while scoring)
+WORK_FILES = {SETTINGS, TEACHER, CONTINUATIONS, SCORED, "checkpoint.pt", "best.pt"}
 
 # keys of settings.json that the teacher data depends on, and those the checkpoint depends on
 DATA_KEYS = ("target", "task", "prompts", "held_out", "corpus", "corpus_tokens", "max_new_tokens",

@@ -78,6 +78,7 @@ class TeacherStats:
     corpus_s: float = 0.0                  # reading + tokenizing the corpus
     generator: str = "transformers"        # who wrote the continuations: transformers | llama-server
     reused_tokens: int = 0                 # of generated_tokens, those a stopped run had kept (continuations.py)
+    reused_scored_tokens: int = 0          # of scored_tokens, those a stopped run had kept (scored.py)
 
     @property
     def generation_tokens_per_s(self) -> Optional[float]:
@@ -87,7 +88,9 @@ class TeacherStats:
 
     @property
     def scoring_tokens_per_s(self) -> Optional[float]:
-        return self.scored_tokens / self.scoring_s if self.scoring_s > 0 else None
+        """Positions scored by this run per second of its scoring time (kept batches excluded)."""
+        fresh = self.scored_tokens - self.reused_scored_tokens
+        return fresh / self.scoring_s if self.scoring_s > 0 and fresh > 0 else None
 
 
 @dataclass
@@ -135,7 +138,9 @@ class TeacherData:
                    "topk_ids": self.topk_ids, "topk_probs": self.topk_probs, "hidden": self.hidden,
                    "hidden_layers": list(self.hidden_layers), "k": self.k, "target": self.target,
                    "stats": asdict(self.stats), "settings": self.settings}
-        return save_torch(path, payload)
+        from draftfinder.writer import write_torch
+
+        return write_torch(path, payload)
 
     @classmethod
     def load(cls, path: Path) -> "TeacherData":
@@ -154,41 +159,6 @@ class TeacherData:
                                  hint="delete it: the next run regenerates it") from err
 
 
-def save_torch(path: Path, payload: Any) -> Path:
-    """``torch.save`` of ``payload`` to ``path`` through ``writer.write_produced`` (atomic; a failed write leaves
-    the old file). torch writes through a Python file object here, so a full disk raises the file's ``OSError``
-    (→ ``OutputError``), not the ``RuntimeError`` torch turns it into."""
-    import torch
-
-    from draftfinder.writer import write_produced
-
-    class _Recording:                    # torch swallows the file's OSError into a RuntimeError: keep it
-        def __init__(self, fh: Any):
-            self.fh, self.error = fh, None
-
-        def write(self, data: Any) -> int:
-            try:
-                return self.fh.write(data)
-            except OSError as err:
-                self.error = err
-                raise
-
-        def flush(self) -> None:
-            self.fh.flush()
-
-    def produce(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            out = _Recording(fh)
-            try:
-                torch.save(payload, out)
-            except RuntimeError:
-                if out.error is not None:
-                    raise out.error from None
-                raise
-
-    return write_produced(path, produce)
-
-
 def eagle3_layers(n_layers: int) -> Tuple[int, int, int]:
     """The target layers EAGLE-3 reads (low, mid, high): ``(2, n // 2, n − 3)``, vLLM's / speculators' default."""
     return (2, n_layers // 2, n_layers - 3)
@@ -204,7 +174,8 @@ def build_teacher_data(target: Any, train_prompts: Sequence[Any], held_out_promp
                        samples_per_prompt: int = 0, corpus_tokens: Optional[int] = None,
                        chunk_tokens: int = DEFAULT_CHUNK_TOKENS, batch_size: int = DEFAULT_BATCH, seed: int = 0,
                        should_stop: Optional[Callable[[], bool]] = None, generator: str = "auto",
-                       threads: Optional[int] = None, continuations: Optional[Path] = None) -> TeacherData:
+                       threads: Optional[int] = None, continuations: Optional[Path] = None,
+                       scored: Optional[Path] = None) -> TeacherData:
     """Generate, read and score everything (module docstring). ``target``: an ``engine.loading.LoadedModel``.
 
     ``generator``: who writes the continuations — ``transformers`` (batched ``generate``), ``llama-server``
@@ -214,9 +185,11 @@ def build_teacher_data(target: Any, train_prompts: Sequence[Any], held_out_promp
     ``corpus_tokens`` caps the corpus (None: all of it). ``should_stop()`` is polled between batches; when it
     turns True, :class:`TeacherInterrupted` is raised (nothing partial is returned: the data is cached whole).
     ``continuations``: a file keeping each generated continuation as soon as it exists
-    (:mod:`.continuations`; llama-server: per prompt, transformers: per call), so a stopped run resumes there.
+    (:mod:`.continuations`; llama-server: per prompt, transformers: per call), so a stopped run resumes there;
+    ``scored``: a folder keeping each scored batch likewise (:mod:`.scored`).
     """
     from draftfinder.train.continuations import ContinuationCache
+    from draftfinder.train.scored import ScoredBatches
 
     from draftfinder.measure.prompts import encode_prompt
 
@@ -273,10 +246,12 @@ def build_teacher_data(target: Any, train_prompts: Sequence[Any], held_out_promp
     stats.generation_s = time.perf_counter() - t0
     seqs += [TeacherSequence(chunk, 0, "corpus", "train") for chunk in corpus_chunks]
     t0 = time.perf_counter()
+    kept = ScoredBatches(scored, k, tuple(hidden_layers))
     topk_ids, topk_probs, hidden = score_sequences(target, [s.ids for s in seqs], k=k, hidden_layers=hidden_layers,
-                                                   progress=progress, should_stop=stop)
+                                                   progress=progress, should_stop=stop, scored=kept)
     stats.scoring_s = time.perf_counter() - t0
     stats.scored_tokens = sum(len(s.ids) for s in seqs)
+    stats.reused_scored_tokens = kept.reused_tokens
     return TeacherData(sequences=seqs, topk_ids=topk_ids, topk_probs=topk_probs,
                        hidden=hidden if hidden_layers else None, hidden_layers=tuple(hidden_layers), k=k,
                        target=target.name, stats=stats)
@@ -284,12 +259,14 @@ def build_teacher_data(target: Any, train_prompts: Sequence[Any], held_out_promp
 
 class TeacherInterrupted(DraftFinderError):
     """Raised inside :func:`build_teacher_data` when ``should_stop()`` turned True (Ctrl-C) before the data
-    was complete; the continuations generated so far are kept (:mod:`.continuations`), the rest is rebuilt."""
+    was complete; the continuations generated and the batches scored so far are kept (:mod:`.continuations`,
+    :mod:`.scored`), the rest is rebuilt."""
 
     exit_code = 130
 
     def __init__(self) -> None:
-        super().__init__("interrupted while building the teacher data (the continuations generated so far are kept)",
+        super().__init__("interrupted while building the teacher data (the continuations generated and the batches "
+                         "scored so far are kept)",
                          hint="rerun the same command to resume")
 
 
@@ -362,12 +339,13 @@ def _pad_id(target: Any) -> int:
 
 def score_sequences(target: Any, sequences: Sequence[List[int]], *, k: int = DEFAULT_K,
                     hidden_layers: Tuple[int, ...] = (), progress: Optional[Progress] = None,
-                    should_stop: Optional[Callable[[], bool]] = None,
-                    batch_tokens: int = SCORE_BATCH_TOKENS) -> Tuple[List[Any], List[Any], List[Any]]:
+                    should_stop: Optional[Callable[[], bool]] = None, batch_tokens: int = SCORE_BATCH_TOKENS,
+                    scored: Optional[Any] = None) -> Tuple[List[Any], List[Any], List[Any]]:
     """Per sequence: top-k ids int32 [len, k], their probabilities float16 [len, k], and the chosen layers'
     outputs float16 [len, n, H] (empty list without ``hidden_layers``). Batches of similar length, right
     padded (positions of real tokens are 0..len−1, as unpadded), up to ``batch_tokens`` padded tokens each;
-    the LM head runs over ``HEAD_ROWS`` rows at a time (logits [rows, V], never [B, L, V])."""
+    the LM head runs over ``HEAD_ROWS`` rows at a time (logits [rows, V], never [B, L, V]). ``scored``: a
+    ``scored.ScoredBatches`` keeping each batch's results as it is done (a rerun loads them instead)."""
     import torch
 
     from draftfinder.engine.device import input_device
@@ -391,6 +369,12 @@ def score_sequences(target: Any, sequences: Sequence[List[int]], *, k: int = DEF
             raise TeacherInterrupted()
         if progress:
             progress("score", b, len(batches), f"{done} tokens")
+        kept = scored.get([sequences[i] for i in batch]) if scored is not None else None
+        if kept is not None:
+            for i, (t, p, h) in zip(batch, kept):
+                ids_out[i], probs_out[i], hid_out[i] = t, p, h
+            done += sum(len(sequences[i]) for i in batch)
+            continue
         width = max(len(sequences[i]) for i in batch)
         ids = torch.zeros((len(batch), width), dtype=torch.long)                  # [B, L], right padded
         mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -415,6 +399,8 @@ def score_sequences(target: Any, sequences: Sequence[List[int]], *, k: int = DEF
                     hs = out.hidden_states
                     hid_out[i] = torch.stack([hs[l + 1][row, :n].cpu() for l in hidden_layers],
                                              dim=1).to(torch.float16)
+        if scored is not None:
+            scored.put([sequences[i] for i in batch], [(ids_out[i], probs_out[i], hid_out.get(i)) for i in batch])
         done += sum(len(sequences[i]) for i in batch)
     if progress:
         progress("score", len(batches), len(batches), f"{done} tokens")

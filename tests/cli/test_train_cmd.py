@@ -151,6 +151,7 @@ def test_tiny_run_writes_a_loadable_folder_and_a_rerun_resumes(smollm2_installed
     assert report["data"]["held_out_prompts"] == 1 and report["data"]["train_prompts"] == 5
     saved = json.loads((out / "train_report.json").read_text())
     assert saved["training"] == report["training"]
+    assert not (tmp_path / "d.work" / "scored").exists()          # teacher.pt holds it all: the batches are gone
     # the held-out prompts travel with the draft, so measure / sweep can stay out of sample
     from draftfinder.measure.prompts import read_prompts_file
 
