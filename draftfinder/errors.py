@@ -493,6 +493,17 @@ class TrainOutputError(OutputError):
                                       "train run of the same target and method wrote")
 
 
+class TrainingDivergedError(DraftFinderError):
+    """Raised by the training loop (``train/loop.py``) when a step's loss is not finite: the step is not taken, so
+    the last checkpoint and the best held-out weights in ``DIR.work`` stay as they were."""
+
+    def __init__(self, step: int, loss: float, lr: float, work: Any):
+        super().__init__(f"training diverged: the loss is {loss} at step {step} (learning rate {lr:g}); the last "
+                         f"checkpoint and the best weights so far are kept in {work}",
+                         hint="rerun with a lower --lr; if the loss is not finite from the first step, delete the "
+                              "work folder's teacher.pt so that the teacher data is rebuilt")
+
+
 class DeviceUnavailableError(UsageError):
     """Raised when ``--device`` (or a sweep's ``settings.device``) names a device this machine does not have:
     ``cuda`` with a CPU build of torch or no visible GPU, ``cuda:N`` beyond the visible count, ``mps`` off Apple

@@ -112,6 +112,14 @@ class Eagle3Student:
         if getattr(data, "hidden", None) is None or len(tuple(data.hidden_layers)) != 3:
             raise UsageError("the teacher data has no hidden states of three target layers (EAGLE-3 needs them)",
                              hint="rebuild the teacher data with --method eagle3 (delete the .work folder's teacher.pt)")
+        import torch
+
+        bad = sum(1 for h in data.hidden if not bool(torch.isfinite(h).all()))
+        if bad:
+            raise UsageError(f"the teacher data's hidden states are not finite in {bad} sequences (float16 overflow: "
+                             f"teacher data written before hidden states were kept in bfloat16)",
+                             hint="delete the .work folder's teacher.pt and rerun the same command (the "
+                                  "continuations are kept)")
         if not 1 <= int(ttt_steps) <= 8:
             raise UsageError(f"training-time-test steps must be in 1..8, got {ttt_steps}")
         self.target = target

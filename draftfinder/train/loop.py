@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from draftfinder.errors import ModelFileError
+from draftfinder.errors import ModelFileError, TrainingDivergedError
 from draftfinder.train.student import EvalResult, Student
 
 CHECKPOINT = "checkpoint.pt"
@@ -233,6 +233,8 @@ def train_loop(student: Student, data: Any, cfg: LoopConfig, work: Path, *,
         for group in opt.param_groups:
             group["lr"] = cfg.lr * lr_factor(state.step, cfg, progress())
         loss = student.loss(data, batch, cfg.loss)
+        if not bool(torch.isfinite(loss)):
+            raise TrainingDivergedError(state.step + 1, float(loss.detach()), cfg.lr, work)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:

@@ -18,8 +18,9 @@ Every sequence is then scored **teacher-forced** in batches (right padding + att
 the target over the whole sequence): at every position i the target's top-k next-token probabilities
 p(· | ids[:i+1]) (softmax of the full logits, the k largest kept: ``topk_ids`` int32 [len, k], ``topk_probs``
 float16 [len, k], not renormalised — losses do that) and, when asked, the outputs of some decoder layers
-(``hidden``, float16 [len, n_layers_kept, H], for EAGLE-3). A position's distribution is trained on from
-``loss_from``: the last prompt token for continuations (its next token is the first generated one), 0 for
+(``hidden``, bfloat16 [len, n_layers_kept, H], for EAGLE-3: Gemma-3's residual stream exceeds float16's
+65,504 — zoo:gemma3-270m's layers 9 and 15 gave 1,856 infinities in float16 — and bfloat16 has float32's range).
+A position's distribution is trained on from ``loss_from``: the last prompt token for continuations (its next token is the first generated one), 0 for
 corpus chunks. The held-out set is only the held-out prompts' greedy continuations.
 
 Hidden state convention: ``hidden[s][i, j]`` = output of target decoder layer ``hidden_layers[j]`` (0-based; the
@@ -98,7 +99,7 @@ class TeacherData:
     sequences: List[TeacherSequence]
     topk_ids: List[Any]                # per sequence: int32 [len(ids), k] — the target's top-k ids of p(· | ids[:i+1])
     topk_probs: List[Any]              # per sequence: float16 [len(ids), k] — their probabilities (renormalise in losses)
-    hidden: Optional[List[Any]]        # per sequence: float16 [len(ids), n_layers_kept, H] or None
+    hidden: Optional[List[Any]]        # per sequence: bfloat16 [len(ids), n_layers_kept, H] or None
     hidden_layers: Tuple[int, ...]     # which target layers `hidden` holds (EAGLE-3: low, mid, high)
     k: int                             # top-k kept (default 64)
     target: str                        # the target's name as given
@@ -342,7 +343,7 @@ def score_sequences(target: Any, sequences: Sequence[List[int]], *, k: int = DEF
                     should_stop: Optional[Callable[[], bool]] = None, batch_tokens: int = SCORE_BATCH_TOKENS,
                     scored: Optional[Any] = None) -> Tuple[List[Any], List[Any], List[Any]]:
     """Per sequence: top-k ids int32 [len, k], their probabilities float16 [len, k], and the chosen layers'
-    outputs float16 [len, n, H] (empty list without ``hidden_layers``). Batches of similar length, right
+    outputs bfloat16 [len, n, H] (empty list without ``hidden_layers``). Batches of similar length, right
     padded (positions of real tokens are 0..len−1, as unpadded), up to ``batch_tokens`` padded tokens each;
     the LM head runs over ``HEAD_ROWS`` rows at a time (logits [rows, V], never [B, L, V]). ``scored``: a
     ``scored.ScoredBatches`` keeping each batch's results as it is done (a rerun loads them instead)."""
@@ -398,7 +399,7 @@ def score_sequences(target: Any, sequences: Sequence[List[int]], *, k: int = DEF
                 if hidden_layers:
                     hs = out.hidden_states
                     hid_out[i] = torch.stack([hs[l + 1][row, :n].cpu() for l in hidden_layers],
-                                             dim=1).to(torch.float16)
+                                             dim=1).to(torch.bfloat16)
         if scored is not None:
             scored.put([sequences[i] for i in batch], [(ids_out[i], probs_out[i], hid_out.get(i)) for i in batch])
         done += sum(len(sequences[i]) for i in batch)

@@ -140,6 +140,12 @@ def test_protocol_checks(tiny):
                            hidden_layers=(), k=data.k, target=data.target)
     with pytest.raises(UsageError, match="no hidden states"):
         make_eagle3_student(target, data=no_hidden)
+    overflowed = [h.clone() for h in data.hidden]          # what float16 teacher data of Gemma-3 held
+    overflowed[1][0, 1, 0] = float("inf")
+    inf_hidden = type(data)(sequences=data.sequences, topk_ids=data.topk_ids, topk_probs=data.topk_probs,
+                            hidden=overflowed, hidden_layers=data.hidden_layers, k=data.k, target=data.target)
+    with pytest.raises(UsageError, match="not finite in 1 sequences .*delete the .work folder's teacher.pt"):
+        make_eagle3_student(target, data=inf_hidden)
     st = make_student("eagle3", target, layers=None, draft_vocab=64, seed=0, data=data)     # the registry
     assert st.method == "eagle3" and st.cost_hint()["head_vocab"] == 64 and st.cost_hint()["layers"] == 1
     sd = st.state_dict()

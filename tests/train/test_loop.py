@@ -60,3 +60,24 @@ def test_lr_schedule_warmup_then_cosine():
     assert lr_factor(0, cfg, 0.0) == 0.25 and lr_factor(3, cfg, 0.0) == 1.0
     assert lr_factor(10, cfg, 0.0) == 1.0 and abs(lr_factor(10, cfg, 1.0) - 0.1) < 1e-9
     assert abs(lr_factor(10, cfg, 0.5) - 0.55) < 1e-9
+
+def test_a_loss_that_is_not_finite_stops_with_one_line_and_keeps_the_best(tmp_path):
+    """Float16 teacher hidden states of Gemma-3 overflowed to inf and 30 minutes trained on a NaN loss; now the
+    first non-finite loss stops the run before its step, naming the step, the learning rate and the fix."""
+    import pytest
+    import torch
+
+    from draftfinder.errors import TrainingDivergedError
+
+    with one_thread():
+        target, data = _data()
+        data.topk_probs[5] = torch.full_like(data.topk_probs[5], float("nan"))     # a train sequence
+        cfg = LoopConfig(steps=6, batch_tokens=4096, eval_every=2, warmup_steps=2, lr=3e-3)
+        st = make_student("independent", target, layers=2, draft_vocab=None, seed=0, data=data)
+        before = {k: v.clone() for k, v in st.state_dict().items()}
+        with pytest.raises(TrainingDivergedError) as err:
+            train_loop(st, data, cfg, tmp_path)
+        line = str(err.value)
+        assert "loss is nan at step 1" in line and "--lr" in line and "\n" not in line
+        assert (tmp_path / "best.pt").is_file()                    # the step-0 evaluation's weights are kept
+        assert all(torch.equal(before[k], v) for k, v in st.state_dict().items())   # the step was not taken

@@ -62,6 +62,7 @@ def test_build_scores_teacher_forced_with_hidden_states_and_round_trips(smollm2,
         n = len(s.ids)
         assert data.topk_ids[i].shape == (n, 5) and data.topk_ids[i].dtype == torch.int32
         assert data.topk_probs[i].dtype == torch.float16 and data.hidden[i].shape == (n, 2, 576)
+        assert data.hidden[i].dtype == torch.bfloat16           # float16 overflows on Gemma-3's residual stream
     # one unbatched forward of the held-out sequence gives the same top-k and the same layer outputs
     s = data.sequences[2]
     with torch.inference_mode():
