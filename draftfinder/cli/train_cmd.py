@@ -290,7 +290,8 @@ def build(args: argparse.Namespace, *, progress: Any, bar: TrainBar, should_stop
             _gguf(tmp, target, report, split.held_out, args)
         # the prompts never trained on, so `measure --prompts` and a sweep's `prompts_file` stay out of sample
         write_json(tmp / HELD_OUT_NAME, {"prompts": [p.to_dict() for p in split.held_out]})
-        write_json(tmp / output.REPORT, report.to_dict())
+        # paths measured inside DIR.tmp-<pid> name DIR, where the files are once it is renamed
+        write_json(tmp / output.REPORT, output.relocated(report.to_dict(), str(tmp), str(Path(out).absolute())))
 
     tmp = output.save_into_temp(out, fill)
     output.publish(tmp, out)

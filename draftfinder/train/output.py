@@ -47,6 +47,19 @@ def temp_dir(out: Path) -> Path:
     return out.with_name(f"{out.name}.tmp-{os.getpid()}")
 
 
+def relocated(value: Any, old: str, new: str) -> Any:
+    """``value`` (JSON-like) with every string that starts with the folder ``old`` starting with ``new`` instead:
+    the report is written inside ``DIR.tmp-<pid>`` (its llama-server commands name the draft there) and read
+    after the rename."""
+    if isinstance(value, str):
+        return new + value[len(old):] if value == old or value.startswith(old + os.sep) else value
+    if isinstance(value, dict):
+        return {k: relocated(v, old, new) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [relocated(v, old, new) for v in value]
+    return value
+
+
 def check_out(out: Path, target: str, method: str) -> None:
     """Raise :class:`TrainOutputError` unless ``out`` can receive the result (module docstring); nothing is
     written here."""
