@@ -87,7 +87,7 @@ def speculators_config(head: Any, *, verifier: str, verifier_architectures: Any,
         },
         "transformer_layer_config": layer,
         "draft_vocab_size": int(head.spec.draft_vocab_size),
-        "norm_before_residual": False,
+        "norm_before_residual": bool(head.spec.norm_before_residual),
         "target_hidden_size": int(head.spec.target_hidden_size),
         "eagle_aux_hidden_state_layer_ids": [i + 1 for i in aux],
         "draftfinder_aux_layer_outputs": aux,
@@ -148,7 +148,8 @@ def load_head(folder: Any, target: Any) -> Tuple[Any, Dict[str, Any]]:
         tensors = load_file(str(path))
     except (OSError, ValueError, RuntimeError) as err:
         raise ModelFileError(str(path), f"cannot read the head's weights ({err})") from err
-    head = Eagle3Head.from_target(model, draft_vocab_size=int(config["draft_vocab_size"]), aux_layers=aux)
+    head = Eagle3Head.from_target(model, draft_vocab_size=int(config["draft_vocab_size"]), aux_layers=aux,
+                                  norm_before_residual=bool(config.get("norm_before_residual", True)))
     tensors.pop("embed_tokens.weight", None)
     missing, unexpected = head.load_state_dict(tensors, strict=False)
     if missing or unexpected:
