@@ -37,12 +37,6 @@ from typing import Any, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-# norm_before_residual (speculators' Eagle3DecoderLayer, vLLM reads it from config.json): the residual is the
-# normalised fused features. On for Gemma-type (sandwich-norm) targets: measured on zoo:gemma3-270m (same teacher
-# data, 100 steps) off gave draft-position acceptance 0.27, 0.002, 0, 0 and on 0.39, 0.33, 0.19, 0.12 (Gemma's
-# massive activations make the un-normalised residual drown the next token's embedding after step 1); RedHatAI's
-# Gemma speculators set it too. Off for the others (SmolLM2's heads: 0.43, 0.41, 0.40 off).
-
 
 def _text_config(model: Any) -> Any:
     config = model.config
@@ -196,7 +190,12 @@ class HeadSpec:
     aux_layers: Tuple[int, ...]       # target decoder layers whose *outputs* feed fc (0-based; contract convention)
     target_hidden_size: int
     extra: dict = field(default_factory=dict)
-    norm_before_residual: bool = False    # config.json's key (see the module constant's comment above)
+    # norm_before_residual (speculators' Eagle3DecoderLayer; vLLM reads it from config.json): the residual is
+    # the normalised fused features. On for Gemma-type (sandwich-norm) targets: on zoo:gemma3-270m (same teacher
+    # data, 100 steps) off gave draft-position acceptance 0.27, 0.002, 0, 0 and on 0.39, 0.33, 0.19, 0.12 (Gemma's
+    # massive activations make the un-normalised residual drown the next token's embedding after step 1);
+    # RedHatAI's Gemma speculators set it too. Off for the others (SmolLM2's heads: 0.43, 0.41, 0.40 off).
+    norm_before_residual: bool = False
 
 
 class Eagle3Head(nn.Module):

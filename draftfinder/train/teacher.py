@@ -21,7 +21,8 @@ float16 [len, k], not renormalised — losses do that) and, when asked, the outp
 (``hidden``, bfloat16 [len, n_layers_kept, H], for EAGLE-3: Gemma-3's residual stream exceeds float16's
 65,504 — zoo:gemma3-270m's layers 9 and 15 gave 1,856 infinities in float16 — and bfloat16 has float32's range).
 A position's distribution is trained on from ``loss_from``: the last prompt token for continuations (its next
-token is the first generated one), 0 for corpus chunks. The held-out set is only the held-out prompts' greedy continuations.
+token is the first generated one), 0 for corpus chunks. The held-out set is only the held-out prompts' greedy
+continuations.
 
 Hidden state convention: ``hidden[s][i, j]`` = output of target decoder layer ``hidden_layers[j]`` (0-based; the
 HF ``output_hidden_states`` tuple index ``hidden_layers[j] + 1``) at position i.

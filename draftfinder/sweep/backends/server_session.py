@@ -93,25 +93,26 @@ class ServerSession:
 
 class ManagedServerBackend:
     """The shared part of the backends that start a server per cell (``vllm``, ``sglang``): the installed
-    server's probed ``--help`` (``find_help``), the cell's command (``command``: config errors are raised with
-    port 0 before anything starts), the start loop, and a :class:`ServerSession` whose acceptance figures
-    ``acceptance`` fills. Subclasses set ``name``, ``server_name`` and those three."""
+    server's probed ``--help`` (``find_help``), the cell's command (``build_command``: config errors are raised
+    with port 0 before anything starts), the start loop, and a :class:`ServerSession` whose acceptance figures
+    ``acceptance`` fills. Subclasses set ``name``, ``server_name`` and those three to their module's functions
+    (``staticmethod``)."""
 
     name = ""
     server_name = ""
+    find_help: Callable[[Optional[str]], Any]           # server_bin → the probed ServerHelp
+    build_command: Callable[..., List[str]]             # (help, target, draft, k, settings, port) → argv
 
     def __init__(self, cfg: Any, options: Any):
         self.cfg, self.options = cfg, dict(options or {})
         self.help = self.find_help(cfg.settings.server_bin)
 
-    def find_help(self, server_bin: Optional[str]) -> Any:
-        raise NotImplementedError
-
     def command(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings,
                 port: int) -> List[str]:
-        raise NotImplementedError
+        return self.build_command(self.help, target, draft, k, settings, port)
 
-    def acceptance(self, session: "ServerSession", g: Generation) -> None:
+    @staticmethod
+    def acceptance(session: "ServerSession", g: Generation) -> None:
         """Fill ``g``'s draft figures from what the server exposes (default: nothing)."""
 
     def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> "ServerSession":

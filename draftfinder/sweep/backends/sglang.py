@@ -209,15 +209,9 @@ class SGLangBackend(ManagedServerBackend):
     name = "sglang"
     server_name = "SGLang server"
 
-    def find_help(self, server_bin: Optional[str]) -> ServerHelp:
-        return find_sglang(server_bin)
-
-    def command(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings,
-                port: int) -> List[str]:
-        return build_command(self.help, target, draft, k, settings, port)
-
-    def acceptance(self, session: ServerSession, g: Generation) -> None:
-        acceptance(session, g)
+    find_help = staticmethod(find_sglang)
+    build_command = staticmethod(build_command)
+    acceptance = staticmethod(acceptance)
 
     def open(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings) -> ServerSession:
         session = super().open(target, draft, k, settings)

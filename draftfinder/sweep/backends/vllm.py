@@ -151,15 +151,9 @@ class VLLMBackend(ManagedServerBackend):
     name = "vllm"
     server_name = "vLLM server"
 
-    def find_help(self, server_bin: Optional[str]) -> ServerHelp:
-        return find_vllm(server_bin)
-
-    def command(self, target: Entry, draft: Optional[Entry], k: Optional[int], settings: Settings,
-                port: int) -> List[str]:
-        return build_command(self.help, target, draft, k, settings, port)
-
-    def acceptance(self, session: ServerSession, g: Generation) -> None:
-        acceptance(session, g)
+    find_help = staticmethod(find_vllm)
+    build_command = staticmethod(build_command)
+    acceptance = staticmethod(acceptance)
 
     def describe(self) -> Dict[str, Any]:
         s = self.cfg.settings
